@@ -1,0 +1,1 @@
+"""The API worker: HTTP rules for uploads, media records, files, auth and CORS."""

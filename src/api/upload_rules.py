@@ -1,0 +1,187 @@
+"""Upload rules: the size limit, Content-Length checks and the client's file name."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from api.errors import ApiError
+
+__all__ = [
+    "DEFAULT_MAX_FILE_SIZE",
+    "MAX_FILE_NAME_CHARS",
+    "check_declared_length",
+    "check_streamed_length",
+    "declared_length",
+    "file_name",
+    "max_file_size",
+]
+
+DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
+MAX_FILE_NAME_CHARS = 255
+
+_DIGITS = re.compile(r"[0-9]+")
+# A longer Content-Length is nonsense, and int() of a huge string costs time.
+_MAX_LENGTH_DIGITS = 19
+# Keep an extension this short when a long name is cut to size.
+_MAX_KEPT_EXTENSION = 16
+# Control, format (bidi overrides spoof names), separators and surrogates.
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def max_file_size(var: str | None) -> int:
+    """MAX_FILE_SIZE in bytes from its var; the default when unset or not a positive integer."""
+    text = (var or "").strip()
+    if not _DIGITS.fullmatch(text) or len(text) > _MAX_LENGTH_DIGITS or int(text) == 0:
+        return DEFAULT_MAX_FILE_SIZE
+    return int(text)
+
+
+def declared_length(header: str | None) -> int | None:
+    """The Content-Length, None when absent; ApiError 400 when malformed or repeated."""
+    if header is None:
+        return None
+    text = header.strip()
+    if not _DIGITS.fullmatch(text) or len(text) > _MAX_LENGTH_DIGITS:
+        raise ApiError(
+            400,
+            "invalid_content_length",
+            "Content-Length must be one non-negative integer.",
+        )
+    return int(text)
+
+
+def check_declared_length(length: int | None, limit: int) -> None:
+    """Refuse before reading: 400 `empty_body` for 0, 413 `file_too_large` above `limit`."""
+    if length is None:
+        return  # Unknown: the streamed byte count decides.
+    if length == 0:
+        raise ApiError(
+            400, "empty_body", "The request body is empty; send the file as the body."
+        )
+    if length > limit:
+        raise _too_large(limit)
+
+
+def check_streamed_length(received: int, limit: int) -> None:
+    """Refuse while streaming once more than `limit` bytes arrived (413 `file_too_large`)."""
+    if received > limit:
+        raise _too_large(limit)
+
+
+def file_name(headers_get: Callable[[str], str | None]) -> str | None:
+    """The client's file name from X-File-Name or Content-Disposition, sanitised, or None."""
+    given = headers_get("X-File-Name")
+    if given:
+        try:
+            name = _sanitise(unquote(_repair_latin1(given), errors="strict"))
+        except UnicodeDecodeError:
+            name = None
+        if name:
+            return name
+    disposition = headers_get("Content-Disposition")
+    if disposition:
+        return _sanitise(_disposition_file_name(disposition))
+    return None
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "file_too_large",
+        f"The file is larger than the limit of {limit} bytes.",
+        extra={"max_file_size": limit},
+    )
+
+
+def _repair_latin1(text: str) -> str:
+    """Header values reach us as bytes read as Latin-1; raw UTF-8 names get re-read."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def _disposition_file_name(value: str) -> str | None:
+    """filename* (RFC 8187) when usable, else filename, from a Content-Disposition value."""
+    params = _disposition_params(value)
+    extended = params.get("filename*")
+    if extended:
+        charset, _, rest = extended.partition("'")
+        _language, _, encoded = rest.partition("'")
+        if charset.strip().lower() in ("utf-8", "iso-8859-1"):
+            try:
+                return unquote(
+                    encoded, encoding=charset.strip().lower(), errors="strict"
+                )
+            except UnicodeDecodeError:
+                pass
+    plain = params.get("filename")
+    return _repair_latin1(plain) if plain else None
+
+
+def _disposition_params(value: str) -> dict[str, str]:
+    """Parameters of a header value, honouring quoted strings and their backslash escapes."""
+    params: dict[str, str] = {}
+    i, n = value.find(";"), len(value)
+    if i == -1:
+        return params
+    i += 1
+    while i < n:
+        equals = value.find("=", i)
+        semicolon = value.find(";", i)
+        if equals == -1 or (semicolon != -1 and semicolon < equals):
+            if semicolon == -1:
+                break
+            i = semicolon + 1
+            continue
+        name = value[i:equals].strip().lower()
+        i = equals + 1
+        while i < n and value[i] in " \t":
+            i += 1
+        if i < n and value[i] == '"':
+            chars = []
+            i += 1
+            while i < n and value[i] != '"':
+                if value[i] == "\\" and i + 1 < n:
+                    i += 1
+                chars.append(value[i])
+                i += 1
+            param = "".join(chars)
+            semicolon = value.find(";", i)
+        else:
+            semicolon = value.find(";", i)
+            param = value[i : n if semicolon == -1 else semicolon].strip()
+        params.setdefault(name, param)
+        if semicolon == -1:
+            break
+        i = semicolon + 1
+    return params
+
+
+def _sanitise(name: str | None) -> str | None:
+    """A base name with no control characters, at most 255 characters, or None."""
+    if not name:
+        return None
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(
+        char for char in name if unicodedata.category(char) not in _DROPPED_CATEGORIES
+    )
+    name = name.strip()
+    if name in ("", ".", ".."):
+        return None
+    if len(name) > MAX_FILE_NAME_CHARS:
+        stem, dot, extension = name.rpartition(".")
+        if dot and stem and len(extension) <= _MAX_KEPT_EXTENSION:
+            name = (
+                stem[: MAX_FILE_NAME_CHARS - len(extension) - 1].rstrip()
+                + "."
+                + extension
+            )
+        else:
+            name = name[:MAX_FILE_NAME_CHARS].rstrip()
+    return name

@@ -1,0 +1,1 @@
+"""Pure logic shared by the API and processor workers (standard library only)."""

@@ -1,0 +1,167 @@
+"""Media records in D1: SQL statements, pagination and their public JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+__all__ = [
+    "COUNT_PENDING_BEFORE",
+    "DELETE_MEDIA",
+    "DELETE_RENDITIONS",
+    "INSERT_MEDIA",
+    "MEDIA_COLUMNS",
+    "SELECT_MEDIA",
+    "SELECT_RENDITIONS",
+    "STATS",
+    "iso_time",
+    "list_query",
+    "media_cache_key",
+    "media_json",
+    "split_page",
+    "stats_json",
+]
+
+MEDIA_COLUMNS = "id, r2_key, name, content_type, kind, size, status, error, source, created_at, updated_at"
+
+# Parameters: id, r2_key, name, content_type, kind, size, source, created_at, updated_at.
+# DO NOTHING on a duplicate id or r2_key, so a redelivered R2 event is harmless;
+# the caller reads meta.changes to know whether it inserted.
+INSERT_MEDIA = (
+    "INSERT INTO media (id, r2_key, name, content_type, kind, size, status, source,"
+    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+
+# Parameters: id.
+SELECT_MEDIA = f"SELECT {MEDIA_COLUMNS} FROM media WHERE id = ?"
+
+# Parameters: media id.
+SELECT_RENDITIONS = (
+    "SELECT media_id, name, kind, job_id, status, output_key, output_url, content_type,"
+    " width, height, duration, size, error, created_at, updated_at"
+    " FROM renditions WHERE media_id = ? ORDER BY name"
+)
+
+# Parameters: media id. ON DELETE CASCADE covers this too, but only where
+# foreign keys are enforced; run it first, in the same batch as DELETE_MEDIA.
+DELETE_RENDITIONS = "DELETE FROM renditions WHERE media_id = ?"
+
+# Parameters: id.
+DELETE_MEDIA = "DELETE FROM media WHERE id = ?"
+
+# Parameters: created_at, id of the item. Its 1-based place among pending items
+# (itself included), oldest first; ids break ties within one millisecond.
+COUNT_PENDING_BEFORE = (
+    "SELECT COUNT(*) AS position FROM media WHERE status = 'pending'"
+    " AND (created_at < ?1 OR (created_at = ?1 AND id <= ?2))"
+)
+
+# No parameters. One pass over media for every figure.
+STATS = (
+    "SELECT COUNT(*) AS total,"
+    " COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,"
+    " COALESCE(SUM(CASE WHEN status = 'processing' THEN 1 ELSE 0 END), 0) AS processing,"
+    " COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed,"
+    " COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed"
+    " FROM media"
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_RENDITION_FIELDS = (
+    "name",
+    "kind",
+    "status",
+    "job_id",
+    "content_type",
+    "width",
+    "height",
+    "duration",
+    "size",
+    "error",
+    "output_key",
+)
+
+
+def media_cache_key(media_id: str) -> str:
+    """The KV key that caches one media item's JSON."""
+    return "media:" + media_id
+
+
+def iso_time(epoch_ms: int | None) -> str | None:
+    """Epoch milliseconds as ISO-8601 UTC with milliseconds, e.g. 2026-01-02T03:04:05.678Z."""
+    if epoch_ms is None:
+        return None
+    # Integer arithmetic: float seconds would round some milliseconds wrongly.
+    moment = _EPOCH + timedelta(milliseconds=int(epoch_ms))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}Z"
+
+
+def media_json(media: Mapping, renditions: Sequence[Mapping]) -> dict:
+    """The public JSON of a media row and its rendition rows (rendition urls left None)."""
+    return {
+        "id": media["id"],
+        "name": media.get("name"),
+        "kind": media.get("kind"),
+        "content_type": media.get("content_type"),
+        "size": media.get("size"),
+        "status": media.get("status"),
+        "error": media.get("error"),
+        "source": media.get("source"),
+        "original_key": media.get("r2_key"),
+        "created_at": iso_time(media.get("created_at")),
+        "updated_at": iso_time(media.get("updated_at")),
+        "renditions": [
+            {**{field: row.get(field) for field in _RENDITION_FIELDS}, "url": None}
+            for row in sorted(renditions, key=lambda row: row.get("name") or "")
+        ],
+    }
+
+
+def list_query(
+    status: str | None, cursor: tuple[int, str] | None, limit: int
+) -> tuple[str, list]:
+    """SQL and parameters for one page, newest first, after `cursor`; fetches limit + 1 rows."""
+    conditions: list[str] = []
+    params: list = []
+    if status is not None:
+        conditions.append("status = ?")
+        params.append(status)
+    if cursor is not None:
+        created_at, media_id = cursor
+        # Expanded keyset form: it uses the (created_at DESC, id DESC) indexes everywhere.
+        conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+        params.extend([created_at, created_at, media_id])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    sql = f"SELECT {MEDIA_COLUMNS} FROM media{where} ORDER BY created_at DESC, id DESC LIMIT ?"
+    params.append(limit + 1)
+    return sql, params
+
+
+def split_page(
+    rows: Sequence[Mapping], limit: int
+) -> tuple[list, tuple[int, str] | None]:
+    """Split the limit + 1 rows of list_query into the page and the next cursor (or None)."""
+    page = list(rows[:limit])
+    if len(rows) <= limit or not page:
+        return page, None
+    last = page[-1]
+    return page, (int(last["created_at"]), str(last["id"]))
+
+
+def stats_json(row: Mapping | None) -> dict:
+    """The public counts from the STATS row; processed repeats completed for seed clients."""
+    row = row or {}
+
+    def count(name: str) -> int:
+        return int(row.get(name) or 0)
+
+    return {
+        "total": count("total"),
+        "pending": count("pending"),
+        "processing": count("processing"),
+        "processed": count("completed"),
+        "completed": count("completed"),
+        "failed": count("failed"),
+    }
