@@ -1,0 +1,1 @@
+"""Processor worker: turns queued media into Ittybit renditions and records what comes back."""

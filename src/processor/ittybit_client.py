@@ -1,0 +1,313 @@
+"""The one module that knows Ittybit's HTTP API: jobs, connections, errors, idempotency.
+
+Exceptions::
+
+    IttybitError                 anything that went wrong talking to Ittybit
+    ├── RetryableError           try the queue message again later: 408, 409, 429, 5xx,
+    │                            no response (network), or a 2xx body we could not read;
+    │                            carries retry_after (seconds from Retry-After, or None)
+    └── RejectedError            Ittybit refused this request (any other 4xx): retrying the
+                                 same body cannot help; carries Ittybit's kind and message
+
+The HTTP itself goes through a transport (see processor.ittybit_transport), so this module
+runs unchanged under CPython tests and in the Workers runtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+from processor.ittybit_transport import Transport, TransportError, TransportResponse
+from processor.presets import Preset
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "INPUT_MODES",
+    "IttybitClient",
+    "IttybitError",
+    "RejectedError",
+    "RetryableError",
+    "TransportError",
+    "TransportResponse",
+    "idempotency_key",
+    "input_url_for",
+    "job_payload",
+    "parse_retry_after",
+]
+
+DEFAULT_BASE_URL = "https://api.ittybit.com"
+INPUT_MODES = ("s3", "signed_url")
+
+# 409: a request with the same Idempotency-Key still in flight (the usual meaning); it settles.
+_RETRYABLE_STATUSES = frozenset({408, 409, 429})
+_MAX_MESSAGE_CHARS = 500
+
+
+class IttybitError(Exception):
+    """A call to Ittybit did not give a usable answer."""
+
+    def __init__(self, message: str, *, status: int | None = None, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.kind = kind
+
+
+class RetryableError(IttybitError):
+    """A transient failure: retry the queue message, no sooner than retry_after seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        kind: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, kind=kind)
+        self.retry_after = retry_after
+
+
+class RejectedError(IttybitError):
+    """Ittybit refused the request (a 4xx other than 408/409/429); the rendition fails."""
+
+    @property
+    def reason(self) -> str:
+        """A one-line reason for people, e.g. 'Ittybit rejected the job (400 invalid_input): ...'."""
+        label = f"{self.status} {self.kind}" if self.kind else f"{self.status}"
+        return f"Ittybit rejected the job ({label}): {self.message}"
+
+    @property
+    def account_problem(self) -> bool:
+        """True for 401/402/403: the key or the plan is wrong, not this media."""
+        return self.status in (401, 402, 403)
+
+
+def idempotency_key(media_id: str, rendition: str) -> str:
+    """The Idempotency-Key for one (media, rendition): first 32 hex of sha256("media_id:rendition")."""
+    return hashlib.sha256(f"{media_id}:{rendition}".encode()).hexdigest()[:32]
+
+
+def _job_body(
+    kind: str,
+    input_url: str,
+    options: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    webhook_url: str | None,
+    connection_id: str | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": kind,
+        "input": input_url,
+        "options": dict(options),
+        "metadata": dict(metadata),
+    }
+    # Endpoint-style webhooks (Ittybit's newer API) need no per-job URL.
+    if webhook_url:
+        body["webhook_url"] = webhook_url
+    if connection_id:
+        body["connection_id"] = connection_id
+    return body
+
+
+def job_payload(
+    preset: Preset,
+    input_url: str,
+    metadata: Mapping[str, Any],
+    webhook_url: str | None,
+    connection_id: str | None = None,
+) -> dict[str, Any]:
+    """The POST /jobs body for one preset."""
+    return _job_body(preset.kind, input_url, preset.options, metadata, webhook_url, connection_id)
+
+
+def input_url_for(
+    mode: str,
+    bucket: str,
+    key: str,
+    *,
+    connection_id: str | None = None,
+    public_api_url: str | None = None,
+    signing_secret: str | None = None,
+    expires: int | None = None,
+) -> str:
+    """The job input: `s3://bucket/key` (needs a connection) or a signed URL to the API's /files/ route."""
+    if mode == "s3":
+        if not connection_id:
+            raise ValueError("input mode 's3' needs an Ittybit connection id (ITTYBIT_CONNECTION_ID)")
+        if not bucket:
+            raise ValueError("input mode 's3' needs the bucket name")
+        return f"s3://{bucket}/{key}"
+    if mode == "signed_url":
+        if not public_api_url or not signing_secret or expires is None:
+            raise ValueError("input mode 'signed_url' needs the public API URL, the signing secret and an expiry")
+        # Imported here so the s3 mode, and this module's import, do not depend on the API package.
+        from api.file_keys import file_path
+        from common.url_signing import signed_url
+
+        return signed_url(public_api_url, file_path(key), signing_secret, expires)
+    raise ValueError(f"input mode must be one of {', '.join(INPUT_MODES)}, not {mode!r}")
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        # HTTP-dates are always GMT; a date without a zone is not one.
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _error_details(body: bytes, status: int) -> tuple[str | None, str]:
+    """Ittybit's (kind, message) from an error body, whatever shape it has."""
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    kind: str | None = None
+    message: str | None = None
+    if isinstance(data, dict):
+        # {"kind", "message"} today; {"error": {...}} or {"error": "..."} in other generations.
+        inner = data.get("error") if isinstance(data.get("error"), dict) else data
+        kind = inner.get("kind") or inner.get("type") or inner.get("code")
+        message = inner.get("message") or inner.get("detail")
+        if message is None and isinstance(data.get("error"), str):
+            message = data["error"]
+        kind = str(kind) if kind is not None else None
+        message = str(message) if message is not None else None
+    elif data is None and text and not text.startswith("<"):
+        # Plain text is worth showing; an HTML error page is not.
+        message = text
+    if not message:
+        message = f"HTTP {status} with no error message"
+    return kind, " ".join(message.split())[:_MAX_MESSAGE_CHARS]
+
+
+def _object_from(payload: Any) -> dict[str, Any] | None:
+    """The object itself, unwrapping a {"data": {...}} envelope."""
+    if not isinstance(payload, dict):
+        return None
+    if "id" not in payload and isinstance(payload.get("data"), dict):
+        return payload["data"]
+    return payload
+
+
+class IttybitClient:
+    """Calls Ittybit's HTTP API through a transport; raises RetryableError or RejectedError."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        transport: Transport,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not api_key:
+            raise ValueError("the Ittybit API key is empty (set the ITTYBIT_API_KEY secret)")
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._api_key = api_key
+        self._transport = transport
+        self._clock = clock
+
+    async def create_job(
+        self,
+        kind: str,
+        input_url: str,
+        options: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        webhook_url: str | None,
+        idempotency_key: str,
+        connection_id: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /jobs; returns the job object."""
+        body = _job_body(kind, input_url, options, metadata, webhook_url, connection_id)
+        return await self._call("POST", "/jobs", body, idempotency_key)
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        """GET /jobs/{id}; returns the job object."""
+        return await self._call("GET", f"/jobs/{quote(job_id, safe='')}", None, None)
+
+    async def create_connection(
+        self,
+        name: str,
+        endpoint: str,
+        access_key_id: str,
+        secret_access_key: str,
+        region: str = "auto",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /connections for an S3-compatible store such as R2; returns the connection (with `id`)."""
+        body = {
+            "kind": "s3",
+            "name": name,
+            "endpoint": endpoint,
+            "region": region,
+            "access_key_id": access_key_id,
+            "secret_access_key": secret_access_key,
+        }
+        return await self._call("POST", "/connections", body, idempotency_key)
+
+    async def _call(
+        self, method: str, path: str, payload: dict[str, Any] | None, key: str | None
+    ) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {self._api_key}", "accept": "application/json"}
+        body = None
+        if payload is not None:
+            headers["content-type"] = "application/json"
+            body = json.dumps(payload, separators=(",", ":")).encode()
+        if key is not None:
+            if not 16 <= len(key) <= 32:
+                raise ValueError("an Idempotency-Key must be 16 to 32 characters")
+            headers["idempotency-key"] = key
+        try:
+            response = await self._transport(method, self.base_url + path, headers, body)
+        except TransportError as exc:
+            raise RetryableError(f"no response from Ittybit: {exc}") from exc
+        return self._result(method, path, response)
+
+    def _result(self, method: str, path: str, response: TransportResponse) -> dict[str, Any]:
+        status = response.status
+        if 200 <= status < 300:
+            try:
+                found = _object_from(json.loads(response.body))
+            except ValueError:
+                found = None
+            if found is None:
+                # Safe to retry: the Idempotency-Key makes Ittybit replay the original answer.
+                raise RetryableError(f"{method} {path}: unreadable {status} response from Ittybit", status=status)
+            return found
+        kind, message = _error_details(response.body, status)
+        if status in _RETRYABLE_STATUSES or status >= 500:
+            retry_after = parse_retry_after(_header(response.headers, "retry-after"), self._clock())
+            raise RetryableError(message, status=status, kind=kind, retry_after=retry_after)
+        raise RejectedError(message, status=status, kind=kind)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        # Transports should lower-case names; a fake may not.
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value

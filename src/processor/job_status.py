@@ -1,0 +1,199 @@
+"""Ittybit job and task results, read from any of the shapes its API generations send."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["FINAL", "STATUSES", "JobOutcome", "normalize_status", "outcome_from_job"]
+
+STATUSES = ("pending", "processing", "completed", "failed")
+FINAL = frozenset({"completed", "failed"})
+
+_COMPLETED_WORDS = frozenset({"succeeded", "success", "completed", "complete", "ready", "done", "finished"})
+_FAILED_WORDS = frozenset({"failed", "failure", "error", "errored", "cancelled", "canceled", "aborted", "rejected"})
+_PENDING_WORDS = frozenset({"", "waiting", "pending", "queued", "created", "scheduled"})
+
+
+def normalize_status(word: str | None) -> str:
+    """Our status word for any Ittybit status word; unknown words count as still processing."""
+    if word is None:
+        return "pending"
+    text = str(word).strip().lower()
+    if text in _COMPLETED_WORDS:
+        return "completed"
+    if text in _FAILED_WORDS:
+        return "failed"
+    if text in _PENDING_WORDS:
+        return "pending"
+    return "processing"
+
+
+@dataclass
+class JobOutcome:
+    """What a job (or task) reports: its status and, when done, the output file's facts."""
+
+    job_id: str
+    status: str
+    output_url: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    filesize: int | None = None
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    task_id: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """True once the job can no longer change."""
+        return self.status in FINAL
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _error_text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, Mapping):
+        return _str(value.get("message")) or _str(value.get("kind")) or _str(value.get("code"))
+    return None
+
+
+def _file(output: object) -> Mapping[str, Any]:
+    """An output file object; a bare URL becomes {"url": ...}."""
+    if isinstance(output, Mapping):
+        return output
+    if isinstance(output, str):
+        return {"url": output}
+    if isinstance(output, Sequence) and output and isinstance(output[0], Mapping):
+        return output[0]
+    return {}
+
+
+def _unwrap_event(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
+    """The job or task inside an event envelope, and the status its event kind implies."""
+    data = obj.get("data")
+    if not isinstance(data, Mapping):
+        raise ValueError("event has no data object")
+    # Some envelopes nest once more: {"data": {"job": {...}}} or {"data": {"task": {...}}}.
+    for name in ("job", "task", "object"):
+        inner = data.get(name)
+        if isinstance(inner, Mapping) and "id" in inner:
+            data = inner
+            break
+    event_kind = _str(obj.get("kind")) or _str(obj.get("type")) or ""
+    suffix = event_kind.rsplit(".", 1)[-1] if "." in event_kind else None
+    return data, suffix
+
+
+def _is_event(obj: Mapping[str, Any]) -> bool:
+    return obj.get("object") == "event" or (
+        "status" not in obj and isinstance(obj.get("data"), Mapping)
+    )
+
+
+def _from_tasks(tasks: Sequence[Any]) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
+    """The first task's output file that has a URL, and the first failed task."""
+    task_list = [t for t in tasks if isinstance(t, Mapping)]
+    files = (_file(t.get("output")) for t in task_list)
+    found = next((f for f in files if _str(f.get("url"))), {})
+    failed = next((t for t in task_list if normalize_status(_str(t.get("status"))) == "failed"), None)
+    return found, failed
+
+
+def _status_from_tasks(tasks: Sequence[Any]) -> str:
+    statuses = [normalize_status(_str(t.get("status"))) for t in tasks if isinstance(t, Mapping)]
+    if not statuses:
+        return "pending"
+    if "failed" in statuses:
+        return "failed"
+    if all(s == "completed" for s in statuses):
+        return "completed"
+    return "processing" if any(s != "pending" for s in statuses) else "pending"
+
+
+def outcome_from_job(obj: Mapping[str, Any]) -> JobOutcome:
+    """A JobOutcome from a job object, a task object, an event envelope or the seed's task shape."""
+    if not isinstance(obj, Mapping):
+        raise ValueError("a job must be a JSON object")
+    event_status: str | None = None
+    if _is_event(obj):
+        obj, suffix = _unwrap_event(obj)
+        event_status = normalize_status(suffix) if suffix else None
+
+    object_id = _str(obj.get("id"))
+    job_ref = obj.get("job")
+    job_id = _str(obj.get("job_id")) or (_str(job_ref.get("id")) if isinstance(job_ref, Mapping) else _str(job_ref))
+    # Only tasks point at a job; some task payloads omit "object".
+    is_task = obj.get("object") == "task" or (obj.get("object") != "job" and job_id is not None)
+    if not is_task:
+        job_id = object_id or job_id
+    # A bare task names its job by job_id when it can; the seed's single-step jobs have only the task id.
+    job_id = job_id or object_id
+    if not job_id:
+        raise ValueError("the payload has no job or task id")
+
+    tasks = obj.get("tasks")
+    if not isinstance(tasks, list):
+        tasks = []
+    task_file, failed_task = _from_tasks(tasks)
+    # The object's own output wins; its task's file fills in the rest (dimensions behind a bare URL).
+    own = _file(obj.get("output"))
+    output = {**task_file, **{k: v for k, v in own.items() if v is not None}}
+
+    raw_status = obj.get("status")
+    if raw_status is not None:
+        status = normalize_status(str(raw_status))
+    elif event_status is not None:
+        status = event_status
+    else:
+        status = _status_from_tasks(tasks) if tasks else "pending"
+
+    error = _error_text(obj.get("error"))
+    if error is None and failed_task is not None:
+        error = _error_text(failed_task.get("error"))
+
+    metadata = obj.get("metadata")
+    return JobOutcome(
+        job_id=job_id,
+        status=status,
+        output_url=_str(output.get("url")),
+        format=_str(output.get("format")),
+        width=_int(output.get("width")),
+        height=_int(output.get("height")),
+        duration=_float(output.get("duration")),
+        filesize=_int(output.get("filesize") if output.get("filesize") is not None else output.get("size")),
+        error=error,
+        metadata=dict(metadata) if isinstance(metadata, Mapping) else {},
+        task_id=object_id if is_task else None,
+    )

@@ -1,0 +1,172 @@
+"""SQL for the processor's D1 records (schema.sql); `?` placeholders, parameters in the order listed.
+
+Every write is guarded so that redelivered or reordered events cannot undo a final
+status: a rendition or media row that is 'completed' or 'failed' is never updated again.
+Times are epoch milliseconds. Reading a media row is common.media_records.SELECT_MEDIA.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DELETE_WEBHOOK_DELIVERY",
+    "INCREMENT_ATTEMPTS",
+    "INSERT_MEDIA_FROM_NOTIFICATION",
+    "INSERT_RENDITION",
+    "INSERT_WEBHOOK_DELIVERY",
+    "MARK_MEDIA_PROCESSING",
+    "MARK_REJECTED",
+    "MARK_SUBMITTED",
+    "PRUNE_WEBHOOK_DELIVERIES",
+    "RECORD_OUTCOME",
+    "RECORD_OUTCOME_FOR_RENDITION",
+    "SELECT_PENDING_MEDIA",
+    "SELECT_RENDITION_BY_JOB",
+    "SELECT_RENDITIONS_FOR_MEDIA",
+    "SELECT_STUCK_JOBS",
+    "UPDATE_MEDIA_STATUS",
+]
+
+_NOT_FINAL = "status NOT IN ('completed', 'failed')"
+
+_RENDITION_COLUMNS = (
+    "media_id, name, kind, options, job_id, status, output_key, output_url, content_type, "
+    "width, height, duration, size, error, attempts, submitted_at, created_at, updated_at"
+)
+
+# media_id, name, kind, options (JSON), output_key, created_at, updated_at
+INSERT_RENDITION = """
+INSERT OR IGNORE INTO renditions (media_id, name, kind, options, output_key, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+# job_id, submitted_at, updated_at, media_id, name
+MARK_SUBMITTED = f"""
+UPDATE renditions
+SET job_id = ?, status = 'processing', submitted_at = ?, updated_at = ?, error = NULL
+WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
+"""
+
+# status, output_key, output_url, content_type, width, height, duration, size, error, updated_at, job_id
+# Pass only 'processing', 'completed' or 'failed': a 'pending' report must not move a job back.
+RECORD_OUTCOME = f"""
+UPDATE renditions
+SET status = ?,
+    output_key = COALESCE(?, output_key),
+    output_url = COALESCE(?, output_url),
+    content_type = COALESCE(?, content_type),
+    width = COALESCE(?, width),
+    height = COALESCE(?, height),
+    duration = COALESCE(?, duration),
+    size = COALESCE(?, size),
+    error = ?,
+    updated_at = ?
+WHERE job_id = ? AND {_NOT_FINAL}
+"""
+
+# As RECORD_OUTCOME, plus job_id first, keyed by (media_id, name): for a webhook that arrives
+# before MARK_SUBMITTED stored the job id, found through the job's metadata.
+# job_id, status, output_key, output_url, content_type, width, height, duration, size, error,
+# updated_at, media_id, name
+RECORD_OUTCOME_FOR_RENDITION = f"""
+UPDATE renditions
+SET job_id = COALESCE(job_id, ?),
+    status = ?,
+    output_key = COALESCE(?, output_key),
+    output_url = COALESCE(?, output_url),
+    content_type = COALESCE(?, content_type),
+    width = COALESCE(?, width),
+    height = COALESCE(?, height),
+    duration = COALESCE(?, duration),
+    size = COALESCE(?, size),
+    error = ?,
+    updated_at = ?
+WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
+"""
+
+# error, updated_at, media_id, name
+MARK_REJECTED = f"""
+UPDATE renditions
+SET status = 'failed', error = ?, updated_at = ?
+WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
+"""
+
+# updated_at, media_id, name
+INCREMENT_ATTEMPTS = f"""
+UPDATE renditions
+SET attempts = attempts + 1, updated_at = ?
+WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
+"""
+
+# media_id; in preset order (rows of one media share created_at; rowid keeps insertion order)
+SELECT_RENDITIONS_FOR_MEDIA = f"""
+SELECT {_RENDITION_COLUMNS}
+FROM renditions
+WHERE media_id = ?
+ORDER BY created_at, rowid
+"""
+
+# job_id
+SELECT_RENDITION_BY_JOB = f"""
+SELECT {_RENDITION_COLUMNS}
+FROM renditions
+WHERE job_id = ?
+"""
+
+# updated_at, id; only a pending media item starts processing
+MARK_MEDIA_PROCESSING = """
+UPDATE media SET status = 'processing', updated_at = ?
+WHERE id = ? AND status = 'pending'
+"""
+
+# status, error, updated_at, id
+UPDATE_MEDIA_STATUS = f"""
+UPDATE media SET status = ?, error = ?, updated_at = ?
+WHERE id = ? AND {_NOT_FINAL}
+"""
+
+# webhook_id, job_id, received_at; meta.changes == 1 means a new delivery, 0 a duplicate
+INSERT_WEBHOOK_DELIVERY = """
+INSERT OR IGNORE INTO webhook_deliveries (webhook_id, job_id, received_at)
+VALUES (?, ?, ?)
+"""
+
+# webhook_id; undoes INSERT_WEBHOOK_DELIVERY when handling failed, so Ittybit's retry is not a "duplicate"
+DELETE_WEBHOOK_DELIVERY = """
+DELETE FROM webhook_deliveries WHERE webhook_id = ?
+"""
+
+# received_at cutoff; deliveries older than the signature tolerance can no longer be replayed
+PRUNE_WEBHOOK_DELIVERIES = """
+DELETE FROM webhook_deliveries WHERE received_at < ?
+"""
+
+# submitted_at cutoff, limit; oldest first
+SELECT_STUCK_JOBS = """
+SELECT media_id, name, job_id, submitted_at, attempts
+FROM renditions
+WHERE status = 'processing' AND job_id IS NOT NULL AND submitted_at < ?
+ORDER BY submitted_at
+LIMIT ?
+"""
+
+# updated_at cutoff, limit; oldest first. Left behind: still 'pending' (its message was lost), or
+# 'processing' with no renditions yet or a rendition never submitted (its message died).
+SELECT_PENDING_MEDIA = """
+SELECT id, r2_key, kind, status, updated_at
+FROM media
+WHERE status IN ('pending', 'processing')
+  AND updated_at < ?
+  AND (
+    status = 'pending'
+    OR NOT EXISTS (SELECT 1 FROM renditions r WHERE r.media_id = media.id)
+    OR EXISTS (SELECT 1 FROM renditions r WHERE r.media_id = media.id AND r.status = 'pending')
+  )
+ORDER BY updated_at
+LIMIT ?
+"""
+
+# id, r2_key, name, content_type, kind, size, created_at, updated_at
+INSERT_MEDIA_FROM_NOTIFICATION = """
+INSERT OR IGNORE INTO media (id, r2_key, name, content_type, kind, size, status, source, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, 'pending', 'r2', ?, ?)
+"""

@@ -1,0 +1,241 @@
+import hashlib
+import importlib.util
+
+import pytest
+
+from processor.ittybit_client import (
+    IttybitClient,
+    IttybitError,
+    RejectedError,
+    RetryableError,
+    idempotency_key,
+    input_url_for,
+    job_payload,
+    parse_retry_after,
+)
+from processor.ittybit_transport import MockTransport, TransportError, TransportResponse
+from processor.presets import DEFAULT_PRESETS
+
+NOW = 1_700_000_000.0
+JOB = {"id": "job_1", "object": "job", "status": "pending", "tasks": []}
+
+
+def client_for(handler):
+    transport = MockTransport(handler)
+    return IttybitClient("https://api.example.test/", "sk_test", transport, clock=lambda: NOW), transport
+
+
+def test_idempotency_key_is_deterministic_and_16_to_32_chars():
+    key = idempotency_key("m1", "web")
+    assert key == hashlib.sha256(b"m1:web").hexdigest()[:32]
+    assert 16 <= len(key) <= 32
+    assert key == idempotency_key("m1", "web")
+    assert key != idempotency_key("m1", "mobile") != idempotency_key("m2", "web")
+
+
+def test_job_payload_with_s3_input_and_connection():
+    preset = DEFAULT_PRESETS["video"][2]
+    payload = job_payload(preset, "s3://media/originals/m1", {"media_id": "m1", "rendition": "thumbnail"}, "https://p.test/webhooks/ittybit", "conn_1")
+    assert payload == {
+        "kind": "image",
+        "input": "s3://media/originals/m1",
+        "options": {"format": "webp", "width": 640, "start": 2},
+        "metadata": {"media_id": "m1", "rendition": "thumbnail"},
+        "webhook_url": "https://p.test/webhooks/ittybit",
+        "connection_id": "conn_1",
+    }
+    payload["options"]["width"] = 1
+    assert preset.options["width"] == 640
+
+
+def test_job_payload_with_signed_url_has_no_connection():
+    payload = job_payload(DEFAULT_PRESETS["video"][0], "https://api.test/files/x?sig=1", {}, "https://p.test/w")
+    assert "connection_id" not in payload
+    assert payload["input"] == "https://api.test/files/x?sig=1"
+
+
+def test_input_url_for_s3():
+    assert input_url_for("s3", "media", "uploads/a b.mp4", connection_id="conn_1") == "s3://media/uploads/a b.mp4"
+
+
+@pytest.mark.parametrize(
+    ("mode", "kwargs", "message"),
+    [
+        ("s3", {}, "connection id"),
+        ("signed_url", {"public_api_url": "https://api.test"}, "signing secret"),
+        ("ftp", {}, "input mode must be one of s3, signed_url"),
+    ],
+)
+def test_input_url_for_validates(mode, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        input_url_for(mode, "media", "originals/m1", **kwargs)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("common.url_signing") is None or importlib.util.find_spec("api.file_keys") is None,
+    reason="common.url_signing / api.file_keys not written yet",
+)
+def test_input_url_for_signed_url_uses_the_shared_signer():
+    from api.file_keys import file_path
+    from common.url_signing import signed_url
+
+    url = input_url_for("signed_url", "media", "originals/m1", public_api_url="https://api.test", signing_secret="s3cret", expires=NOW + 900)
+    assert url == signed_url("https://api.test", file_path("originals/m1"), "s3cret", NOW + 900)
+    assert url.startswith("https://api.test/files/")
+
+
+async def test_create_job_sends_payload_and_headers():
+    client, transport = client_for(lambda request: TransportResponse.json(201, JOB))
+    job = await client.create_job(
+        "video", "s3://media/originals/m1", {"format": "mp4"}, {"media_id": "m1", "rendition": "web"},
+        "https://p.test/webhooks/ittybit", idempotency_key("m1", "web"), connection_id="conn_1",
+    )
+    assert job == JOB
+    (request,) = transport.requests
+    assert (request.method, request.url) == ("POST", "https://api.example.test/jobs")
+    assert request.headers["authorization"] == "Bearer sk_test"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["idempotency-key"] == idempotency_key("m1", "web")
+    assert request.json() == {
+        "kind": "video",
+        "input": "s3://media/originals/m1",
+        "options": {"format": "mp4"},
+        "metadata": {"media_id": "m1", "rendition": "web"},
+        "webhook_url": "https://p.test/webhooks/ittybit",
+        "connection_id": "conn_1",
+    }
+
+
+async def test_create_job_with_signed_url_input():
+    client, transport = client_for(lambda request: TransportResponse.json(200, JOB))
+    await client.create_job("image", "https://api.test/files/o?exp=1&sig=a", {}, {}, "https://p.test/w", "k" * 16)
+    body = transport.requests[0].json()
+    assert body["input"] == "https://api.test/files/o?exp=1&sig=a"
+    assert "connection_id" not in body
+
+
+@pytest.mark.parametrize("key", ["short", "k" * 33])
+async def test_idempotency_key_length_is_enforced(key):
+    client, transport = client_for(lambda request: TransportResponse.json(200, JOB))
+    with pytest.raises(ValueError, match="16 to 32"):
+        await client.create_job("video", "s3://b/k", {}, {}, None, key)
+    assert transport.requests == []
+
+
+async def test_get_job_quotes_the_id_and_unwraps_data_envelopes():
+    client, transport = client_for(lambda request: TransportResponse.json(200, {"meta": {}, "data": JOB}))
+    assert await client.get_job("job/1") == JOB
+    request = transport.requests[0]
+    assert (request.method, request.url, request.body) == ("GET", "https://api.example.test/jobs/job%2F1", None)
+    assert "idempotency-key" not in request.headers
+
+
+async def test_create_connection():
+    client, transport = client_for(lambda request: TransportResponse.json(201, {"id": "conn_1", "name": "r2"}))
+    result = await client.create_connection("r2", "https://acc.r2.cloudflarestorage.com", "AK", "SK", idempotency_key="c" * 20)
+    assert result["id"] == "conn_1"
+    request = transport.requests[0]
+    assert request.url.endswith("/connections")
+    assert request.headers["idempotency-key"] == "c" * 20
+    assert request.json() == {
+        "kind": "s3", "name": "r2", "endpoint": "https://acc.r2.cloudflarestorage.com",
+        "region": "auto", "access_key_id": "AK", "secret_access_key": "SK",
+    }
+
+
+async def test_429_with_retry_after_seconds():
+    client, _ = client_for(lambda r: TransportResponse.json(429, {"kind": "rate_limited", "message": "slow down"}, {"Retry-After": "17"}))
+    with pytest.raises(RetryableError) as caught:
+        await client.get_job("job_1")
+    error = caught.value
+    assert (error.status, error.kind, error.message, error.retry_after) == (429, "rate_limited", "slow down", 17.0)
+
+
+async def test_429_with_retry_after_http_date():
+    client, _ = client_for(lambda r: TransportResponse(429, {"retry-after": "Tue, 14 Nov 2023 22:14:20 GMT"}, b""))
+    with pytest.raises(RetryableError) as caught:
+        await client.get_job("job_1")
+    assert caught.value.retry_after == pytest.approx(1_700_000_060.0 - NOW)
+
+
+def test_parse_retry_after():
+    assert parse_retry_after(None, NOW) is None
+    assert parse_retry_after("", NOW) is None
+    assert parse_retry_after("soon", NOW) is None
+    assert parse_retry_after("2.5", NOW) == 2.5
+    assert parse_retry_after("-3", NOW) == 0.0
+    assert parse_retry_after("Mon, 01 Jan 2001 00:00:00 GMT", NOW) == 0.0
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 409])
+async def test_5xx_and_timeouts_are_retryable(status):
+    client, _ = client_for(lambda r: TransportResponse(status, {}, b"<html>Bad gateway</html>"))
+    with pytest.raises(RetryableError) as caught:
+        await client.create_job("video", "s3://b/k", {}, {}, None, "k" * 32)
+    assert caught.value.status == status
+    assert caught.value.retry_after is None
+    assert caught.value.message == f"HTTP {status} with no error message"
+
+
+async def test_network_error_is_retryable():
+    def fail(request):
+        raise TransportError("connection reset")
+
+    client, _ = client_for(fail)
+    with pytest.raises(RetryableError, match="connection reset") as caught:
+        await client.get_job("job_1")
+    assert caught.value.status is None
+
+
+async def test_4xx_is_rejected_with_ittybits_message():
+    client, _ = client_for(lambda r: TransportResponse.json(400, {"kind": "invalid_input", "message": "input is not a media file"}))
+    with pytest.raises(RejectedError) as caught:
+        await client.create_job("video", "s3://b/k", {}, {}, None, "k" * 32)
+    error = caught.value
+    assert isinstance(error, IttybitError) and not isinstance(error, RetryableError)
+    assert (error.status, error.kind, error.message) == (400, "invalid_input", "input is not a media file")
+    assert error.reason == "Ittybit rejected the job (400 invalid_input): input is not a media file"
+    assert not error.account_problem
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "message"),
+    [
+        (b"plain text failure", None, "plain text failure"),
+        (b"", None, "HTTP 422 with no error message"),
+        (b"<html><body>nope</body></html>", None, "HTTP 422 with no error message"),
+        (b'{"error": {"type": "bad", "message": "nested"}}', "bad", "nested"),
+        (b'{"error": "flat"}', None, "flat"),
+        (b"[1, 2]", None, "HTTP 422 with no error message"),
+        (b"\xff\xfe", None, "\ufffd\ufffd"),
+    ],
+)
+async def test_non_json_and_odd_error_bodies(body, kind, message):
+    client, _ = client_for(lambda r: TransportResponse(422, {}, body))
+    with pytest.raises(RejectedError) as caught:
+        await client.get_job("job_1")
+    assert (caught.value.kind, caught.value.message) == (kind, message)
+
+
+async def test_401_is_an_account_problem():
+    client, _ = client_for(lambda r: TransportResponse.json(401, {"kind": "unauthorized", "message": "bad key"}))
+    with pytest.raises(RejectedError) as caught:
+        await client.get_job("job_1")
+    assert caught.value.account_problem
+
+
+async def test_unreadable_success_body_is_retryable():
+    client, _ = client_for(lambda r: TransportResponse(200, {}, b"not json"))
+    with pytest.raises(RetryableError, match="unreadable"):
+        await client.get_job("job_1")
+
+
+async def test_async_handler_and_empty_key():
+    async def handler(request):
+        return TransportResponse.json(200, JOB)
+
+    client = IttybitClient("", "sk", MockTransport(handler))
+    assert client.base_url == "https://api.ittybit.com"
+    assert await client.get_job("job_1") == JOB
+    with pytest.raises(ValueError, match="API key"):
+        IttybitClient("https://x", "", MockTransport(handler))

@@ -1,0 +1,102 @@
+import json
+
+import pytest
+
+from processor.presets import DEFAULT_PRESETS, Preset, presets_from_var, rendition_key
+
+
+def test_default_video_presets():
+    web, mobile, thumbnail = DEFAULT_PRESETS["video"]
+    assert web == Preset("web", "video", {"format": "mp4", "width": 1920, "quality": "high"})
+    assert mobile == Preset("mobile", "video", {"format": "mp4", "width": 480, "quality": "medium"})
+    assert thumbnail == Preset("thumbnail", "image", {"format": "webp", "width": 640, "start": 2})
+
+
+def test_default_image_and_audio_presets():
+    assert [(p.name, p.kind, p.options) for p in DEFAULT_PRESETS["image"]] == [
+        ("large", "image", {"format": "webp", "width": 1920}),
+        ("thumbnail", "image", {"format": "webp", "width": 640}),
+    ]
+    (web,) = DEFAULT_PRESETS["audio"]
+    assert (web.name, web.kind, web.output_extension(), web.output_content_type()) == (
+        "web",
+        "audio",
+        "mp3",
+        "audio/mpeg",
+    )
+
+
+def test_extensions_and_content_types():
+    assert DEFAULT_PRESETS["video"][0].output_extension() == "mp4"
+    assert DEFAULT_PRESETS["video"][0].output_content_type() == "video/mp4"
+    assert DEFAULT_PRESETS["video"][2].output_content_type() == "image/webp"
+    assert Preset("j", "image", {"format": "jpeg"}).output_extension() == "jpg"
+    assert Preset("m", "video", {"format": "mov"}).output_content_type() == "video/quicktime"
+    assert Preset("d", "video", {}).output_extension() == "mp4"
+
+
+def test_presets_are_hashable():
+    assert len(set(DEFAULT_PRESETS["video"])) == 3
+
+
+def test_rendition_key():
+    assert rendition_key("m1", DEFAULT_PRESETS["video"][2]) == "renditions/m1/thumbnail.webp"
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_empty_var_means_defaults(value):
+    assert presets_from_var(value) == DEFAULT_PRESETS
+
+
+def test_var_overrides_only_the_kinds_it_names():
+    value = json.dumps(
+        {
+            "video": [
+                {"name": "hd", "kind": "video", "options": {"format": "webm", "codec": "vp9", "width": 1280, "quality": "very_high"}},
+                {"name": "poster", "kind": "image", "options": {"format": "avif", "width": 800, "start": 1.5, "fit": "cover"}},
+            ]
+        }
+    )
+    presets = presets_from_var(value)
+    assert [p.name for p in presets["video"]] == ["hd", "poster"]
+    assert presets["video"][0].options["codec"] == "vp9"
+    assert presets["image"] == DEFAULT_PRESETS["image"]
+    assert presets["audio"] == DEFAULT_PRESETS["audio"]
+
+
+def test_kind_defaults_to_media_kind():
+    presets = presets_from_var('{"audio": [{"name": "aac", "options": {"format": "aac", "quality": "low"}}]}')
+    assert presets["audio"] == (Preset("aac", "audio", {"format": "aac", "quality": "low"}),)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "JSON object keyed by media kind"),
+        ('{"document": []}', "unknown media kind"),
+        ('{"video": []}', "non-empty list"),
+        ('{"video": ["web"]}', "must be an object"),
+        ('{"video": [{"name": "Web!", "kind": "video"}]}', "must match"),
+        ('{"video": [{"name": "' + "a" * 33 + '", "kind": "video"}]}', "must match"),
+        ('{"video": [{"name": "a", "kind": "video"}, {"name": "a", "kind": "video"}]}', "used twice"),
+        ('{"image": [{"name": "a", "kind": "video"}]}', "kind 'video' must be one of image"),
+        ('{"video": [{"name": "a", "kind": "document"}]}', "kind 'document'"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"width": "1920"}}]}', "'width' must be a whole number"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"width": true}}]}', "'width' must be a whole number"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"width": 0}}]}', "'width' must be a whole number"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"quality": 80}}]}', "quality 80 must be one of"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"quality": "best"}}]}', "quality 'best'"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"format": "webp"}}]}', "format 'webp' is not one of"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"fit": "stretch"}}]}', "fit"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"start": -1}}]}', "'start' must be a number"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"start": 5, "end": 2}}]}', "'end' must be after"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"widht": 2}}]}', "unknown option 'widht'"),
+        ('{"image": [{"name": "a", "options": {"codec": "h264"}}]}', "unknown option 'codec'"),
+        ('{"video": [{"name": "a", "kind": "video", "options": []}]}', "'options' must be an object"),
+        ('{"video": [{"name": "a", "kind": "video", "extra": 1}]}', "unknown field"),
+    ],
+)
+def test_invalid_var_is_refused_clearly(value, message):
+    with pytest.raises(ValueError, match=message):
+        presets_from_var(value)

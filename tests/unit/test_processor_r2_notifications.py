@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from processor.r2_notifications import ObjectCreated, is_notification, media_id_for_key, parse_notification
+
+
+def event(action="PutObject", key="uploads/clip.mp4", **extra):
+    obj = {"key": key}
+    if action != "DeleteObject":
+        obj.update(size=1234, eTag="abc123")
+    return {"account": "acc", "action": action, "bucket": "media", "object": obj, "eventTime": "2026-11-01T00:00:00Z", **extra}
+
+
+@pytest.mark.parametrize("action", ["PutObject", "CopyObject", "CompleteMultipartUpload"])
+def test_create_actions(action):
+    assert parse_notification(event(action, copySource={"bucket": "b", "object": "o"}), "uploads/") == ObjectCreated(
+        bucket="media", key="uploads/clip.mp4", size=1234, etag="abc123", action=action
+    )
+
+
+def test_json_text_bodies_are_accepted():
+    assert parse_notification(json.dumps(event()), "uploads/").key == "uploads/clip.mp4"
+    assert parse_notification(json.dumps(event()).encode(), "uploads/").key == "uploads/clip.mp4"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        event("DeleteObject"),
+        event("LifecycleDeletion"),
+        event(key="other/clip.mp4"),
+        event(key="uploads/"),
+        event(key="uploads/folder/"),
+        event(key=""),
+        {"action": "PutObject", "bucket": "media", "object": "uploads/x"},
+        {"action": "PutObject", "object": {"key": "uploads/x"}},
+        {"type": "media.process", "media_id": "m1", "r2_key": "originals/m1", "reason": "upload"},
+        "not json",
+        b"\xff",
+        None,
+        42,
+    ],
+)
+def test_ignored(body):
+    assert parse_notification(body, "uploads/") is None
+
+
+def test_own_prefixes_are_ignored_even_without_a_prefix():
+    assert parse_notification(event(key="renditions/m1/web.mp4"), "") is None
+    assert parse_notification(event(key="originals/m1"), "") is None
+    assert parse_notification(event(key="clip.mp4"), "").key == "clip.mp4"
+
+
+def test_missing_or_bad_size_and_etag():
+    body = event()
+    body["object"] = {"key": "uploads/a", "size": "12", "eTag": 5}
+    created = parse_notification(body, "uploads/")
+    assert (created.size, created.etag) == (None, None)
+
+
+def test_is_notification():
+    assert is_notification(event())
+    assert is_notification(event("DeleteObject"))
+    assert not is_notification({"type": "media.process", "media_id": "m1", "r2_key": "originals/m1", "reason": "upload"})
+    assert not is_notification({"media_id": "m1"})
+    assert not is_notification([])
+
+
+def test_media_id_for_key_is_deterministic():
+    first = media_id_for_key("media", "uploads/clip.mp4")
+    assert first == media_id_for_key("media", "uploads/clip.mp4")
+    assert len(first) == 26 and first[0] in "01234567"
+    assert first != media_id_for_key("media", "uploads/clip2.mp4")
+    assert first != media_id_for_key("other", "uploads/clip.mp4")
+
+
+def test_media_id_for_key_has_the_shape_of_api_ids():
+    ids = pytest.importorskip("common.ids")
+    for key in ("uploads/a", "uploads/b.mp4", "uploads/ünïcode.wav"):
+        assert ids.is_media_id(media_id_for_key("media", key))

@@ -1,0 +1,177 @@
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from processor import rendition_store as sql
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schema.sql"
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture
+def db():
+    connection = sqlite3.connect(":memory:")
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.executescript(SCHEMA.read_text())
+    connection.executescript(SCHEMA.read_text())  # the schema is idempotent
+    connection.execute(
+        "INSERT INTO media (id, r2_key, content_type, kind, size, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ("m1", "originals/m1", "video/mp4", "video", 100, T0, T0),
+    )
+    for name in ("web", "mobile", "thumbnail"):
+        connection.execute(sql.INSERT_RENDITION, ("m1", name, "video", json.dumps({"format": "mp4"}), f"renditions/m1/{name}.mp4", T0, T0))
+    yield connection
+    connection.close()
+
+
+def rendition(db, name, media_id="m1"):
+    return db.execute("SELECT * FROM renditions WHERE media_id = ? AND name = ?", (media_id, name)).fetchone()
+
+
+def outcome(status, job_id, *, url="https://cdn.test/o", error=None, at=T0 + 10):
+    return (status, None, url, "video/mp4", 1920, 1080, 12.5, 999, error, at, job_id)
+
+
+def test_insert_rendition_ignores_duplicates(db):
+    changes = db.execute(sql.INSERT_RENDITION, ("m1", "web", "video", "{}", "x", T0 + 1, T0 + 1)).rowcount
+    assert changes == 0
+    row = rendition(db, "web")
+    assert (row["status"], row["attempts"], row["options"], row["output_key"]) == ("pending", 0, '{"format": "mp4"}', "renditions/m1/web.mp4")
+
+
+def test_insert_rendition_needs_its_media(db):
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute(sql.INSERT_RENDITION, ("nope", "web", "video", "{}", "x", T0, T0))
+
+
+def test_select_renditions_in_preset_order(db):
+    rows = db.execute(sql.SELECT_RENDITIONS_FOR_MEDIA, ("m1",)).fetchall()
+    assert [r["name"] for r in rows] == ["web", "mobile", "thumbnail"]
+    assert set(rows[0].keys()) >= {"job_id", "status", "output_key", "error", "attempts", "submitted_at"}
+
+
+def test_submit_then_complete(db):
+    assert db.execute(sql.MARK_SUBMITTED, ("job_web", T0 + 5, T0 + 5, "m1", "web")).rowcount == 1
+    row = rendition(db, "web")
+    assert (row["job_id"], row["status"], row["submitted_at"]) == ("job_web", "processing", T0 + 5)
+    assert db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_web")).rowcount == 1
+    row = rendition(db, "web")
+    assert (row["status"], row["output_url"], row["width"], row["height"], row["duration"], row["size"], row["error"]) == (
+        "completed", "https://cdn.test/o", 1920, 1080, 12.5, 999, None,
+    )
+    assert row["output_key"] == "renditions/m1/web.mp4"
+    assert db.execute(sql.SELECT_RENDITION_BY_JOB, ("job_web",)).fetchone()["name"] == "web"
+
+
+def test_final_status_is_never_overwritten(db):
+    db.execute(sql.MARK_SUBMITTED, ("job_web", T0, T0, "m1", "web"))
+    db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_web"))
+    # A late "failed" or "processing" delivery, a redelivered message, a rejection: all ignored.
+    assert db.execute(sql.RECORD_OUTCOME, outcome("failed", "job_web", url=None, error="late")).rowcount == 0
+    assert db.execute(sql.RECORD_OUTCOME, outcome("processing", "job_web")).rowcount == 0
+    assert db.execute(sql.MARK_SUBMITTED, ("job_other", T0, T0, "m1", "web")).rowcount == 0
+    assert db.execute(sql.MARK_REJECTED, ("nope", T0, "m1", "web")).rowcount == 0
+    assert db.execute(sql.INCREMENT_ATTEMPTS, (T0, "m1", "web")).rowcount == 0
+    row = rendition(db, "web")
+    assert (row["status"], row["job_id"], row["error"]) == ("completed", "job_web", None)
+
+
+def test_failed_rendition_stays_failed(db):
+    db.execute(sql.MARK_SUBMITTED, ("job_m", T0, T0, "m1", "mobile"))
+    db.execute(sql.RECORD_OUTCOME, outcome("failed", "job_m", url=None, error="no video stream"))
+    assert db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_m")).rowcount == 0
+    row = rendition(db, "mobile")
+    assert (row["status"], row["error"], row["output_url"]) == ("failed", "no video stream", None)
+
+
+def test_mark_rejected(db):
+    assert db.execute(sql.MARK_REJECTED, ("Ittybit rejected the job (400 invalid_input): bad", T0 + 1, "m1", "thumbnail")).rowcount == 1
+    row = rendition(db, "thumbnail")
+    assert (row["status"], row["error"]) == ("failed", "Ittybit rejected the job (400 invalid_input): bad")
+
+
+def test_record_outcome_for_rendition_before_job_id_is_known(db):
+    params = ("job_t",) + outcome("completed", None)[:-1] + ("m1", "thumbnail")
+    assert db.execute(sql.RECORD_OUTCOME_FOR_RENDITION, params).rowcount == 1
+    row = rendition(db, "thumbnail")
+    assert (row["job_id"], row["status"]) == ("job_t", "completed")
+    # MARK_SUBMITTED arriving afterwards cannot undo it.
+    assert db.execute(sql.MARK_SUBMITTED, ("job_t", T0, T0, "m1", "thumbnail")).rowcount == 0
+
+
+def test_increment_attempts(db):
+    db.execute(sql.INCREMENT_ATTEMPTS, (T0 + 1, "m1", "web"))
+    db.execute(sql.INCREMENT_ATTEMPTS, (T0 + 2, "m1", "web"))
+    assert rendition(db, "web")["attempts"] == 2
+
+
+def test_media_status_updates_only_from_non_final(db):
+    assert db.execute(sql.MARK_MEDIA_PROCESSING, (T0 + 1, "m1")).rowcount == 1
+    assert db.execute(sql.MARK_MEDIA_PROCESSING, (T0 + 2, "m1")).rowcount == 0
+    assert db.execute(sql.UPDATE_MEDIA_STATUS, ("failed", "thumbnail: boom", T0 + 3, "m1")).rowcount == 1
+    assert db.execute(sql.UPDATE_MEDIA_STATUS, ("completed", None, T0 + 4, "m1")).rowcount == 0
+    media = db.execute("SELECT * FROM media WHERE id = ?", ("m1",)).fetchone()
+    assert (media["status"], media["error"], media["updated_at"]) == ("failed", "thumbnail: boom", T0 + 3)
+
+
+def test_webhook_delivery_dedup(db):
+    assert db.execute(sql.INSERT_WEBHOOK_DELIVERY, ("msg_1", "job_web", T0)).rowcount == 1
+    assert db.execute(sql.INSERT_WEBHOOK_DELIVERY, ("msg_1", "job_web", T0 + 1)).rowcount == 0
+    assert db.execute(sql.DELETE_WEBHOOK_DELIVERY, ("msg_1",)).rowcount == 1
+    assert db.execute(sql.INSERT_WEBHOOK_DELIVERY, ("msg_1", "job_web", T0 + 2)).rowcount == 1
+    assert db.execute(sql.PRUNE_WEBHOOK_DELIVERIES, (T0 + 3,)).rowcount == 1
+
+
+def test_select_stuck_jobs(db):
+    db.execute(sql.MARK_SUBMITTED, ("job_old", T0, T0, "m1", "web"))
+    db.execute(sql.MARK_SUBMITTED, ("job_new", T0 + 1000, T0 + 1000, "m1", "mobile"))
+    db.execute(sql.MARK_SUBMITTED, ("job_done", T0, T0, "m1", "thumbnail"))
+    db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_done"))
+    rows = db.execute(sql.SELECT_STUCK_JOBS, (T0 + 500, 10)).fetchall()
+    assert [(r["media_id"], r["name"], r["job_id"]) for r in rows] == [("m1", "web", "job_old")]
+    assert db.execute(sql.SELECT_STUCK_JOBS, (T0 + 5000, 1)).fetchall()[0]["job_id"] == "job_old"
+
+
+def add_media(db, media_id, status, updated_at):
+    db.execute(
+        "INSERT INTO media (id, r2_key, content_type, kind, size, status, created_at, updated_at) VALUES (?, ?, 'image/png', 'image', 1, ?, ?, ?)",
+        (media_id, f"originals/{media_id}", status, updated_at, updated_at),
+    )
+
+
+def test_select_pending_media(db):
+    add_media(db, "p_old", "pending", T0 - 100)  # message lost
+    add_media(db, "p_new", "pending", T0 + 100)  # still young
+    add_media(db, "proc_empty", "processing", T0 - 90)  # crashed before its renditions
+    add_media(db, "proc_busy", "processing", T0 - 80)  # every rendition submitted: the stuck-job sweep's business
+    db.execute(sql.INSERT_RENDITION, ("proc_busy", "large", "image", "{}", "k", T0, T0))
+    db.execute(sql.MARK_SUBMITTED, ("job_busy", T0, T0, "proc_busy", "large"))
+    add_media(db, "done", "completed", T0 - 70)
+    # m1 (updated T0) is processing with pending renditions: its message died.
+    db.execute(sql.MARK_MEDIA_PROCESSING, (T0 - 60, "m1"))
+    rows = db.execute(sql.SELECT_PENDING_MEDIA, (T0, 10)).fetchall()
+    assert [r["id"] for r in rows] == ["p_old", "proc_empty", "m1"]
+    assert [r["id"] for r in db.execute(sql.SELECT_PENDING_MEDIA, (T0, 1)).fetchall()] == ["p_old"]
+    assert set(rows[0].keys()) >= {"id", "r2_key", "kind", "status"}
+
+
+def test_insert_media_from_notification_is_idempotent(db):
+    params = ("r2abc", "uploads/a.mp4", "a.mp4", "video/mp4", "video", 42, T0, T0)
+    assert db.execute(sql.INSERT_MEDIA_FROM_NOTIFICATION, params).rowcount == 1
+    assert db.execute(sql.INSERT_MEDIA_FROM_NOTIFICATION, params).rowcount == 0
+    media = db.execute("SELECT * FROM media WHERE id = ?", ("r2abc",)).fetchone()
+    assert (media["source"], media["status"], media["r2_key"], media["size"]) == ("r2", "pending", "uploads/a.mp4", 42)
+
+
+def test_deleting_media_cascades_to_renditions(db):
+    db.execute("DELETE FROM media WHERE id = 'm1'")
+    assert db.execute(sql.SELECT_RENDITIONS_FOR_MEDIA, ("m1",)).fetchall() == []
+
+
+def test_statements_use_only_question_mark_placeholders():
+    for name in sql.__all__:
+        text = getattr(sql, name)
+        assert ":" not in text.replace("::", "") and "$" not in text and "?1" not in text, name

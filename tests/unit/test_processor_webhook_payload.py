@@ -1,0 +1,43 @@
+import json
+
+import pytest
+
+from processor.webhook_payload import MAX_WEBHOOK_BYTES, WebhookTooLarge, parse_webhook
+
+
+def test_limit():
+    assert MAX_WEBHOOK_BYTES == 1_048_576
+
+
+def test_bare_job():
+    body = json.dumps({"id": "job_1", "object": "job", "status": "succeeded", "output": "https://cdn.test/a.mp4"}).encode()
+    outcome = parse_webhook(body)
+    assert (outcome.job_id, outcome.status, outcome.output_url) == ("job_1", "completed", "https://cdn.test/a.mp4")
+
+
+def test_bare_task():
+    body = json.dumps({"id": "task_1", "object": "task", "status": "error", "error": "bad input"}).encode()
+    outcome = parse_webhook(body)
+    assert (outcome.job_id, outcome.task_id, outcome.status, outcome.error) == ("task_1", "task_1", "failed", "bad input")
+
+
+def test_event_envelope():
+    body = json.dumps({
+        "id": "evt_1", "object": "event", "kind": "task.succeeded", "created_at": 1,
+        "data": {"id": "task_2", "object": "task", "job_id": "job_2", "status": "succeeded", "output": {"url": "https://cdn.test/t.webp", "width": 640}},
+    }).encode()
+    outcome = parse_webhook(body)
+    assert (outcome.job_id, outcome.status, outcome.width) == ("job_2", "completed", 640)
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"\xff", b"[]", b'"job"', b'{"object": "job"}', b'{"object": "event", "data": {}}'])
+def test_invalid_bodies(body):
+    with pytest.raises(ValueError):
+        parse_webhook(body)
+
+
+def test_too_large():
+    body = b'{"id": "job_1", "pad": "' + b"x" * MAX_WEBHOOK_BYTES + b'"}'
+    with pytest.raises(WebhookTooLarge):
+        parse_webhook(body)
+    assert issubclass(WebhookTooLarge, ValueError)
