@@ -1,0 +1,136 @@
+"""Job processing: a bounded pool of workers that download, transcode, probe and report."""
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from emulator import transcode
+from emulator.config import Config
+from emulator.counters import Counters
+from emulator.download import download, resolve_input_url
+from emulator.faults import Faults
+from emulator.jobs import JobStore
+from emulator.transcode import TranscodeError
+from emulator.webhooks import Dispatcher
+
+__all__ = ["Processor"]
+
+log = logging.getLogger("emulator")
+
+
+class Processor:
+    """Runs each job once on a pool of ``config.workers`` threads (one ffmpeg each)."""
+
+    def __init__(self, config: Config, store: JobStore, faults: Faults, counters: Counters,
+                 dispatcher: Dispatcher, public_url):
+        self._config = config
+        self._store = store
+        self._faults = faults
+        self._counters = counters
+        self._dispatcher = dispatcher
+        self._public_url = public_url  # callable: the base URL once the port is known
+        self._pool = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="ffmpeg")
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    @property
+    def files_dir(self) -> str:
+        return os.path.join(self._config.data_dir, "files")
+
+    def submit(self, job_id: str) -> None:
+        self._pool.submit(self._process_safely, job_id)
+
+    def stop(self) -> None:
+        """Cancel queued jobs and kill running ffmpeg processes."""
+        self._stopping.set()
+        with self._lock:
+            for process in list(self._running):
+                process.kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _process_safely(self, job_id: str) -> None:
+        try:
+            self._process(job_id)
+        except TranscodeError as error:
+            self._finish(job_id, "failed", error=str(error))
+        except Exception as error:  # the emulator must survive any one job
+            log.exception("job %s crashed", job_id)
+            self._finish(job_id, "failed", error=f"internal error: {error}")
+        finally:
+            shutil.rmtree(os.path.join(self._config.data_dir, "inputs", job_id), ignore_errors=True)
+
+    def _process(self, job_id: str) -> None:
+        job = self._store.find(job_id)
+        if job is None or self._stopping.is_set():
+            return
+        processing = self._store.transition(job_id, "processing")
+        if processing and self._faults.current.processing_webhooks:
+            self._notify(processing, "job.processing")
+        delay_ms = self._faults.current.processing_delay_ms
+        if delay_ms and self._stopping.wait(delay_ms / 1000):
+            return
+        forced = job.metadata.get("emulator_fail")
+        if forced:
+            raise TranscodeError(forced if isinstance(forced, str) else "forced failure (metadata.emulator_fail)")
+        if self._faults.roll(self._faults.current.fail_job_rate):
+            raise TranscodeError("injected failure (fail_job_rate)")
+
+        work_dir = os.path.join(self._config.data_dir, "inputs", job_id)
+        os.makedirs(work_dir, exist_ok=True)
+        source = os.path.join(work_dir, "input")
+        url = resolve_input_url(job.input, self._config.s3_base_url)
+        download(url, source, self._config.max_input_bytes, self._config.download_timeout_s)
+        info = transcode.media_info(transcode.probe(source))
+
+        options = job.normalized_options
+        fmt = options["format"]
+        name = f"output.{transcode.output_extension(fmt)}"
+        out_dir = os.path.join(self.files_dir, job_id)
+        os.makedirs(out_dir, exist_ok=True)
+        target = os.path.join(out_dir, name)
+        argv = transcode.build_command(job.kind, options, info, source, target, transcode.available_encoders())
+        self._run_ffmpeg(argv)
+        if not os.path.exists(target) or os.path.getsize(target) == 0:
+            raise TranscodeError("ffmpeg produced no output (is options.start inside the input?)")
+        url = f"{self._public_url()}/files/{job_id}/{name}"
+        summary = transcode.file_summary(transcode.probe(target), job.kind, fmt, url, os.path.getsize(target))
+        self._finish(job_id, self._faults.current.status_vocabulary, output_file=summary)
+
+    def _run_ffmpeg(self, argv: list[str]) -> None:
+        started = time.monotonic()
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with self._lock:
+            self._running.add(process)
+            self._counters.ffmpeg_running(len(self._running))
+        try:
+            _, stderr = process.communicate(timeout=self._config.ffmpeg_timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise TranscodeError(f"ffmpeg took longer than {self._config.ffmpeg_timeout_s:g} s") from None
+        finally:
+            with self._lock:
+                self._running.discard(process)
+            self._counters.ffmpeg(time.monotonic() - started)
+        if process.returncode != 0:
+            raise TranscodeError(f"ffmpeg failed: {transcode.last_line(stderr) or f'exit code {process.returncode}'}")
+
+    def _finish(self, job_id: str, status: str, error: str | None = None, output_file: dict | None = None) -> None:
+        if self._stopping.is_set():
+            return
+        snapshot = self._store.transition(job_id, status, error=error, output_file=output_file)
+        if snapshot is None:
+            return
+        self._counters.job_final(status)
+        self._notify(snapshot, f"job.{status}")
+
+    def _notify(self, snapshot: dict, event: str) -> None:
+        job = self._store.find(snapshot["id"])
+        url = (job.webhook_url if job else None) or self._config.default_webhook_url
+        if url:
+            self._dispatcher.enqueue(snapshot, url, event)

@@ -1,0 +1,141 @@
+"""Real processing: download, ffmpeg, probe, serve the output, report the job."""
+
+import httpx
+
+from emulator.tests.helpers import ffprobe, start_emulator, wait_final
+
+
+def _video_stream(probed: dict) -> dict:
+    return next(s for s in probed["streams"] if s["codec_type"] == "video")
+
+
+def test_video_job_makes_an_h264_mp4_at_the_requested_width(client, file_server):
+    answer = client.post("/jobs", json={"kind": "video", "input": f"{file_server}/video.mp4",
+                                        "options": {"format": "mp4", "width": 480, "quality": "medium"}})
+    assert answer.status_code == 201
+    job = wait_final(client, answer.json()["id"])
+    assert job["status"] == "completed", job["error"]
+    assert job["error"] is None
+    (task,) = job["tasks"]
+    output = task["output"]
+    assert task["status"] == "completed"
+    assert job["output"] == output["url"] and output["url"].startswith(client.base_url.__str__().rstrip("/") + "/files/")
+    assert output["object"] == "file" and output["kind"] == "video" and output["format"] == "mp4"
+    assert (output["width"], output["height"]) == (480, 270)
+    assert 1.5 < output["duration"] < 2.5
+    file = httpx.get(output["url"])
+    assert file.status_code == 200 and file.headers["content-type"] == "video/mp4"
+    assert int(file.headers["content-length"]) == output["filesize"] == len(file.content)
+    probed = ffprobe(output["url"])
+    video = _video_stream(probed)
+    assert video["codec_name"] == "h264" and video["width"] == 480
+    assert any(s["codec_name"] == "aac" for s in probed["streams"])
+    assert "mp4" in probed["format"]["format_name"]
+    # +faststart puts the moov atom before mdat.
+    assert file.content.find(b"moov") < file.content.find(b"mdat")
+
+
+def test_thumbnail_webp_at_width_640_from_start_1(client, file_server):
+    answer = client.post("/jobs", json={"kind": "image", "input": f"{file_server}/video.mp4",
+                                        "options": {"format": "webp", "width": 640, "start": 1}})
+    job = wait_final(client, answer.json()["id"])
+    assert job["status"] == "completed", job["error"]
+    output = job["tasks"][0]["output"]
+    assert (output["format"], output["width"], output["height"], output["duration"]) == ("webp", 640, 360, None)
+    assert _video_stream(ffprobe(output["url"]))["codec_name"] == "webp"
+    assert httpx.get(output["url"]).headers["content-type"] == "image/webp"
+
+
+def test_image_job_from_png_and_a_late_thumbnail_is_clamped(client, file_server):
+    image = client.post("/jobs", json={"kind": "image", "input": f"{file_server}/image.png",
+                                       "options": {"format": "webp", "width": 200, "quality": "high"}}).json()
+    late = client.post("/jobs", json={"kind": "image", "input": f"{file_server}/video.mp4",
+                                      "options": {"format": "jpeg", "height": 90, "start": 30}}).json()
+    image, late = wait_final(client, image["id"]), wait_final(client, late["id"])
+    assert image["status"] == "completed", image["error"]
+    assert (image["tasks"][0]["output"]["width"], image["tasks"][0]["output"]["height"]) == (200, 150)
+    assert late["status"] == "completed", late["error"]
+    assert late["tasks"][0]["output"]["height"] == 90 and late["output"].endswith(".jpg")
+
+
+def test_audio_job_makes_an_mp3(client, file_server):
+    answer = client.post("/jobs", json={"kind": "audio", "input": f"{file_server}/audio.wav",
+                                        "options": {"format": "mp3", "quality": "low"}})
+    job = wait_final(client, answer.json()["id"])
+    assert job["status"] == "completed", job["error"]
+    output = job["tasks"][0]["output"]
+    assert output["format"] == "mp3" and output["width"] is None and 0.8 < output["duration"] < 1.3
+    probed = ffprobe(output["url"])
+    assert probed["streams"][0]["codec_name"] == "mp3"
+    assert httpx.get(output["url"]).headers["content-type"] == "audio/mpeg"
+
+
+def test_corrupt_input_fails_with_a_message_and_a_webhook(client, file_server, receiver):
+    answer = client.post("/jobs", json={"kind": "video", "input": f"{file_server}/corrupt.mp4",
+                                        "webhook_url": receiver.url, "options": {"width": 320}})
+    job = wait_final(client, answer.json()["id"])
+    assert job["status"] == "failed"
+    assert "not a readable media file" in job["error"]
+    assert job["output"] is None and job["tasks"][0]["status"] == "failed"
+    receiver.wait_for(1)
+    delivered = receiver.json(0)
+    assert delivered["id"] == job["id"] and delivered["status"] == "failed" and delivered["error"] == job["error"]
+
+
+def test_missing_input_fails_with_the_http_status(client, file_server):
+    answer = client.post("/jobs", json={"kind": "image", "input": f"{file_server}/nothing-here.png"})
+    job = wait_final(client, answer.json()["id"])
+    assert job["status"] == "failed" and "HTTP 404" in job["error"]
+
+
+def test_audio_job_on_a_still_image_fails_clearly(client, file_server):
+    answer = client.post("/jobs", json={"kind": "audio", "input": f"{file_server}/image.png"})
+    job = wait_final(client, answer.json()["id"])
+    assert job["status"] == "failed" and job["error"] == "input has no audio stream"
+
+
+def test_s3_input_resolved_through_s3_base_url(tmp_path, file_server):
+    emu = start_emulator(tmp_path)
+    emu.config.s3_base_url = file_server + "/{key}"
+    try:
+        headers = {"Authorization": f"Bearer {emu.config.api_key}"}
+        with httpx.Client(base_url=emu.base_url, headers=headers) as client:
+            connection = client.post("/connections", json={"kind": "s3", "access_key_id": "a",
+                                                           "secret_access_key": "b"}).json()
+            answer = client.post("/jobs", json={"kind": "image", "input": "s3://media/image.png",
+                                                "connection_id": connection["id"], "options": {"width": 100}})
+            job = wait_final(client, answer.json()["id"])
+            assert job["status"] == "completed", job["error"]
+            emu.config.s3_base_url = None
+            answer = client.post("/jobs", json={"kind": "image", "input": "s3://media/image.png",
+                                                "connection_id": connection["id"]})
+            job = wait_final(client, answer.json()["id"])
+            assert job["status"] == "failed" and "--s3-base-url" in job["error"]
+    finally:
+        emu.stop()
+
+
+def test_files_route_supports_ranges_and_rejects_traversal(client, file_server):
+    job = wait_final(client, client.post("/jobs", json={"kind": "image", "input": f"{file_server}/image.png",
+                                                        "options": {"format": "png"}}).json()["id"])
+    url = job["output"]
+    whole = httpx.get(url).content
+    part = httpx.get(url, headers={"Range": "bytes=0-7"})
+    assert part.status_code == 206 and part.content == whole[:8] == b"\x89PNG\r\n\x1a\n"
+    assert part.headers["content-range"] == f"bytes 0-7/{len(whole)}"
+    assert httpx.get(url, headers={"Range": f"bytes={len(whole)}-"}).status_code == 416
+    assert httpx.head(url).headers["content-length"] == str(len(whole))
+    base = url.rsplit("/files/", 1)[0]
+    assert httpx.get(base + "/files/..%2F..%2Fetc/passwd").status_code == 404
+    assert httpx.get(base + f"/files/{job['id']}/nope.png").status_code == 404
+
+
+def test_workers_are_bounded(client, file_server, emulator):
+    ids = [client.post("/jobs", json={"kind": "video", "input": f"{file_server}/video.mp4",
+                                      "options": {"width": 160, "end": 0.5}, "metadata": {"n": n}}).json()["id"]
+           for n in range(5)]
+    jobs = [wait_final(client, job_id) for job_id in ids]
+    assert all(job["status"] == "completed" for job in jobs)
+    counters = emulator.counters.snapshot()
+    assert counters["ffmpeg_runs"] == 5
+    assert 1 <= counters["ffmpeg_peak_concurrency"] <= emulator.config.workers == 2
