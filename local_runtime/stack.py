@@ -155,6 +155,23 @@ class Stack:
         output = self._d1_execute(database, "--command", sql, "--json")
         return json.loads(output)[0]["results"]
 
+    def kv_delete(self, binding: str, key: str) -> None:
+        """Delete a key from a local KV namespace, as an expiry would."""
+        config = self._config_binding("kv_namespaces", binding)
+        command = wrangler_command(
+            "kv", "key", "delete", key, "--binding", binding, "--local",
+            "--persist-to", str(self.state_dir), "-c", str(config),
+        )
+        returncode, output = run_group(command, env=wrangler_env(self.registry_dir), timeout=120)
+        if returncode != 0:
+            raise StackError(f"kv key delete {key} failed ({returncode}):\n{output}")
+
+    def _config_binding(self, section: str, binding: str) -> Path:
+        for worker, path in zip(self.workers, self._derived_configs()):
+            if any(item.get("binding") == binding for item in worker.raw.get(section, [])):
+                return path
+        raise StackError(f"no worker has a {section} binding named {binding}")
+
     def _d1_execute(self, database: str, *args: str) -> str:
         derived = self._derived_configs()
         config = next(
@@ -214,7 +231,7 @@ class Stack:
             "--inspector-port", str(free_port()),
             "--persist-to", str(self.state_dir),
             "--show-interactive-dev-session=false",
-            "--log-level", "info",
+            "--log-level", "log",
         ]
         for key, value in spec.vars.items():
             args += ["--var", f"{key}:{value}"]

@@ -1,13 +1,14 @@
-"""API worker entry point (thin: the runtime meets the plain modules here)."""
+"""API worker entry point: hands each event to the plain modules."""
 
-from workers import Response, WorkerEntrypoint
+from workers import WorkerEntrypoint
 
-from common.memory import memory_figures
+from api.app import handle
+from api.daily_report import log_daily_report
 
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        path = request.url.split("?", 1)[0].split("/", 3)[-1]
-        if request.method in ("GET", "HEAD") and path == "healthz":
-            return Response.json({"status": "ok", "worker": "api", "memory": memory_figures()})
-        return Response.json({"error": "not found", "code": "not_found"}, status=404)
+        return await handle(request, self.env)
+
+    async def scheduled(self, controller, env=None, ctx=None):
+        await log_daily_report(self.env, controller.cron)

@@ -12,6 +12,11 @@ from scripts.pipeline_stack import ROOT, PipelineStack, Ports, read_dev_vars
 
 DEV_VARS = ROOT / ".dev.vars.example"  # tests never depend on a developer's .dev.vars
 API_KEY = read_dev_vars(DEV_VARS)["API_KEY"]
+ROTATED_KEY = "rotated-local-key"
+MiB = 1024 * 1024
+# Higher than the 100 MiB default so a 200 MB upload can prove streaming (paid plans
+# allow 200 and 500 MiB requests); the 413 tests run against this limit.
+TEST_MAX_FILE_SIZE = 210 * MiB
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +28,7 @@ def pipeline(tmp_path_factory) -> PipelineStack:
         work_dir=tmp / "work",
         registry_dir=tmp / "registry",
         dev_vars=DEV_VARS,
+        api_vars={"API_KEY": f"{API_KEY},{ROTATED_KEY}", "MAX_FILE_SIZE": str(TEST_MAX_FILE_SIZE)},
     )
     stack.start()
     yield stack
@@ -57,3 +63,75 @@ def eventually(check, *, timeout: float = 30.0, interval: float = 0.25):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value {value!r}")
+
+
+def raw_request(base_url: str, request_line: str, headers: dict | None = None, body: bytes = b"") -> tuple[int, bytes]:
+    """Send one HTTP/1.1 request exactly as written (no client-side path normalisation)."""
+    import socket
+
+    host, port = base_url.removeprefix("http://").split(":")
+    lines = [request_line, f"Host: {host}:{port}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    status = int(reply.split(b" ", 2)[1])
+    return status, reply.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in reply else b""
+
+
+def generated_media(tmp: Path, name: str, *ffmpeg_args: str) -> bytes:
+    """A small real media file made by ffmpeg (lavfi sources)."""
+    import subprocess
+
+    target = tmp / name
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *ffmpeg_args, str(target)], check=True, timeout=120)
+    return target.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def png_bytes(tmp_path_factory) -> bytes:
+    return generated_media(
+        tmp_path_factory.mktemp("media"), "tiny.png", "-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1"
+    )
+
+
+def chunked_upload_until_answer(base_url: str, path: str, headers: dict, first: bytes, block: bytes, blocks: int):
+    """Stream a chunked body the way curl does: stop sending as soon as the server answers.
+
+    (httpx would keep writing a body the server no longer reads, and wait forever.)
+    Returns (status, body bytes, bytes sent)."""
+    import select
+    import socket
+
+    host, port = base_url.removeprefix("http://").split(":")
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Transfer-Encoding: chunked", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        answered = False
+        for index in range(blocks + 1):
+            data = first if index == 0 else block
+            try:
+                sock.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                answered = True
+                break
+            sent += len(data)
+            if select.select([sock], [], [], 0)[0]:
+                answered = True
+                break
+        if not answered:
+            sock.sendall(b"0\r\n\r\n")
+        reply = b""
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            pass
+    status = int(reply.split(b" ", 2)[1]) if reply else 0
+    return status, reply.split(b"\r\n\r\n", 1)[-1], sent

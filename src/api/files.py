@@ -1,0 +1,89 @@
+"""GET /files/{key} (and the seed's /images/{path}): stream an original or a rendition."""
+
+from api.byte_ranges import RangeNotSatisfiable, parse_range, unsatisfied_content_range
+from api.conditional import etag_matches
+from api.errors import ApiError
+from api.file_keys import resolve_file_key
+from common.responses import empty_response
+from common.url_signing import verify
+from workers import Response
+
+CACHE_CONTROL = "private, max-age=300"
+
+
+def signature_allows(env, path: str, query: dict, now: int) -> bool:
+    """True when the URL carries a valid, unexpired signature for exactly this path."""
+    secret = getattr(env, "URL_SIGNING_SECRET", None)
+    if not secret or "signature" not in query:
+        return False
+    return verify(secret, path, query.get("expires"), query.get("signature"), now)
+
+
+async def serve_file(env, raw_key: str, range_header, if_none_match, head_only: bool) -> Response:
+    """Stream the object with its type, ETag, ranges (206/416) and conditions (304)."""
+    key = resolve_file_key(raw_key)
+    if key is None:
+        # Same answer as a missing object: never say what lies outside the two prefixes.
+        raise ApiError(404, "not_found", "No such file.")
+    if range_header is None and if_none_match is None and not head_only:
+        obj = await env.MEDIA.get(key)
+        if obj is None:
+            raise ApiError(404, "not_found", "No such file.")
+        return Response(obj.body, status=200, headers=_headers(obj, obj.size))
+
+    # Ranges and conditions need the size and ETag before reading: ask R2 for the head.
+    meta = await env.MEDIA.head(key)
+    if meta is None:
+        raise ApiError(404, "not_found", "No such file.")
+    size = int(meta.size)
+    if if_none_match is not None and etag_matches(if_none_match, meta.httpEtag):
+        return empty_response(304, _headers(meta, None))
+    try:
+        wanted = parse_range(range_header, size)
+    except RangeNotSatisfiable:
+        return empty_response(
+            416, {"content-range": unsatisfied_content_range(size), "accept-ranges": "bytes"}
+        )
+    length = size if wanted is None else wanted.length
+    headers = _headers(meta, length)
+    status = 200
+    if wanted is not None:
+        status = 206
+        headers["content-range"] = wanted.content_range(size)
+    if head_only:
+        return empty_response(status, headers)
+    options = {"range": {"offset": wanted.offset, "length": wanted.length}} if wanted else {}
+    # onlyIf pins the read to the ETag just checked: a file replaced in between is not mixed.
+    options["onlyIf"] = {"etagMatches": meta.etag}
+    obj = await env.MEDIA.get(key, options)
+    if obj is None or not hasattr(obj, "body") or obj.body is None:
+        raise ApiError(409, "file_changed", "The file changed while it was being read; retry.")
+    return Response(obj.body, status=status, headers=headers)
+
+
+def _headers(obj, length) -> dict:
+    headers = {
+        "content-type": _content_type(obj),
+        "etag": obj.httpEtag,
+        "accept-ranges": "bytes",
+        "cache-control": CACHE_CONTROL,
+        "x-content-type-options": "nosniff",
+    }
+    if length is not None:
+        headers["content-length"] = str(length)
+    uploaded = getattr(obj, "uploaded", None)
+    if uploaded is not None:
+        headers["last-modified"] = uploaded.strftime("%a, %d %b %Y %H:%M:%S GMT") if hasattr(
+            uploaded, "strftime"
+        ) else str(uploaded.toUTCString())
+    return headers
+
+
+def _content_type(obj) -> str:
+    metadata = getattr(obj, "httpMetadata", None)
+    content_type = None
+    if metadata is not None:
+        content_type = metadata.get("contentType") if isinstance(metadata, dict) else getattr(
+            metadata, "contentType", None
+        )
+    return content_type or "application/octet-stream"

@@ -1,0 +1,135 @@
+"""Media records: get (KV first, D1 on a miss), list, delete, stats."""
+
+import json
+import time
+
+from api.cursors import encode_cursor
+from api.errors import ApiError
+from api.file_keys import file_path
+from api.listing import parse_list_query
+from api.uploads import CACHE_TTL_SECONDS
+from common import d1
+from common.ids import is_media_id
+from common.media_records import (
+    DELETE_MEDIA,
+    DELETE_RENDITIONS,
+    SELECT_MEDIA,
+    SELECT_RENDITIONS,
+    STATS,
+    list_query,
+    media_cache_key,
+    media_json,
+    split_page,
+    stats_json,
+)
+from common.url_signing import signed_url
+
+SIGNED_URL_TTL_DEFAULT = 900
+
+
+def _not_found(media_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"No media with id {media_id!r}.")
+
+
+async def get_media(env, media_id: str) -> tuple[dict, str]:
+    """The media JSON and where it came from ("hit" or "miss")."""
+    if not is_media_id(media_id):
+        raise _not_found(media_id)
+    cached = await env.METADATA.get(media_cache_key(media_id))
+    if cached is not None:
+        return with_urls(env, json.loads(cached)), "hit"
+    row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
+    if row is None:
+        raise _not_found(media_id)
+    renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
+    record = media_json(row, renditions)
+    try:
+        await env.METADATA.put(media_cache_key(media_id), json.dumps(record), expirationTtl=CACHE_TTL_SECONDS)
+    except Exception as error:
+        print(f"api: KV cache write failed for {media_id}: {type(error).__name__}")
+    return with_urls(env, record), "miss"
+
+
+def with_urls(env, record: dict) -> dict:
+    """Add file URLs at answer time (signed ones expire, so they are never cached)."""
+    base = str(getattr(env, "PUBLIC_API_URL", "") or "").rstrip("/")
+    secret = getattr(env, "URL_SIGNING_SECRET", None)
+    ttl = int(getattr(env, "SIGNED_URL_TTL", None) or SIGNED_URL_TTL_DEFAULT)
+    expires = int(time.time()) + ttl
+
+    def links(key):
+        path = file_path(key)
+        signed = signed_url(base, path, secret, expires) if secret else None
+        return f"{base}{path}", signed
+
+    record = dict(record)
+    if record.get("original_key"):
+        record["url"], record["signed_url"] = links(record["original_key"])
+    renditions = []
+    for rendition in record.get("renditions", []):
+        rendition = dict(rendition)
+        if rendition.get("output_key") and rendition.get("status") == "completed":
+            rendition["url"], rendition["signed_url"] = links(rendition["output_key"])
+        renditions.append(rendition)
+    record["renditions"] = renditions
+    return record
+
+
+async def list_media(env, params: dict) -> dict:
+    """A page of media, newest first, with an opaque cursor to the next."""
+    query = parse_list_query(params)
+    sql, sql_params = list_query(query.status, query.cursor, query.limit)
+    rows = await d1.all_rows(env.DB, sql, *sql_params)
+    page, next_cursor = split_page(rows, query.limit)
+    return {
+        "items": [_summary(row) for row in page],
+        "next_cursor": encode_cursor(*next_cursor) if next_cursor else None,
+    }
+
+
+def _summary(row) -> dict:
+    """A list item: the record without its renditions (GET /api/media/{id} has them)."""
+    summary = media_json(row, [])
+    del summary["renditions"]
+    return summary
+
+
+async def delete_media(env, media_id: str) -> dict:
+    """Remove the original and every rendition from R2, then the rows, then the cache entry.
+
+    R2 goes first: deletes there are idempotent, so a failure half-way leaves the record
+    in place and a repeated DELETE finishes the job.
+    """
+    if not is_media_id(media_id):
+        raise _not_found(media_id)
+    row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
+    if row is None:
+        raise _not_found(media_id)
+    renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
+    keys = {row["r2_key"]} | {r["output_key"] for r in renditions if r.get("output_key")}
+    keys |= await _keys_under(env.MEDIA, f"renditions/{media_id}/")
+    if keys:
+        await env.MEDIA.delete(sorted(keys))
+    await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_MEDIA, media_id)])
+    await env.METADATA.delete(media_cache_key(media_id))
+    return {"deleted": media_id, "objects_deleted": len(keys)}
+
+
+async def _keys_under(bucket, prefix: str) -> set[str]:
+    """Every key under a prefix (renditions stored without a recorded key, or in flight)."""
+    keys: set[str] = set()
+    cursor = None
+    while True:
+        options = {"prefix": prefix, "limit": 1000}
+        if cursor:
+            options["cursor"] = cursor
+        listing = await bucket.list(options)
+        keys.update(obj.key for obj in listing.objects)
+        if not listing.truncated:
+            return keys
+        cursor = listing.cursor
+
+
+async def stats(env) -> dict:
+    """The counts, in one query."""
+    return stats_json(await d1.first_row(env.DB, STATS))
