@@ -1,21 +1,108 @@
-"""Processor worker entry point (thin: the runtime meets the plain modules here)."""
+"""Processor worker entry point (thin: the runtime meets the plain modules here).
 
-from workers import Response, WorkerEntrypoint
+fetch: GET /healthz, POST /webhooks/ittybit. queue: media-pipeline-jobs (jobs, rendition
+copies, R2 notifications) and its dead-letter queue. scheduled: the reconcile cron.
+"""
+
+import asyncio
+import time
+
+from workers import WorkerEntrypoint
 
 from common.memory import memory_figures
+from common.responses import json_response
+from processor.context import Context
+from processor.ittybit_client import IttybitClient
+from processor.js_transport import fetch_transport
+from processor.queue_consumer import handle_message
+from processor.r2_io import R2Storage
+from processor.reconcile import reconcile
+from processor.settings import WEBHOOK_PATH, settings_from_env
+from processor.webhook_handler import declared_too_large, handle_webhook
+from processor.webhook_payload import MAX_WEBHOOK_BYTES
+
+
+def _context(env) -> Context:
+    settings = settings_from_env(env)
+    client = None
+    if settings.ittybit_api_key:
+        client = IttybitClient(settings.ittybit_base_url, settings.ittybit_api_key, fetch_transport)
+    return Context(
+        db=env.DB,
+        kv=env.METADATA,
+        jobs=env.JOBS,
+        storage=R2Storage(env.MEDIA),
+        client=client,
+        settings=settings,
+        clock=time.time,
+    )
+
+
+async def _read_limited(request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it passes `limit` bytes (a chunked body has no Content-Length)."""
+    stream = request.body
+    if stream is None:
+        return b""
+    reader = stream.getReader()
+    data = bytearray()
+    while True:
+        result = await reader.read()
+        if result.done:
+            return bytes(data)
+        data += result.value.to_bytes()
+        if len(data) > limit:
+            await reader.cancel()
+            return None
 
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        path = request.url.split("?", 1)[0].split("/", 3)[-1]
-        if request.method in ("GET", "HEAD") and path == "healthz":
-            return Response.json({"status": "ok", "worker": "processor", "memory": memory_figures()})
-        return Response.json({"error": "not found", "code": "not_found"}, status=404)
+        path = "/" + request.url.split("?", 1)[0].split("/", 3)[-1]
+        method = str(request.method)
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return json_response({"status": "ok", "worker": "processor", "memory": memory_figures()})
+        if path == WEBHOOK_PATH:
+            if method != "POST":
+                return json_response({"error": "use POST", "code": "method_not_allowed"}, 405, {"allow": "POST"})
+            return await self._webhook(request)
+        return json_response({"error": "not found", "code": "not_found"}, 404)
+
+    async def _webhook(self, request):
+        too_large = {"error": f"webhook body is over {MAX_WEBHOOK_BYTES} bytes", "code": "too_large"}
+        if declared_too_large(request.headers.get("content-length")):
+            return json_response(too_large, 413)
+        body = await _read_limited(request, MAX_WEBHOOK_BYTES)
+        if body is None:
+            return json_response(too_large, 413)
+        try:
+            ctx = _context(self.env)
+            answer = await handle_webhook(ctx, dict(request.headers.items()), body)
+        except Exception as error:
+            print(f"processor: webhook handling failed: {type(error).__name__}: {error}")
+            return json_response({"error": "internal error", "worker": "processor"}, 500)
+        return json_response(answer.body, answer.status)
 
     async def queue(self, batch, env=None, ctx=None):
-        for message in batch.messages:
-            print(f"processor: message {message.id} on {batch.queue}")
-            message.ack()
+        context = _context(self.env)
+        queue_name = str(batch.queue)
+
+        async def one(message):
+            body = message.body
+            if hasattr(body, "to_py"):  # a JS object the SDK left unconverted
+                body = body.to_py()
+            decision = await handle_message(context, body, int(message.attempts), queue_name)
+            if decision.action == "retry":
+                print(f"processor: retrying message {message.id} in {decision.delay}s ({decision.what})")
+                message.retry(delaySeconds=decision.delay)
+            else:
+                message.ack()
+
+        await asyncio.gather(*(one(message) for message in batch.messages))
 
     async def scheduled(self, controller, env=None, ctx=None):
+        context = _context(self.env)
         print(f"processor: cron {controller.cron}")
+        if context.client is None:
+            print("processor: ITTYBIT_API_KEY is not set; reconcile skipped")
+            return
+        await reconcile(context)

@@ -8,7 +8,9 @@ Times are epoch milliseconds. Reading a media row is common.media_records.SELECT
 from __future__ import annotations
 
 __all__ = [
+    "ADOPT_JOB",
     "DELETE_WEBHOOK_DELIVERY",
+    "FAIL_OPEN_RENDITIONS",
     "INCREMENT_ATTEMPTS",
     "INSERT_MEDIA_FROM_NOTIFICATION",
     "INSERT_RENDITION",
@@ -16,13 +18,16 @@ __all__ = [
     "MARK_MEDIA_PROCESSING",
     "MARK_REJECTED",
     "MARK_SUBMITTED",
+    "NOTE_RETRY",
     "PRUNE_WEBHOOK_DELIVERIES",
     "RECORD_OUTCOME",
     "RECORD_OUTCOME_FOR_RENDITION",
     "SELECT_PENDING_MEDIA",
+    "SELECT_RENDITION",
     "SELECT_RENDITION_BY_JOB",
     "SELECT_RENDITIONS_FOR_MEDIA",
     "SELECT_STUCK_JOBS",
+    "SET_MEDIA_R2_KEY",
     "UPDATE_MEDIA_STATUS",
 ]
 
@@ -169,4 +174,39 @@ LIMIT ?
 INSERT_MEDIA_FROM_NOTIFICATION = """
 INSERT OR IGNORE INTO media (id, r2_key, name, content_type, kind, size, status, source, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, 'pending', 'r2', ?, ?)
+"""
+
+# job_id, submitted_at, updated_at, media_id, name. A job we learn of from Ittybit (a webhook or a
+# replayed create) before, or instead of, MARK_SUBMITTED: keeps a stored job id and submit time.
+ADOPT_JOB = f"""
+UPDATE renditions
+SET job_id = COALESCE(job_id, ?), status = 'processing', submitted_at = COALESCE(submitted_at, ?), updated_at = ?
+WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
+"""
+
+# media_id, name
+SELECT_RENDITION = f"""
+SELECT {_RENDITION_COLUMNS}
+FROM renditions
+WHERE media_id = ? AND name = ?
+"""
+
+# error, updated_at, media_id, name; a transient failure: count it and keep its message for the dead-letter reason
+NOTE_RETRY = f"""
+UPDATE renditions
+SET attempts = attempts + 1, error = ?, updated_at = ?
+WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
+"""
+
+# error, updated_at, media_id; the dead-letter consumer gives up on whatever is still open
+FAIL_OPEN_RENDITIONS = f"""
+UPDATE renditions
+SET status = 'failed', error = ?, updated_at = ?
+WHERE media_id = ? AND {_NOT_FINAL}
+"""
+
+# new r2_key, updated_at, id, old r2_key; a direct upload now points at its copy under originals/
+SET_MEDIA_R2_KEY = """
+UPDATE media SET r2_key = ?, updated_at = ?
+WHERE id = ? AND r2_key = ?
 """

@@ -1,0 +1,130 @@
+"""R2 and HTTP streaming for the processor (the runtime edge under processor.storage).
+
+Files never pass through Python: an object or a download goes from a JavaScript
+ReadableStream straight into `MEDIA.put`. R2 needs a stream's length up front, so a body
+is piped through a `FixedLengthStream` of the length we know (Content-Length, the R2
+object's size, or Ittybit's filesize); with no length at all it goes up as a multipart
+upload of fixed-size parts.
+"""
+
+import asyncio
+
+import js
+
+from api.upload_stream import blob_of
+from pyodide.ffi import to_js
+
+__all__ = ["OutputFetchError", "R2Storage"]
+
+# R2 wants every part but the last of one size, and at least 5 MiB.
+PART_SIZE = 8 * 1024 * 1024
+
+
+class OutputFetchError(Exception):
+    """Ittybit's output URL did not answer with the file."""
+
+
+def _js_object(value: dict):
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+def _put_options(content_type: str) -> dict:
+    return {"httpMetadata": {"contentType": content_type}}
+
+
+class R2Storage:
+    """The few bucket operations the processor needs, on the MEDIA binding."""
+
+    def __init__(self, bucket) -> None:
+        self.bucket = bucket
+
+    async def read_head(self, key: str, length: int) -> tuple[bytes, int] | None:
+        """The first `length` bytes of an object and its full size, by a ranged get; None if absent."""
+        found = await self.bucket.get(key, {"range": {"offset": 0, "length": length}})
+        if found is None:
+            return None
+        data = await js.Response.new(found.body).arrayBuffer()
+        return data.to_bytes(), int(found.size)
+
+    async def exists(self, key: str) -> bool:
+        """Whether an object is stored under `key`."""
+        return (await self.bucket.head(key)) is not None
+
+    async def copy_object(self, source: str, target: str, content_type: str) -> int | None:
+        """Stream one object into another key; returns the size written, None if `source` is absent."""
+        found = await self.bucket.get(source)
+        if found is None:
+            return None
+        size = int(found.size)
+        await self._put_stream(target, found.body, size, content_type)
+        return size
+
+    async def store_from_url(self, url: str, key: str, content_type: str, size_hint: int | None = None) -> int:
+        """Download `url` into `key` as a stream; returns the stored size."""
+        try:
+            response = await js.fetch(url, _js_object({"method": "GET"}))
+        except Exception as error:
+            raise OutputFetchError(f"could not fetch the output {url}: {error}") from None
+        if not 200 <= int(response.status) < 300 or response.body is None:
+            raise OutputFetchError(f"the output {url} answered HTTP {response.status}")
+        declared = response.headers.get("content-length")
+        length = int(declared) if declared and str(declared).isdigit() else size_hint
+        if length is None:
+            stored = await self._put_multipart(key, response.body, content_type)
+        else:
+            stored = await self._put_stream(key, response.body, length, content_type)
+        return int(stored.size)
+
+    async def delete(self, keys: list[str]) -> None:
+        """Delete objects (absent ones are fine)."""
+        if keys:
+            await self.bucket.delete(list(keys))
+
+    async def _put_stream(self, key: str, stream, length: int, content_type: str):
+        fixed = js.FixedLengthStream.new(length)
+        # The put must already be reading before the pipe writes, or the pipe would wait forever.
+        putting = asyncio.ensure_future(self.bucket.put(key, fixed.readable, _put_options(content_type)))
+        try:
+            await stream.pipeTo(fixed.writable)
+            return await putting
+        except BaseException:
+            if not putting.done():
+                putting.cancel()
+            raise
+
+    async def _put_multipart(self, key: str, stream, content_type: str):
+        reader = stream.getReader()
+        upload = None
+        parts = []
+        buffer = js.Uint8Array.new(PART_SIZE)
+        filled = 0
+        try:
+            while True:
+                result = await reader.read()
+                if result.done:
+                    break
+                chunk = result.value
+                offset = 0
+                while offset < chunk.byteLength:
+                    take = min(PART_SIZE - filled, chunk.byteLength - offset)
+                    buffer.set(chunk.subarray(offset, offset + take), filled)
+                    filled += take
+                    offset += take
+                    if filled == PART_SIZE:
+                        if upload is None:
+                            upload = await self.bucket.createMultipartUpload(key, _put_options(content_type))
+                        parts.append(await upload.uploadPart(len(parts) + 1, blob_of(buffer, PART_SIZE)))
+                        buffer = js.Uint8Array.new(PART_SIZE)
+                        filled = 0
+            if upload is None:
+                return await self.bucket.put(key, blob_of(buffer, filled), _put_options(content_type))
+            if filled:
+                parts.append(await upload.uploadPart(len(parts) + 1, blob_of(buffer, filled)))
+            return await upload.complete(parts)
+        except BaseException:
+            if upload is not None:
+                try:
+                    await upload.abort()
+                except Exception:
+                    pass
+            raise

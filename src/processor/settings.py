@@ -1,0 +1,91 @@
+"""The processor's configuration, read once per event from the worker's vars and secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from processor.ittybit_client import DEFAULT_BASE_URL, INPUT_MODES
+from processor.presets import DEFAULT_PRESETS, Preset, presets_from_var
+
+__all__ = ["Settings", "input_expiry", "settings_from_env"]
+
+WEBHOOK_PATH = "/webhooks/ittybit"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the processor's handlers need besides the bindings."""
+
+    ittybit_base_url: str = DEFAULT_BASE_URL
+    ittybit_api_key: str = ""
+    webhook_secret: str = ""
+    input_mode: str = "signed_url"
+    connection_id: str = ""
+    bucket: str = "media-pipeline"
+    public_api_url: str = ""
+    public_processor_url: str = ""
+    url_signing_secret: str = ""
+    uploads_prefix: str = "uploads/"
+    presets: dict[str, tuple[Preset, ...]] = field(default_factory=lambda: dict(DEFAULT_PRESETS))
+    reconcile_after_seconds: int = 600
+    signed_url_ttl: int = 3600
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where Ittybit sends a job's webhook: this worker's /webhooks/ittybit."""
+        base = self.public_processor_url.rstrip("/")
+        return base + WEBHOOK_PATH if base else None
+
+
+def _text(env: object, name: str, default: str = "") -> str:
+    value = getattr(env, name, None)
+    if value is None:
+        return default
+    text = str(value).strip()
+    return text if text else default
+
+
+def _seconds(env: object, name: str, default: int) -> int:
+    text = _text(env, name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of seconds, not {text!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value
+
+
+def settings_from_env(env: object) -> Settings:
+    """Settings from the worker's env (vars and secrets); ValueError on a bad value."""
+    mode = _text(env, "ITTYBIT_INPUT_MODE", "signed_url")
+    if mode not in INPUT_MODES:
+        raise ValueError(f"ITTYBIT_INPUT_MODE must be one of {', '.join(INPUT_MODES)}, not {mode!r}")
+    return Settings(
+        ittybit_base_url=_text(env, "ITTYBIT_BASE_URL", DEFAULT_BASE_URL),
+        ittybit_api_key=_text(env, "ITTYBIT_API_KEY"),
+        webhook_secret=_text(env, "ITTYBIT_WEBHOOK_SECRET"),
+        input_mode=mode,
+        connection_id=_text(env, "ITTYBIT_CONNECTION_ID"),
+        bucket=_text(env, "R2_BUCKET_NAME", "media-pipeline"),
+        public_api_url=_text(env, "PUBLIC_API_URL"),
+        public_processor_url=_text(env, "PUBLIC_PROCESSOR_URL"),
+        url_signing_secret=_text(env, "URL_SIGNING_SECRET"),
+        uploads_prefix=_text(env, "UPLOADS_PREFIX", "uploads/"),
+        presets=presets_from_var(_text(env, "RENDITION_PRESETS")),
+        reconcile_after_seconds=_seconds(env, "RECONCILE_AFTER_SECONDS", 600),
+        signed_url_ttl=max(60, _seconds(env, "SIGNED_URL_TTL", 3600)),
+    )
+
+
+def input_expiry(now_seconds: float, ttl: int) -> int:
+    """The expiry of a signed input URL: at least `ttl` from now, rounded up to a multiple of `ttl`.
+
+    Rounding makes every retry within one window send Ittybit the same body under the
+    same Idempotency-Key (a different body under a used key is an error), while the URL
+    stays valid for between one and two TTLs.
+    """
+    ttl = max(1, int(ttl))
+    return (int(now_seconds) // ttl + 2) * ttl

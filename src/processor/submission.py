@@ -1,0 +1,148 @@
+"""Ask Ittybit for every rendition of one media item: one job per preset, each exactly once.
+
+Rows first (INSERT OR IGNORE), then a job for each rendition without one, under the
+deterministic Idempotency-Key of (media, rendition), so a redelivered message or a retry
+after a lost answer never makes a second job. Transient failures (429, 5xx, network,
+an account problem) leave the rendition pending and ask for the message to be retried;
+any other refusal fails that rendition with Ittybit's message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from common.d1 import all_rows, batch, first_row, run
+from common.media_records import SELECT_MEDIA
+from processor.context import Context
+from processor.ittybit_client import RejectedError, RetryableError, idempotency_key, input_url_for
+from processor.job_status import outcome_from_job
+from processor.media_refresh import refresh_media
+from processor.outcomes import apply_outcome
+from processor.presets import Preset, rendition_key
+from processor.rendition_store import (
+    INSERT_RENDITION,
+    MARK_MEDIA_PROCESSING,
+    MARK_REJECTED,
+    MARK_SUBMITTED,
+    NOTE_RETRY,
+    SELECT_RENDITIONS_FOR_MEDIA,
+    UPDATE_MEDIA_STATUS,
+)
+from processor.settings import input_expiry
+
+__all__ = ["Submission", "submit_renditions"]
+
+_FINAL = ("completed", "failed")
+
+
+@dataclass
+class Submission:
+    """What one pass did: `state` (missing, final, submitted) and whether to retry the message."""
+
+    state: str
+    submitted: int = 0
+    retry: bool = False
+    retry_after: float | None = None
+    error: str | None = None
+
+
+def _preset_for(row: dict, presets: tuple[Preset, ...]) -> Preset:
+    for preset in presets:
+        if preset.name == row["name"]:
+            return preset
+    # A preset removed from the config since the row was made: the row remembers its job.
+    return Preset(row["name"], row["kind"], json.loads(row["options"] or "{}"))
+
+
+def _input_url(ctx: Context, key: str) -> str:
+    settings = ctx.settings
+    return input_url_for(
+        settings.input_mode,
+        settings.bucket,
+        key,
+        connection_id=settings.connection_id or None,
+        public_api_url=settings.public_api_url,
+        signing_secret=settings.url_signing_secret,
+        expires=input_expiry(ctx.clock(), settings.signed_url_ttl),
+    )
+
+
+async def submit_renditions(ctx: Context, media_id: str) -> Submission:
+    """Create the rendition rows and the missing Ittybit jobs of one media item."""
+    media = await first_row(ctx.db, SELECT_MEDIA, media_id)
+    if media is None:
+        return Submission("missing")
+    if media["status"] in _FINAL:
+        return Submission("final")
+    now = ctx.now_ms()
+    presets = ctx.settings.presets.get(media["kind"], ())
+    if not presets:
+        reason = f"no rendition presets for {media['kind']} media"
+        await run(ctx.db, UPDATE_MEDIA_STATUS, "failed", reason, now, media_id)
+        await refresh_media(ctx, media_id)
+        return Submission("final", error=reason)
+    await batch(ctx.db, [
+        (INSERT_RENDITION, media_id, p.name, p.kind, json.dumps(p.options, sort_keys=True),
+         rendition_key(media_id, p), now, now)
+        for p in presets
+    ])
+    rows = await all_rows(ctx.db, SELECT_RENDITIONS_FOR_MEDIA, media_id)
+    result = Submission("submitted")
+    for row in rows:
+        if row["job_id"] or row["status"] in _FINAL:
+            continue
+        preset = _preset_for(row, presets)
+        name = row["name"]
+        try:
+            job = await ctx.client.create_job(
+                preset.kind,
+                _input_url(ctx, media["r2_key"]),
+                preset.options,
+                {"media_id": media_id, "rendition": name},
+                ctx.settings.webhook_url,
+                idempotency_key(media_id, name),
+                ctx.settings.connection_id if ctx.settings.input_mode == "s3" else None,
+            )
+        except RetryableError as error:
+            await _note_retry(ctx, result, media_id, name, error.message, error.retry_after)
+            continue
+        except RejectedError as error:
+            if error.account_problem:
+                # The key or the plan is wrong, not this media: retry until someone fixes it.
+                await _note_retry(ctx, result, media_id, name, error.reason, None)
+            else:
+                ctx.log(f"processor: {media_id}/{name} rejected: {error.reason}")
+                await run(ctx.db, MARK_REJECTED, error.reason, ctx.now_ms(), media_id, name)
+            continue
+        job_id = job.get("id")
+        if not isinstance(job_id, str) or not job_id:
+            await _note_retry(ctx, result, media_id, name, "Ittybit answered a job without an id", None)
+            continue
+        now = ctx.now_ms()
+        await batch(ctx.db, [
+            (MARK_SUBMITTED, job_id, now, now, media_id, name),
+            (MARK_MEDIA_PROCESSING, now, media_id),
+        ])
+        result.submitted += 1
+        # A replayed create (same key) may answer a job that already finished.
+        try:
+            outcome = outcome_from_job(job)
+        except ValueError:
+            continue
+        if outcome.is_final:
+            outcome.job_id = job_id
+            await apply_outcome(ctx, outcome)
+    await refresh_media(ctx, media_id)
+    return result
+
+
+async def _note_retry(
+    ctx: Context, result: Submission, media_id: str, name: str, message: str, retry_after: float | None
+) -> None:
+    ctx.log(f"processor: {media_id}/{name} will be retried: {message}")
+    await run(ctx.db, NOTE_RETRY, message[:500], ctx.now_ms(), media_id, name)
+    result.retry = True
+    result.error = message
+    if retry_after is not None:
+        result.retry_after = max(result.retry_after or 0.0, retry_after)

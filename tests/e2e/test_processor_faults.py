@@ -1,0 +1,61 @@
+"""The processor survives Ittybit's faults: 429/5xx and lost answers, duplicated and reordered webhooks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from processor.ittybit_client import idempotency_key
+from tests.e2e.processor_helpers import Emulator, make_audio, make_image, media, rows, upload, wait_final
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def emulator(pipeline):
+    admin = Emulator(pipeline.emulator_url)
+    admin.reset_faults()
+    yield admin
+    admin.reset_faults()
+
+
+def test_uploads_complete_through_429s_5xx_and_lost_answers_with_one_job_each(api, emulator, pipeline, tmp_path):
+    emulator.faults(rate_limit_rate=0.4, error_rate=0.3, drop_response_rate=0.5, retry_after=1, seed=11)
+    before = emulator.counters()
+    ids = [upload(api, make_image(tmp_path / "a.png").read_bytes(), "image/png"),
+           upload(api, make_audio(tmp_path / "b.wav", seconds=1).read_bytes(), "audio/wav")]
+    time.sleep(8)  # "for a while": the first tries meet the faults
+    faults = emulator.counters()["requests"]["faults"]
+    emulator.reset_faults()
+    for media_id in ids:
+        assert wait_final(api, media_id, timeout=120)["status"] == "completed"
+    assert sum(faults.values()) > sum(before["requests"].get("faults", {}).values()), "faults were injected"
+    counters = emulator.counters()
+    names = {ids[0]: ("large", "thumbnail"), ids[1]: ("web",)}
+    for media_id, renditions in names.items():
+        for name in renditions:
+            assert counters["jobs_by_idempotency_key"][idempotency_key(media_id, name)] == 1
+    retried = rows(pipeline, "SELECT MAX(attempts) AS n FROM renditions WHERE media_id IN ('%s', '%s')" % tuple(ids))
+    assert retried[0]["n"] >= 1, "some submission was retried"
+
+
+def test_duplicated_and_reordered_webhooks_change_nothing(api, emulator, pipeline, tmp_path):
+    emulator.faults(duplicate_webhook_rate=1.0, reorder_webhooks=True, processing_webhooks=True,
+                    reorder_window=2, reorder_hold_ms=1500)
+    media_id = upload(api, make_audio(tmp_path / "c.wav", seconds=1).read_bytes(), "audio/wav")
+    item = wait_final(api, media_id, timeout=90)
+    assert item["status"] == "completed"
+    job_id = item["renditions"][0]["job_id"]
+    deliveries = [d for d in emulator.webhooks() if d["job_id"] == job_id]
+    # Held and released newest first: the completion came before the processing report.
+    assert {d["event"] for d in deliveries} >= {"job.processing", "job.completed"}
+    time.sleep(3)  # duplicates arrive after each success
+    assert any(d["duplicate"] for d in deliveries)
+    statuses = [a["status_code"] for d in emulator.webhooks() if d["job_id"] == job_id for a in d["attempts"]]
+    assert 409 in statuses, statuses  # the duplicates were refused as replays
+    before = rows(pipeline, f"SELECT * FROM renditions WHERE media_id = '{media_id}'")
+    emulator.redeliver(job_id)
+    time.sleep(2)
+    assert rows(pipeline, f"SELECT * FROM renditions WHERE media_id = '{media_id}'") == before
+    assert media(api, media_id)["status"] == "completed"

@@ -1,0 +1,43 @@
+"""A dropped webhook is repaired by the reconcile cron (its own stack: RECONCILE_AFTER_SECONDS=2)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from local_runtime.stack import trigger_cron
+from scripts.pipeline_stack import PipelineStack, Ports
+from tests.e2e.conftest import API_KEY, DEV_VARS, eventually
+from tests.e2e.processor_helpers import Emulator, make_audio, media, upload, wait_final
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def fast_reconcile(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reconcile")
+    stack = PipelineStack(ports=Ports.free(), state_dir=tmp / "state", work_dir=tmp / "work",
+                          registry_dir=tmp / "registry", dev_vars=DEV_VARS,
+                          processor_vars={"RECONCILE_AFTER_SECONDS": "2"})
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+def test_a_dropped_webhook_is_repaired_by_the_cron(fast_reconcile, tmp_path):
+    emulator = Emulator(fast_reconcile.emulator_url)
+    emulator.faults(drop_webhook_rate=1.0)
+    with httpx.Client(base_url=fast_reconcile.api_url, timeout=60, headers={"X-API-Key": API_KEY}) as api:
+        media_id = upload(api, make_audio(tmp_path / "r.wav", seconds=1).read_bytes(), "audio/wav")
+        job_id = eventually(lambda: media(api, media_id)["renditions"] and media(api, media_id)["renditions"][0]["job_id"],
+                            timeout=60)
+        eventually(lambda: emulator.job(job_id)["status"] == "completed", timeout=60)
+        time.sleep(3)  # past RECONCILE_AFTER_SECONDS, and no webhook came
+        assert media(api, media_id)["status"] == "processing"
+        assert emulator.counters()["webhook_deliveries"]["dropped"] >= 1
+        assert trigger_cron(fast_reconcile.processor_url, "*/5 * * * *") == 200
+        item = wait_final(api, media_id, timeout=60)
+        assert item["status"] == "completed" and item["renditions"][0]["size"] > 0
+        assert api.get(item["renditions"][0]["url"]).status_code == 200

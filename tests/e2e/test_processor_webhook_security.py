@@ -1,0 +1,72 @@
+"""Unsigned, wrongly signed, stale, replayed and oversized webhooks are refused and change nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from processor.webhook_signature import sign
+from tests.e2e.processor_helpers import WEBHOOK_SECRET, Emulator, make_audio, rows, upload, wait_final
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def completed(api, tmp_path_factory):
+    media_id = upload(api, make_audio(tmp_path_factory.mktemp("s") / "s.wav", seconds=1).read_bytes(), "audio/wav")
+    item = wait_final(api, media_id)
+    assert item["status"] == "completed"
+    return item
+
+
+def headers(body: bytes, webhook_id: str, timestamp: int | None = None, secret: str = WEBHOOK_SECRET) -> dict:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {"content-type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, webhook_id, timestamp, body)}
+
+
+def snapshot(pipeline, media_id):
+    return (rows(pipeline, f"SELECT * FROM media WHERE id = '{media_id}'"),
+            rows(pipeline, f"SELECT * FROM renditions WHERE media_id = '{media_id}'"))
+
+
+def test_bad_webhooks_get_4xx_and_change_nothing(processor, pipeline, completed):
+    media_id = completed["id"]
+    job_id = completed["renditions"][0]["job_id"]
+    failed = json.dumps({"id": job_id, "object": "job", "status": "failed", "error": "forged",
+                         "metadata": {"media_id": media_id, "rendition": "web"}}).encode()
+    before = snapshot(pipeline, media_id)
+    cases = {
+        "unsigned": {"content-type": "application/json"},
+        "wrong secret": headers(failed, "msg_forged1", secret="whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="),
+        "stale": headers(failed, "msg_forged2", timestamp=int(time.time()) - 600),
+        "future": headers(failed, "msg_forged3", timestamp=int(time.time()) + 600),
+        "tampered": {**headers(failed, "msg_forged4"), "webhook-id": "msg_forged5"},
+    }
+    for name, case in cases.items():
+        response = processor.post("/webhooks/ittybit", content=failed, headers=case)
+        assert response.status_code == 401, (name, response.text)
+    huge = b"{" + b" " * (1024 * 1024 + 10) + b"}"
+    assert processor.post("/webhooks/ittybit", content=huge, headers=headers(huge, "msg_big")).status_code == 413
+    assert processor.get("/webhooks/ittybit").status_code == 405
+    assert snapshot(pipeline, media_id) == before
+
+
+def test_a_replayed_delivery_is_refused_and_a_late_signed_failure_cannot_undo_completion(processor, pipeline, completed):
+    media_id = completed["id"]
+    job_id = completed["renditions"][0]["job_id"]
+    emulator = Emulator(pipeline.emulator_url)
+    delivered = next(d for d in emulator.webhooks() if d["job_id"] == job_id and d["state"] == "delivered")
+    job = json.dumps(emulator.job(job_id)).encode()
+    before = snapshot(pipeline, media_id)
+    # The attacker (or a confused sender) re-sends a captured delivery: same webhook-id.
+    replay = processor.post("/webhooks/ittybit", content=job, headers=headers(job, delivered["webhook_id"]))
+    assert replay.status_code == 409
+    # A validly signed new delivery saying "failed" cannot move a completed rendition back.
+    failed = json.dumps({"id": job_id, "object": "job", "status": "failed", "error": "late",
+                         "metadata": {"media_id": media_id, "rendition": "web"}}).encode()
+    late = processor.post("/webhooks/ittybit", content=failed, headers=headers(failed, f"msg_late_{time.time_ns()}"))
+    assert late.status_code == 200 and late.json()["result"] == "already_final"
+    assert snapshot(pipeline, media_id) == before

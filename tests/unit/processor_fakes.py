@@ -1,0 +1,196 @@
+"""Fakes of the processor's bindings for CPython tests: D1 on sqlite3 with schema.sql, KV,
+a queue producer, R2 storage and an Ittybit client on MockTransport."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from processor.context import Context
+from processor.ittybit_client import IttybitClient
+from processor.ittybit_transport import MockTransport, TransportResponse
+from processor.settings import Settings
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schema.sql"
+NOW = 1_800_000_000.0
+SECRET = "whsec_bG9jYWwtd2ViaG9vay1zZWNyZXQtZm9yLWRldg=="
+
+
+class _Statement:
+    def __init__(self, db: FakeD1, sql: str) -> None:
+        self.db, self.sql, self.params = db, sql, ()
+
+    def bind(self, *params):
+        self.params = params
+        return self
+
+    def _execute(self):
+        return self.db.conn.execute(self.sql, self.params)
+
+    async def all(self):
+        return {"results": [dict(row) for row in self._execute().fetchall()]}
+
+    async def first(self):
+        row = self._execute().fetchone()
+        return None if row is None else dict(row)
+
+    async def run(self):
+        cursor = self._execute()
+        return {"meta": {"changes": cursor.rowcount if cursor.rowcount >= 0 else 0}}
+
+
+class FakeD1:
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:", isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.executescript(SCHEMA.read_text())
+
+    def prepare(self, sql: str) -> _Statement:
+        return _Statement(self, sql)
+
+    async def batch(self, statements):
+        results = []
+        self.conn.execute("BEGIN")
+        try:
+            for statement in statements:
+                results.append(await statement.run())
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        return results
+
+    def rows(self, sql: str, *params) -> list[dict]:
+        return [dict(row) for row in self.conn.execute(sql, params).fetchall()]
+
+
+class FakeKV:
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    async def get(self, key):
+        return self.data.get(key)
+
+    async def put(self, key, value, expirationTtl=None):
+        self.data[key] = value
+
+    async def delete(self, key):
+        self.data.pop(key, None)
+
+    def json(self, key):
+        return json.loads(self.data[key]) if key in self.data else None
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    async def send(self, body, delaySeconds=None):
+        self.sent.append(body)
+
+
+class FakeStorage:
+    """R2 as a dict of key -> (bytes, content type); outputs fetched from `outputs` (url -> bytes)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+        self.outputs: dict[str, bytes] = {}
+        self.fail_fetch: Exception | None = None
+        self.on_store = None  # called after a store, to simulate concurrent events
+
+    async def read_head(self, key, length):
+        if key not in self.objects:
+            return None
+        data = self.objects[key][0]
+        return data[:length], len(data)
+
+    async def exists(self, key):
+        return key in self.objects
+
+    async def copy_object(self, source, target, content_type):
+        if source not in self.objects:
+            return None
+        data = self.objects[source][0]
+        self.objects[target] = (data, content_type)
+        return len(data)
+
+    async def store_from_url(self, url, key, content_type, size_hint=None):
+        if self.fail_fetch is not None:
+            raise self.fail_fetch
+        data = self.outputs[url]
+        self.objects[key] = (data, content_type)
+        if self.on_store is not None:
+            await self.on_store()
+        return len(data)
+
+    async def delete(self, keys):
+        for key in keys:
+            self.objects.pop(key, None)
+
+
+class FakeIttybit:
+    """Answers POST /jobs and GET /jobs/{id} like Ittybit, keeping one job per Idempotency-Key."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict] = {}
+        self.by_key: dict[str, str] = {}
+        self.fail_next: list[TransportResponse] = []
+        self.transport = MockTransport(self.handle)
+
+    def handle(self, request):
+        if self.fail_next:
+            return self.fail_next.pop(0)
+        if request.method == "POST" and request.url.endswith("/jobs"):
+            key = request.headers["idempotency-key"]
+            if key in self.by_key:
+                return TransportResponse.json(200, self.jobs[self.by_key[key]])
+            body = request.json()
+            job_id = f"job_{len(self.jobs) + 1}"
+            self.jobs[job_id] = {"id": job_id, "object": "job", "kind": body["kind"], "input": body["input"],
+                                 "options": body["options"], "metadata": body["metadata"],
+                                 "status": "pending", "output": None, "error": None, "tasks": []}
+            self.by_key[key] = job_id
+            return TransportResponse.json(201, self.jobs[job_id])
+        if request.method == "GET" and "/jobs/" in request.url:
+            job_id = request.url.rsplit("/", 1)[-1]
+            if job_id in self.jobs:
+                return TransportResponse.json(200, self.jobs[job_id])
+            return TransportResponse.json(404, {"kind": "not_found", "message": "no such job"})
+        return TransportResponse.json(404, {"kind": "not_found", "message": "no route"})
+
+    def finish(self, job_id: str, output_url: str | None = None, error: str | None = None, width=640) -> dict:
+        job = self.jobs[job_id]
+        if error:
+            job.update(status="failed", error=error)
+        else:
+            job.update(status="completed", output=output_url, tasks=[{
+                "id": "task_" + job_id, "object": "task", "kind": job["kind"], "status": "completed",
+                "output": {"object": "file", "url": output_url, "width": width, "height": width * 9 // 16,
+                           "filesize": 1234}}])
+        return job
+
+
+def make_context(**settings) -> Context:
+    itty = FakeIttybit()
+    client = IttybitClient("https://ittybit.test", "key", itty.transport, clock=lambda: NOW)
+    ctx = Context(
+        db=FakeD1(), kv=FakeKV(), jobs=FakeQueue(), storage=FakeStorage(), client=client,
+        settings=Settings(
+            ittybit_base_url="https://ittybit.test", ittybit_api_key="key", webhook_secret=SECRET,
+            public_api_url="https://api.test", public_processor_url="https://proc.test",
+            url_signing_secret="sign", **settings,
+        ),
+        clock=lambda: NOW, log=lambda line: None,
+    )
+    ctx.itty = itty  # type: ignore[attr-defined]
+    return ctx
+
+
+def insert_media(ctx: Context, media_id: str, kind: str = "video", status: str = "pending") -> None:
+    now = int(NOW * 1000)
+    ctx.db.conn.execute(
+        "INSERT INTO media (id, r2_key, name, content_type, kind, size, status, source, created_at, updated_at)"
+        " VALUES (?, ?, 'clip', 'video/mp4', ?, 10, ?, 'api', ?, ?)",
+        (media_id, f"originals/{media_id}", kind, status, now, now),
+    )

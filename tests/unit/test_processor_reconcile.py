@@ -1,0 +1,45 @@
+from processor.dead_letters import give_up
+from processor.reconcile import reconcile
+from processor.submission import submit_renditions
+from tests.unit.processor_fakes import NOW, insert_media, make_context
+
+MEDIA = "01cccccccccccccccccccccccc"
+
+
+async def test_a_job_whose_webhook_never_came_is_read_back_and_its_copy_queued():
+    ctx = make_context(reconcile_after_seconds=60)
+    insert_media(ctx, MEDIA, kind="audio")
+    await submit_renditions(ctx, MEDIA)
+    job_id = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
+    ctx.itty.finish(job_id, "https://out.test/o")
+    assert (await reconcile(ctx)).jobs_checked == 0  # too recent
+    ctx.clock = lambda: NOW + 61
+    result = await reconcile(ctx)
+    assert result.jobs_checked == 1 and result.outcomes == {"store_queued": 1}
+    assert ctx.jobs.sent[-1]["type"] == "rendition.store" and ctx.jobs.sent[-1]["job_id"] == job_id
+
+
+async def test_a_pending_media_is_queued_again():
+    ctx = make_context(reconcile_after_seconds=60)
+    insert_media(ctx, MEDIA)
+    ctx.clock = lambda: NOW + 61
+    result = await reconcile(ctx)
+    assert result.requeued == 1
+    assert ctx.jobs.sent == [{"type": "media.process", "media_id": MEDIA, "r2_key": f"originals/{MEDIA}",
+                              "reason": "reconcile"}]
+
+
+async def test_a_dead_letter_fails_the_media_with_the_last_error_unless_final():
+    ctx = make_context()
+    insert_media(ctx, MEDIA, kind="audio")
+    ctx.db.conn.execute(
+        "INSERT INTO renditions (media_id, name, kind, options, attempts, error, created_at, updated_at)"
+        " VALUES (?, 'web', 'audio', '{}', 7, 'rate limited', 1, 1)", (MEDIA,))
+    body = {"type": "media.process", "media_id": MEDIA, "r2_key": "x", "reason": "upload"}
+    assert await give_up(ctx, body, 1) == "failed"
+    row = ctx.db.rows("SELECT status, error FROM media")[0]
+    assert row == {"status": "failed", "error": "gave up after 7 attempts: rate limited"}
+    assert ctx.db.rows("SELECT status FROM renditions")[0]["status"] == "failed"
+    assert ctx.kv.json(f"media:{MEDIA}")["status"] == "failed"
+    assert await give_up(ctx, body, 1) == "already_final"
+    assert await give_up(ctx, {"junk": 1}, 1) == "unknown"

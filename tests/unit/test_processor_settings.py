@@ -1,0 +1,47 @@
+from types import SimpleNamespace
+
+import pytest
+
+from processor.presets import DEFAULT_PRESETS
+from processor.settings import input_expiry, settings_from_env
+from processor.store_messages import parse_store_message, store_message
+
+
+def test_input_expiry_is_stable_within_a_window_and_always_at_least_one_ttl_away():
+    ttl = 3600
+    assert input_expiry(7200, ttl) == input_expiry(7200 + 3599, ttl) == 4 * 3600
+    for now in (0, 1, 3599, 3600, 123_456_789):
+        expires = input_expiry(now, ttl)
+        assert ttl <= expires - now <= 2 * ttl
+        assert expires % ttl == 0
+
+
+def test_settings_from_env_reads_vars_and_defaults():
+    env = SimpleNamespace(
+        ITTYBIT_BASE_URL="http://127.0.0.1:8790", ITTYBIT_API_KEY="k", ITTYBIT_INPUT_MODE="s3",
+        ITTYBIT_CONNECTION_ID="con_1", PUBLIC_PROCESSOR_URL="https://p.test/", RECONCILE_AFTER_SECONDS="2",
+        RENDITION_PRESETS="",
+    )
+    settings = settings_from_env(env)
+    assert settings.input_mode == "s3" and settings.connection_id == "con_1"
+    assert settings.webhook_url == "https://p.test/webhooks/ittybit"
+    assert settings.reconcile_after_seconds == 2
+    assert settings.signed_url_ttl == 3600
+    assert settings.presets == DEFAULT_PRESETS
+    assert settings.uploads_prefix == "uploads/"
+
+
+@pytest.mark.parametrize("name, value", [("ITTYBIT_INPUT_MODE", "ftp"), ("RECONCILE_AFTER_SECONDS", "soon"),
+                                         ("RENDITION_PRESETS", "{bad")])
+def test_settings_from_env_refuses_bad_values(name, value):
+    with pytest.raises(ValueError):
+        settings_from_env(SimpleNamespace(**{name: value}))
+
+
+def test_store_message_round_trip_and_refusals():
+    body = store_message("m1", "web", "job_1", "https://out.test/f.mp4")
+    assert parse_store_message(body).output_url == "https://out.test/f.mp4"
+    assert parse_store_message({**body, "output_url": "file:///etc/passwd"}) is None
+    assert parse_store_message({**body, "job_id": ""}) is None
+    assert parse_store_message({"type": "media.process", "media_id": "m1"}) is None
+    assert parse_store_message("not json") is None

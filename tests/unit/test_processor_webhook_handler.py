@@ -1,0 +1,175 @@
+import json
+
+from processor.queue_consumer import handle_message
+from processor.submission import submit_renditions
+from processor.webhook_handler import declared_too_large, handle_webhook
+from processor.webhook_payload import MAX_WEBHOOK_BYTES
+from processor.webhook_signature import sign
+from tests.unit.processor_fakes import NOW, SECRET, insert_media, make_context
+
+MEDIA = "01bbbbbbbbbbbbbbbbbbbbbbbb"
+
+
+def signed(body: dict, webhook_id="msg_1", timestamp=int(NOW), secret=SECRET):
+    raw = json.dumps(body).encode()
+    return {"webhook-id": webhook_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, webhook_id, timestamp, raw)}, raw
+
+
+def rows(ctx):
+    return {r["name"]: r for r in ctx.db.rows("SELECT * FROM renditions WHERE media_id = ?", MEDIA)}
+
+
+def media(ctx):
+    return ctx.db.rows("SELECT * FROM media WHERE id = ?", MEDIA)[0]
+
+
+async def submitted(kind="audio"):
+    ctx = make_context()
+    insert_media(ctx, MEDIA, kind=kind)
+    await submit_renditions(ctx, MEDIA)
+    return ctx
+
+
+async def deliver(ctx, job, webhook_id="msg_1", **kwargs):
+    headers, raw = signed(job, webhook_id, **kwargs)
+    return await handle_webhook(ctx, headers, raw)
+
+
+async def run_queue(ctx):
+    sent, ctx.jobs.sent = ctx.jobs.sent, []
+    return [await handle_message(ctx, body, 1, "media-pipeline-jobs") for body in sent]
+
+
+async def test_success_queues_the_copy_and_the_copy_completes_the_media():
+    ctx = await submitted()
+    job_id = rows(ctx)["web"]["job_id"]
+    job = ctx.itty.finish(job_id, "https://out.test/web.mp3")
+    ctx.storage.outputs["https://out.test/web.mp3"] = b"ID3" + b"\0" * 100
+    answer = await deliver(ctx, job)
+    assert answer.status == 200 and answer.body["result"] == "store_queued"
+    assert rows(ctx)["web"]["status"] == "processing"  # not completed before the copy
+    assert ctx.jobs.sent == [{"type": "rendition.store", "media_id": MEDIA, "rendition": "web",
+                              "job_id": job_id, "output_url": "https://out.test/web.mp3"}]
+    decisions = await run_queue(ctx)
+    assert [d.what for d in decisions] == ["stored"]
+    row = rows(ctx)["web"]
+    assert row["status"] == "completed" and row["size"] == 103 and row["output_key"] == f"renditions/{MEDIA}/web.mp3"
+    assert row["content_type"] == "audio/mpeg"
+    assert ctx.storage.objects[f"renditions/{MEDIA}/web.mp3"][0].startswith(b"ID3")
+    assert media(ctx)["status"] == "completed"
+    assert ctx.kv.json(f"media:{MEDIA}")["renditions"][0]["status"] == "completed"
+
+
+async def test_a_replayed_webhook_id_is_refused_and_changes_nothing():
+    ctx = await submitted()
+    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/a")
+    assert (await deliver(ctx, job)).status == 200
+    answer = await deliver(ctx, job)
+    assert answer.status == 409
+    assert len(ctx.jobs.sent) == 1
+
+
+async def test_bad_signatures_and_stale_timestamps_are_401_and_touch_nothing():
+    ctx = await submitted()
+    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/a")
+    before = rows(ctx)
+    for kwargs in ({"secret": "whsec_" + "d3Jvbmc="}, {"timestamp": int(NOW) - 301}, {"timestamp": int(NOW) + 301}):
+        assert (await deliver(ctx, job, **kwargs)).status == 401
+    headers, raw = signed(job)
+    assert (await handle_webhook(ctx, {}, raw)).status == 401
+    assert (await handle_webhook(ctx, headers, raw.replace(b"completed", b"failed"))).status == 401
+    assert rows(ctx) == before and ctx.jobs.sent == []
+    assert ctx.db.rows("SELECT * FROM webhook_deliveries") == []
+
+
+async def test_bad_bodies():
+    ctx = await submitted()
+    headers, raw = signed({"nothing": "here"})
+    assert (await handle_webhook(ctx, headers, raw)).status == 400
+    assert (await handle_webhook(ctx, {}, b"x" * (MAX_WEBHOOK_BYTES + 1))).status == 413
+    assert declared_too_large(str(MAX_WEBHOOK_BYTES + 1)) and not declared_too_large("10") and not declared_too_large(None)
+
+
+async def test_failure_is_final_and_a_late_success_cannot_undo_it():
+    ctx = await submitted()
+    job_id = rows(ctx)["web"]["job_id"]
+    failed = dict(ctx.itty.finish(job_id, error="input is not a readable media file"))
+    assert (await deliver(ctx, failed, "msg_f")).status == 200
+    assert rows(ctx)["web"]["status"] == "failed"
+    assert media(ctx)["status"] == "failed" and "not a readable media file" in media(ctx)["error"]
+    late = ctx.itty.finish(job_id, "https://out.test/late")
+    answer = await deliver(ctx, late, "msg_late")
+    assert answer.status == 200 and answer.body["result"] == "already_final"
+    assert rows(ctx)["web"]["status"] == "failed" and ctx.jobs.sent == []
+
+
+async def test_out_of_order_processing_after_completion_changes_nothing():
+    ctx = await submitted()
+    job_id = rows(ctx)["web"]["job_id"]
+    job = dict(ctx.itty.finish(job_id, "https://out.test/w"))
+    ctx.storage.outputs["https://out.test/w"] = b"abc"
+    await deliver(ctx, job, "msg_done")
+    await run_queue(ctx)
+    stale = {**job, "status": "processing", "output": None, "tasks": []}
+    answer = await deliver(ctx, stale, "msg_old")
+    assert answer.body["result"] == "already_final"
+    assert rows(ctx)["web"]["status"] == "completed" and media(ctx)["status"] == "completed"
+
+
+async def test_event_envelopes_and_a_webhook_before_the_job_id_was_stored():
+    ctx = make_context()
+    insert_media(ctx, MEDIA, kind="audio")
+    ctx.db.conn.execute(
+        "INSERT INTO renditions (media_id, name, kind, options, output_key, created_at, updated_at)"
+        " VALUES (?, 'web', 'audio', '{}', ?, 1, 1)", (MEDIA, f"renditions/{MEDIA}/web.mp3"))
+    event = {"id": "evt_1", "object": "event", "kind": "job.succeeded", "data": {
+        "id": "job_x", "object": "job", "status": "succeeded", "output": "https://out.test/x",
+        "metadata": {"media_id": MEDIA, "rendition": "web"}}}
+    answer = await deliver(ctx, event)
+    assert answer.body["result"] == "store_queued"
+    row = rows(ctx)["web"]
+    assert row["job_id"] == "job_x" and row["submitted_at"] is not None
+
+
+async def test_handling_failure_forgets_the_delivery_so_the_retry_counts():
+    ctx = await submitted()
+    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/a")
+
+    async def broken(body):
+        raise RuntimeError("queue down")
+
+    ctx.jobs.send = broken
+    try:
+        await deliver(ctx, job)
+    except RuntimeError:
+        pass
+    assert ctx.db.rows("SELECT * FROM webhook_deliveries") == []
+
+
+async def test_a_media_deleted_during_the_copy_leaves_no_file():
+    ctx = await submitted()
+    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/w")
+    ctx.storage.outputs["https://out.test/w"] = b"abc"
+    await deliver(ctx, job)
+
+    async def delete_media():
+        ctx.db.conn.execute("DELETE FROM renditions WHERE media_id = ?", (MEDIA,))
+        ctx.db.conn.execute("DELETE FROM media WHERE id = ?", (MEDIA,))
+        ctx.kv.data.clear()
+
+    ctx.storage.on_store = delete_media
+    decisions = await run_queue(ctx)
+    assert decisions[0].what == "deleted_meanwhile"
+    assert not any(key.startswith("renditions/") for key in ctx.storage.objects)
+    assert f"media:{MEDIA}" not in ctx.kv.data
+
+
+async def test_a_failed_copy_retries_the_message_and_notes_the_error():
+    ctx = await submitted()
+    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/w")
+    await deliver(ctx, job)
+    ctx.storage.fail_fetch = OSError("connection reset")
+    decisions = await run_queue(ctx)
+    assert decisions[0].action == "retry"
+    assert "connection reset" in rows(ctx)["web"]["error"] and rows(ctx)["web"]["status"] == "processing"
