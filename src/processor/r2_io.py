@@ -11,13 +11,14 @@ import asyncio
 
 import js
 
-from api.upload_stream import blob_of
+from api.upload_stream import BodyReader, store_unknown_length
 from pyodide.ffi import to_js
 
 __all__ = ["OutputFetchError", "R2Storage"]
 
 # R2 wants every part but the last of one size, and at least 5 MiB.
-PART_SIZE = 8 * 1024 * 1024
+# Outputs of unknown length are refused past this (R2's single-object ceiling is far higher).
+MAX_OUTPUT_BYTES = 5 * 1024 * 1024 * 1024
 
 
 class OutputFetchError(Exception):
@@ -93,38 +94,7 @@ class R2Storage:
             raise
 
     async def _put_multipart(self, key: str, stream, content_type: str):
-        reader = stream.getReader()
-        upload = None
-        parts = []
-        buffer = js.Uint8Array.new(PART_SIZE)
-        filled = 0
-        try:
-            while True:
-                result = await reader.read()
-                if result.done:
-                    break
-                chunk = result.value
-                offset = 0
-                while offset < chunk.byteLength:
-                    take = min(PART_SIZE - filled, chunk.byteLength - offset)
-                    buffer.set(chunk.subarray(offset, offset + take), filled)
-                    filled += take
-                    offset += take
-                    if filled == PART_SIZE:
-                        if upload is None:
-                            upload = await self.bucket.createMultipartUpload(key, _put_options(content_type))
-                        parts.append(await upload.uploadPart(len(parts) + 1, blob_of(buffer, PART_SIZE)))
-                        buffer = js.Uint8Array.new(PART_SIZE)
-                        filled = 0
-            if upload is None:
-                return await self.bucket.put(key, blob_of(buffer, filled), _put_options(content_type))
-            if filled:
-                parts.append(await upload.uploadPart(len(parts) + 1, blob_of(buffer, filled)))
-            return await upload.complete(parts)
-        except BaseException:
-            if upload is not None:
-                try:
-                    await upload.abort()
-                except Exception:
-                    pass
-            raise
+        # The same part-by-part upload the API uses for chunked bodies.
+        body = BodyReader(stream)
+        return await store_unknown_length(self.bucket, key, body, MAX_OUTPUT_BYTES, _put_options(content_type))
+
