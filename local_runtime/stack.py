@@ -166,6 +166,17 @@ class Stack:
         if returncode != 0:
             raise StackError(f"kv key delete {key} failed ({returncode}):\n{output}")
 
+    def kv_put(self, binding: str, key: str, value: str) -> None:
+        """Write a key into a local KV namespace directly (tests of corrupted caches)."""
+        config = self._config_binding("kv_namespaces", binding)
+        command = wrangler_command(
+            "kv", "key", "put", key, value, "--binding", binding, "--local",
+            "--persist-to", str(self.state_dir), "-c", str(config),
+        )
+        returncode, output = run_group(command, env=wrangler_env(self.registry_dir), timeout=120)
+        if returncode != 0:
+            raise StackError(f"kv key put {key} failed ({returncode}):\n{output}")
+
     def _config_binding(self, section: str, binding: str) -> Path:
         for worker, path in zip(self.workers, self._derived_configs()):
             if any(item.get("binding") == binding for item in worker.raw.get(section, [])):

@@ -37,7 +37,10 @@ async def get_media(env, media_id: str) -> tuple[dict, str]:
         raise _not_found(media_id)
     cached = await env.METADATA.get(media_cache_key(media_id))
     if cached is not None:
-        return with_urls(env, json.loads(cached)), "hit"
+        try:
+            return with_urls(env, json.loads(cached)), "hit"
+        except (ValueError, TypeError, AttributeError):
+            pass  # an unreadable cache entry is a miss; D1 is the record
     row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
     if row is None:
         raise _not_found(media_id)

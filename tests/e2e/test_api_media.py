@@ -137,6 +137,14 @@ def test_get_falls_back_to_d1_when_kv_misses(api, pipeline, png_bytes):
     assert api.get(f"/api/media/{media_id}").headers["x-cache"] == "hit"
 
 
+def test_an_unreadable_cache_entry_is_a_miss_not_an_error(api, pipeline, png_bytes):
+    media_id = upload(api, png_bytes).json()["id"]
+    pipeline.workers.kv_put("METADATA", f"media:{media_id}", "{not json")
+    response = api.get(f"/api/media/{media_id}")
+    assert response.status_code == 200 and response.headers["x-cache"] == "miss"
+    assert response.json()["id"] == media_id
+
+
 def test_listing_is_newest_first_with_cursor_pages_and_a_status_filter(api, png_bytes):
     ids = [upload(api, png_bytes).json()["id"] for _ in range(3)]
     seen = []
