@@ -16,6 +16,12 @@ __all__ = [
 # RFC 9110 lets a server ignore a Range header it does not want to honour.
 _SINGLE_RANGE = re.compile(r"bytes[ \t]*=[ \t]*([0-9]*)-([0-9]*)[ \t]*", re.IGNORECASE)
 
+# A position past every possible object. Positions longer than this many digits are read
+# as it: int() of a string over 4300 digits raises ValueError (CPython's limit, Pyodide's
+# too), which would have been a 500; no R2 object comes near 10**20 bytes.
+_MAX_POSITION_DIGITS = 20
+_BEYOND_ANY_SIZE = 10**_MAX_POSITION_DIGITS
+
 
 @dataclass(frozen=True)
 class ByteRange:
@@ -49,18 +55,32 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if not first:
         if not last:
             return None
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             raise RangeNotSatisfiable(header)
         length = min(suffix, size)
         return ByteRange(size - length, length)
-    start = int(first)
-    if last and int(last) < start:
+    start = _position(first)
+    if last and _digits_less(last, first):
         return None  # Invalid, so ignored: the whole file.
     if start >= size:
         raise RangeNotSatisfiable(header)
-    end = min(int(last), size - 1) if last else size - 1
+    end = min(_position(last), size - 1) if last else size - 1
     return ByteRange(start, end - start + 1)
+
+
+def _position(digits: str) -> int:
+    """A byte position from its ASCII digits; absurdly long ones become _BEYOND_ANY_SIZE."""
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > _MAX_POSITION_DIGITS:
+        return _BEYOND_ANY_SIZE
+    return int(significant)
+
+
+def _digits_less(a: str, b: str) -> bool:
+    """a < b for ASCII digit strings of any length, without converting them."""
+    a, b = a.lstrip("0") or "0", b.lstrip("0") or "0"
+    return (len(a), a) < (len(b), b)
 
 
 def unsatisfied_content_range(size: int) -> str:

@@ -81,6 +81,7 @@ def _compile(pattern: str) -> re.Pattern:
 
 API_ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", "healthz"),
+    Route("GET", "/openapi.json", "openapi"),
     Route("POST", "/api/media", "upload_media"),
     Route("GET", "/api/media", "list_media"),
     Route("GET", "/api/media/{id}", "get_media"),

@@ -58,7 +58,7 @@ async def _read_limited(request, limit: int) -> bytes | None:
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         path = "/" + request.url.split("?", 1)[0].split("/", 3)[-1]
-        method = str(request.method)
+        method = str(request.js_object.method)  # the SDK raises on methods it does not know (QUERY, PROPFIND)
         if path == "/healthz" and method in ("GET", "HEAD"):
             return json_response({"status": "ok", "worker": "processor", "memory": memory_figures()})
         if path == WEBHOOK_PATH:

@@ -41,7 +41,7 @@ def _as_mapping(body: object) -> Mapping | None:
     if isinstance(body, str):
         try:
             body = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested text is as unreadable as bad text
             return None
     return body if isinstance(body, Mapping) else None
 

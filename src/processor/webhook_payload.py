@@ -22,7 +22,7 @@ def parse_webhook(body: bytes) -> JobOutcome:
         raise WebhookTooLarge(f"webhook body is over {MAX_WEBHOOK_BYTES} bytes")
     try:
         data = json.loads(bytes(body).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ValueError("webhook body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ValueError("webhook body must be a JSON object")

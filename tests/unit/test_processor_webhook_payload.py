@@ -41,3 +41,12 @@ def test_too_large():
     with pytest.raises(WebhookTooLarge):
         parse_webhook(body)
     assert issubclass(WebhookTooLarge, ValueError)
+
+
+def test_deeply_nested_json_is_invalid_not_a_recursion_error():
+    import pytest
+
+    from processor.webhook_payload import parse_webhook
+
+    with pytest.raises(ValueError, match="not valid JSON"):
+        parse_webhook(b"[" * 100_000 + b"]" * 100_000)

@@ -1,0 +1,629 @@
+"""The OpenAPI 3.1 description of both workers, served by the API worker at GET /openapi.json.
+
+A Python module rather than a JSON file because wrangler uploads the modules under src/
+and nothing else. `/work/main/openapi.json` is this document written out by
+`scripts/export-openapi`; tests/unit/test_openapi_spec.py fails when the two drift.
+
+The document is built once, at import, from the small helpers below; the API worker
+imports this module only when /openapi.json is asked for (start-up stays lean).
+"""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["DEFAULT_API_URL", "DEFAULT_PROCESSOR_URL", "OPENAPI", "served_document"]
+
+DEFAULT_API_URL = "http://127.0.0.1:8787"
+DEFAULT_PROCESSOR_URL = "http://127.0.0.1:8788"
+
+_MEDIA_ID = {
+    "type": "string",
+    "pattern": "^[0-7][0-9a-hjkmnp-tv-z]{25}$",
+    "description": "26 lowercase Crockford base32 digits (ULID layout, time-ordered).",
+    "examples": ["01jd8x3k2q9m4n5p6r7s8t9v0w"],
+}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_NULLABLE_INT = {"type": ["integer", "null"], "minimum": 0}
+_STATUS = {"type": "string", "enum": ["pending", "processing", "completed", "failed"]}
+_KIND = {"type": "string", "enum": ["image", "video", "audio"]}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _error(description: str, codes: list[str], schema: str = "Error", headers: dict | None = None) -> dict:
+    """An error response: JSON {"error", "code", ...} whose code is one of `codes`."""
+    body = {"allOf": [_ref(schema), {"properties": {"code": {"enum": codes}}}]}
+    return _json(body, description, headers)
+
+
+def _header(description: str, schema: dict | None = None, required: bool = True) -> dict:
+    return {"description": description, "required": required, "schema": schema or {"type": "string"}}
+
+
+_UNAUTHORIZED = {"$ref": "#/components/responses/Unauthorized"}
+
+_CORS_NOTE = (
+    " CORS headers (Access-Control-Allow-Origin, ...) are added to every answer for an allowed"
+    " Origin; OPTIONS preflights answer 204 (allowed) or 403 (any other origin) before routing."
+)
+
+_SCHEMAS: dict = {
+    "Error": {
+        "type": "object",
+        "description": "Every error the API worker answers (and the processor's webhook errors).",
+        "required": ["error", "code"],
+        "properties": {
+            "error": {"type": "string", "description": "A sentence for people."},
+            "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "snake_case, for programs."},
+        },
+        "additionalProperties": True,
+    },
+    "FileTooLargeError": {
+        "allOf": [
+            _ref("Error"),
+            {
+                "type": "object",
+                "required": ["max_file_size"],
+                "properties": {"max_file_size": {"type": "integer", "minimum": 1}},
+            },
+        ]
+    },
+    "MediaTypeError": {
+        "allOf": [
+            _ref("Error"),
+            {
+                "type": "object",
+                "properties": {"detected": {"type": "string", "description": "present for media_type_mismatch"}},
+            },
+        ]
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "worker", "memory"],
+        "properties": {
+            "status": {"const": "ok"},
+            "worker": {"type": "string", "enum": ["api", "processor"]},
+            "memory": {
+                "type": "object",
+                "required": [
+                    "wasm_heap_bytes",
+                    "wasm_heap_limit_bytes",
+                    "wasm_heap_used_ratio",
+                    "python_gc_objects",
+                ],
+                "properties": {
+                    "wasm_heap_bytes": _NULLABLE_INT,
+                    "wasm_heap_limit_bytes": {"type": "integer", "minimum": 1},
+                    "wasm_heap_used_ratio": {"type": ["number", "null"], "minimum": 0},
+                    "python_gc_objects": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+    },
+    "UploadAccepted": {
+        "type": "object",
+        "required": ["id", "status", "queue_position", "kind", "content_type", "size", "name", "links"],
+        "properties": {
+            "id": _MEDIA_ID,
+            "status": {"const": "queued"},
+            "queue_position": {"type": "integer", "minimum": 1},
+            "kind": _KIND,
+            "content_type": {"type": "string"},
+            "size": {"type": "integer", "minimum": 1},
+            "name": _NULLABLE_STRING,
+            "links": {
+                "type": "object",
+                "required": ["self", "original"],
+                "properties": {"self": {"type": "string"}, "original": {"type": "string"}},
+            },
+        },
+    },
+    "MediaSummary": {
+        "type": "object",
+        "description": "A media record without its renditions (an item of GET /api/media).",
+        "required": [
+            "id",
+            "name",
+            "kind",
+            "content_type",
+            "size",
+            "status",
+            "error",
+            "source",
+            "original_key",
+            "created_at",
+            "updated_at",
+        ],
+        "properties": {
+            "id": _MEDIA_ID,
+            "name": _NULLABLE_STRING,
+            "kind": {"type": ["string", "null"], "enum": ["image", "video", "audio", None]},
+            "content_type": _NULLABLE_STRING,
+            "size": _NULLABLE_INT,
+            "status": _STATUS,
+            "error": _NULLABLE_STRING,
+            "source": {"type": ["string", "null"], "description": "api (POST /api/media) or r2 (uploads/ notification)"},
+            "original_key": _NULLABLE_STRING,
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "updated_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "Rendition": {
+        "type": "object",
+        "required": [
+            "name",
+            "kind",
+            "status",
+            "job_id",
+            "content_type",
+            "width",
+            "height",
+            "duration",
+            "size",
+            "error",
+            "output_key",
+            "url",
+        ],
+        "properties": {
+            "name": {"type": "string"},
+            "kind": _NULLABLE_STRING,
+            "status": _NULLABLE_STRING,
+            "job_id": _NULLABLE_STRING,
+            "content_type": _NULLABLE_STRING,
+            "width": _NULLABLE_INT,
+            "height": _NULLABLE_INT,
+            "duration": {"type": ["number", "null"], "minimum": 0},
+            "size": _NULLABLE_INT,
+            "error": _NULLABLE_STRING,
+            "output_key": _NULLABLE_STRING,
+            "url": {"type": ["string", "null"], "description": "set once the rendition is completed"},
+            "signed_url": {
+                "type": ["string", "null"],
+                "description": "a /files/ URL with ?expires=&signature=, when completed and URL_SIGNING_SECRET is set",
+            },
+        },
+    },
+    "Media": {
+        "allOf": [
+            _ref("MediaSummary"),
+            {
+                "type": "object",
+                "required": ["renditions"],
+                "properties": {
+                    "url": {"type": ["string", "null"], "description": "the original's /files/ URL"},
+                    "signed_url": {"type": ["string", "null"]},
+                    "renditions": {"type": "array", "items": _ref("Rendition")},
+                },
+            },
+        ]
+    },
+    "MediaList": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("MediaSummary"), "maxItems": 100},
+            "next_cursor": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]+$"},
+        },
+    },
+    "Deleted": {
+        "type": "object",
+        "required": ["deleted", "objects_deleted"],
+        "properties": {"deleted": _MEDIA_ID, "objects_deleted": {"type": "integer", "minimum": 0}},
+    },
+    "Stats": {
+        "type": "object",
+        "required": ["total", "pending", "processing", "processed", "completed", "failed"],
+        "properties": {
+            name: {"type": "integer", "minimum": 0}
+            for name in ("total", "pending", "processing", "processed", "completed", "failed")
+        },
+    },
+    "WebhookReceived": {
+        "type": "object",
+        "required": ["received", "job_id", "result"],
+        "properties": {
+            "received": {"const": True},
+            "job_id": {"type": "string"},
+            "result": {"type": "string", "description": "what the delivery changed (or why nothing)"},
+        },
+    },
+}
+
+_API_KEY_AUTH = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+_FILE_AUTH = [*_API_KEY_AUTH, {"SignedUrlExpires": [], "SignedUrlSignature": []}]
+
+_ETAG = _header("The object's strong ETag (R2's httpEtag).")
+_FILE_HEADERS = {
+    "ETag": _ETAG,
+    "Accept-Ranges": _header("Always `bytes`.", {"const": "bytes"}),
+    "Cache-Control": _header("`private, max-age=300`.", {"type": "string"}),
+    "X-Content-Type-Options": _header("Always `nosniff`.", {"const": "nosniff"}),
+    "Content-Length": _header("Bytes in the (partial) body.", {"type": "integer", "minimum": 0}, required=False),
+    "Last-Modified": _header("When the object was stored (HTTP date).", required=False),
+}
+_CONTENT_RANGE = _header("`bytes first-last/size`.", {"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"})
+
+
+def _file_operation(head: bool, seed: bool) -> dict:
+    twin = " (the seed's path; same behaviour as /files/{key})" if seed else ""
+    body = None if head else {"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}
+
+    def ok(description: str, headers: dict) -> dict:
+        response = {"description": description, "headers": headers}
+        if body:
+            response["content"] = body
+        return response
+
+    return {
+        "operationId": ("head" if head else "get") + ("Image" if seed else "File"),
+        "summary": ("Headers of" if head else "Stream") + " an original or a rendition" + twin,
+        "description": (
+            "Serves keys under originals/ and renditions/ only; anything else (traversal, encoded"
+            " separators, controls, NFKC look-alikes, other prefixes) is the same 404 as a missing"
+            " object. One byte range is honoured (206/416); a multi-range or malformed Range is"
+            " ignored (200). If-None-Match with a matching ETag answers 304."
+        ),
+        "tags": ["files"],
+        "security": _FILE_AUTH,
+        "parameters": [
+            {
+                "name": "key",
+                "in": "path",
+                "required": True,
+                "description": "The R2 key, e.g. originals/<id> or renditions/<id>/web.mp4 (slashes kept).",
+                "schema": {"type": "string", "minLength": 1},
+            },
+            {
+                "name": "Range",
+                "in": "header",
+                "required": False,
+                "description": "`bytes=first-last`, `bytes=first-` or `bytes=-suffix` (RFC 9110).",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "expires",
+                "in": "query",
+                "required": False,
+                "description": "Signed URL: expiry in epoch seconds (at most 7 days ahead).",
+                "schema": {"type": "string", "pattern": "^[0-9]{1,11}$"},
+            },
+            {
+                "name": "signature",
+                "in": "query",
+                "required": False,
+                "description": "Signed URL: base64url HMAC-SHA256 of `{path}\\n{expires}`.",
+                "schema": {"type": "string"},
+            },
+        ],
+        "responses": {
+            "200": ok("The whole object, with its stored Content-Type.", _FILE_HEADERS),
+            "206": ok("One byte range.", {**_FILE_HEADERS, "Content-Range": _CONTENT_RANGE}),
+            "304": {"description": "If-None-Match matched: no body.", "headers": {"ETag": _ETAG}},
+            "401": _UNAUTHORIZED,
+            "404": _error("No such file (or a key outside originals/ and renditions/).", ["not_found"]),
+            "409": _error("The object was replaced while it was being read; retry.", ["file_changed"]),
+            "416": {
+                "description": "The range selects no byte of the object: no body.",
+                "headers": {
+                    "Content-Range": _header("`bytes */size`.", {"type": "string", "pattern": "^bytes \\*/[0-9]+$"}),
+                    "Accept-Ranges": _header("Always `bytes`.", {"const": "bytes"}),
+                },
+            },
+        },
+    }
+
+
+def _upload_operation(seed: bool) -> dict:
+    media_types = {
+        name: {"schema": {"type": "string", "contentMediaType": name}}
+        # Listed: the types fuzzers can make real files of. video/*, audio/* work the same.
+        for name in ("application/octet-stream", "image/png", "image/jpeg", "image/gif", "image/webp")
+    }
+    return {
+        "operationId": "uploadImage" if seed else "uploadMedia",
+        "summary": "Upload a file (the raw body)" + (" (the seed's path)" if seed else ""),
+        "description": (
+            "The raw body is the file; its first bytes decide what it is (Content-Type, when given,"
+            " must agree). Any image/*, video/* or audio/* type, application/octet-stream or no"
+            " Content-Type is accepted (e.g. video/mp4, audio/mpeg); the media types listed are examples."
+        ),
+        "tags": ["media"],
+        "security": _API_KEY_AUTH,
+        "parameters": [
+            {
+                "name": "X-File-Name",
+                "in": "header",
+                "required": False,
+                "description": "The file name (percent-encoded UTF-8 allowed); sanitised to a base name.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "Content-Disposition",
+                "in": "header",
+                "required": False,
+                "description": "`attachment; filename=...` or `filename*=UTF-8''...` when X-File-Name is absent.",
+                "schema": {"type": "string"},
+            },
+        ],
+        "requestBody": {"required": True, "content": media_types},
+        "responses": {
+            "202": _json(
+                _ref("UploadAccepted"),
+                "Stored in R2, recorded in D1, queued for renditions.",
+                {"Location": _header("/api/media/{id}")},
+            ),
+            "400": _error(
+                "Empty body or a malformed Content-Length.", ["empty_body", "invalid_content_length"]
+            ),
+            "401": _UNAUTHORIZED,
+            "413": _error(
+                "Past MAX_FILE_SIZE (declared by Content-Length, or counted while streaming).",
+                ["file_too_large"],
+                "FileTooLargeError",
+            ),
+            "415": _error(
+                "Not a supported image, video or audio format, or Content-Type contradicts the bytes.",
+                ["unsupported_media_type", "media_type_mismatch"],
+                "MediaTypeError",
+            ),
+            "503": _error("The job queue refused the message; nothing was stored.", ["queue_unavailable"]),
+        },
+    }
+
+
+def _id_parameter() -> dict:
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": "A media id; anything else is 404.",
+        "schema": _MEDIA_ID,
+    }
+
+
+def _get_media_operation(seed: bool) -> dict:
+    return {
+        "operationId": "getImage" if seed else "getMedia",
+        "summary": "One media record with its renditions" + (" (the seed's path)" if seed else ""),
+        "tags": ["media"],
+        "security": _API_KEY_AUTH,
+        "parameters": [_id_parameter()],
+        "responses": {
+            "200": _json(
+                _ref("Media"),
+                "The record; completed renditions carry url and signed_url.",
+                {"X-Cache": _header("hit (KV) or miss (D1).", {"type": "string", "enum": ["hit", "miss"]})},
+            ),
+            "401": _UNAUTHORIZED,
+            "404": _error("No media with this id.", ["not_found"]),
+        },
+    }
+
+
+def _delete_media_operation(seed: bool) -> dict:
+    return {
+        "operationId": "deleteImage" if seed else "deleteMedia",
+        "summary": "Delete the original, every rendition, the rows and the cache entry"
+        + (" (the seed's path)" if seed else ""),
+        "tags": ["media"],
+        "security": _API_KEY_AUTH,
+        "parameters": [_id_parameter()],
+        "responses": {
+            "200": _json(_ref("Deleted"), "Deleted."),
+            "401": _UNAUTHORIZED,
+            "404": _error("No media with this id (also the second time).", ["not_found"]),
+        },
+    }
+
+
+def _health_operation(head: bool) -> dict:
+    response = {"description": "Alive; which worker answered and its memory figures."}
+    if not head:
+        response["content"] = {"application/json": {"schema": _ref("Health")}}
+    return {
+        "operationId": "headHealth" if head else "getHealth",
+        "summary": "Health and memory (no auth)",
+        "description": "Both workers serve it (see the path's servers); `worker` says which answered.",
+        "tags": ["health"],
+        "security": [],
+        "responses": {"200": response},
+    }
+
+
+_PATHS: dict = {
+    "/healthz": {
+        "servers": [
+            {"url": DEFAULT_API_URL, "description": "API worker"},
+            {"url": DEFAULT_PROCESSOR_URL, "description": "processor worker"},
+        ],
+        "get": _health_operation(head=False),
+        "head": _health_operation(head=True),
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This document (no auth)",
+            "description": "`servers` are filled in from PUBLIC_API_URL and PUBLIC_PROCESSOR_URL when set.",
+            "tags": ["health"],
+            "security": [],
+            "responses": {"200": _json({"type": "object", "required": ["openapi", "paths"]}, "OpenAPI 3.1.")},
+        }
+    },
+    "/api/media": {
+        "post": _upload_operation(seed=False),
+        "get": {
+            "operationId": "listMedia",
+            "summary": "Media records, newest first, a page at a time",
+            "tags": ["media"],
+            "security": _API_KEY_AUTH,
+            "parameters": [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "description": "Filter (case-insensitive; queued = pending, processed = completed).",
+                    "schema": {
+                        "type": "string",
+                        "enum": ["pending", "queued", "processing", "completed", "processed", "failed"],
+                    },
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "Page size, 1 to 100 (default 20).",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "required": False,
+                    "description": "A next_cursor this API gave out; anything else is 400 invalid_cursor.",
+                    "schema": {"type": "string", "maxLength": 256, "pattern": "^[A-Za-z0-9_-]+$"},
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("MediaList"), "A page; next_cursor is null on the last one."),
+                "400": _error("A bad status, limit or cursor.", ["invalid_status", "invalid_limit", "invalid_cursor"]),
+                "401": _UNAUTHORIZED,
+            },
+        },
+    },
+    "/api/media/{id}": {"get": _get_media_operation(seed=False), "delete": _delete_media_operation(seed=False)},
+    "/api/stats": {
+        "get": {
+            "operationId": "getStats",
+            "summary": "Counts by status (processed repeats completed), one query",
+            "tags": ["media"],
+            "security": _API_KEY_AUTH,
+            "responses": {"200": _json(_ref("Stats"), "The counts."), "401": _UNAUTHORIZED},
+        }
+    },
+    "/files/{key}": {"get": _file_operation(head=False, seed=False), "head": _file_operation(head=True, seed=False)},
+    "/api/images": {"post": _upload_operation(seed=True)},
+    "/api/images/{id}": {"get": _get_media_operation(seed=True), "delete": _delete_media_operation(seed=True)},
+    "/images/{key}": {"get": _file_operation(head=False, seed=True), "head": _file_operation(head=True, seed=True)},
+    "/webhooks/ittybit": {
+        "servers": [{"url": DEFAULT_PROCESSOR_URL, "description": "processor worker"}],
+        "post": {
+            "operationId": "ittybitWebhook",
+            "summary": "Ittybit's job webhook (processor worker; Standard Webhooks signature)",
+            "description": (
+                "Verified with ITTYBIT_WEBHOOK_SECRET (whsec_...): HMAC-SHA256 over"
+                " `{webhook-id}.{webhook-timestamp}.{body}`, 5-minute tolerance; svix-* headers are"
+                " accepted too. A job object or an event envelope. Other methods answer 405 (Allow: POST)."
+            ),
+            "tags": ["processor"],
+            "security": [{"StandardWebhooks": []}],
+            "parameters": [
+                {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "webhook-timestamp",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+                },
+                {
+                    "name": "webhook-signature",
+                    "in": "header",
+                    "required": True,
+                    "description": "Space-separated `v1,<base64>` entries.",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": _json(_ref("WebhookReceived"), "Accepted and applied (or recognised as stale)."),
+                "400": _error("Signed, but not a job object or event this API understands.", ["invalid_body"]),
+                "401": _error("Missing, malformed, stale or wrong signature.", ["invalid_signature"]),
+                "409": _error("This webhook-id was already received.", ["duplicate_delivery"]),
+                "413": _error("Body over 1 MiB (declared or streamed).", ["too_large"]),
+                "500": _error("ITTYBIT_WEBHOOK_SECRET is not set.", ["not_configured"]),
+            },
+        },
+    },
+}
+
+OPENAPI: dict = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "media-pipeline",
+        "version": "0.1.0",
+        "description": (
+            "The API worker (uploads, records, files) and the processor worker (health, Ittybit"
+            " webhook). Every API route but /healthz, /openapi.json and signed /files/ URLs needs"
+            " X-API-Key or Authorization: Bearer. Errors are JSON {\"error\", \"code\", ...}."
+            " Every GET route also answers HEAD. An unknown path is 404 `not_found`; a known path"
+            " with another method is 405 `method_not_allowed` with an Allow header." + _CORS_NOTE
+        ),
+    },
+    "servers": [{"url": DEFAULT_API_URL, "description": "API worker"}],
+    "tags": [
+        {"name": "media"},
+        {"name": "files"},
+        {"name": "health"},
+        {"name": "processor"},
+    ],
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {
+            "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "BearerAuth": {"type": "http", "scheme": "bearer", "description": "the same API key"},
+            "SignedUrlExpires": {"type": "apiKey", "in": "query", "name": "expires"},
+            "SignedUrlSignature": {"type": "apiKey", "in": "query", "name": "signature"},
+            "StandardWebhooks": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "webhook-signature",
+                "description": "with webhook-id and webhook-timestamp",
+            },
+        },
+        "responses": {
+            "Unauthorized": _error(
+                "No valid API key (and, for /files/, no valid signed URL).",
+                ["unauthorized"],
+                headers={"WWW-Authenticate": _header('Bearer realm="media-pipeline"')},
+            ),
+            "NotFound": _error("No such route.", ["not_found"]),
+            "MethodNotAllowed": _error(
+                "The path exists but not with this method.",
+                ["method_not_allowed"],
+                headers={"Allow": _header("The methods this path answers, e.g. `DELETE, GET, HEAD`.")},
+            ),
+            "Forbidden": {"description": "A CORS preflight from an origin not in CORS_ORIGINS: no body."},
+        },
+    },
+}
+
+
+def served_document(api_url: str | None, processor_url: str | None) -> dict:
+    """OPENAPI with its servers pointing at this deployment (unset URLs keep the defaults)."""
+    text = json.dumps(OPENAPI)
+    api = (api_url or "").rstrip("/")
+    processor = (processor_url or "").rstrip("/")
+    # Servers only ever hold the two default URLs, which appear nowhere else as JSON strings.
+    if api:
+        text = text.replace(json.dumps(DEFAULT_API_URL), json.dumps(api))
+    if processor:
+        text = text.replace(json.dumps(DEFAULT_PROCESSOR_URL), json.dumps(processor))
+    return json.loads(text)

@@ -1,0 +1,88 @@
+"""The OpenAPI document: committed openapi.json equals the module, and it covers every route."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from api.openapi_spec import DEFAULT_API_URL, DEFAULT_PROCESSOR_URL, OPENAPI, served_document
+from api.routing import API_ROUTES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_openapi_json_equals_the_module():
+    # scripts/export-openapi rewrites it; this fails whenever the two drift.
+    from scripts.export_openapi import TARGET, rendered
+
+    assert TARGET == ROOT / "openapi.json"
+    assert TARGET.read_text(encoding="utf-8") == rendered(), "run scripts/export-openapi"
+
+
+def _openapi_path(pattern: str) -> str:
+    return re.sub(r"\{([a-z_]+):path\}", r"{\1}", pattern)
+
+
+@pytest.mark.parametrize("route", API_ROUTES, ids=lambda route: f"{route.method} {route.pattern}")
+def test_every_api_route_is_described(route):
+    operation = OPENAPI["paths"][_openapi_path(route.pattern)][route.method.lower()]
+    assert operation["responses"], route
+    if route.name not in ("healthz", "openapi"):
+        assert operation["security"], f"{route} needs auth, so the description must say so"
+        assert "401" in operation["responses"]
+
+
+def test_the_processor_routes_are_described_with_their_server():
+    assert {"url": DEFAULT_PROCESSOR_URL, "description": "processor worker"} in OPENAPI["paths"]["/healthz"]["servers"]
+    webhook = OPENAPI["paths"]["/webhooks/ittybit"]
+    assert webhook["servers"] == [{"url": DEFAULT_PROCESSOR_URL, "description": "processor worker"}]
+    assert set(webhook["post"]["responses"]) == {"200", "400", "401", "409", "413", "500"}
+
+
+def test_described_paths_are_exactly_the_routes():
+    routed = {_openapi_path(route.pattern) for route in API_ROUTES} | {"/webhooks/ittybit"}
+    assert set(OPENAPI["paths"]) == routed
+
+
+def test_every_error_response_is_the_json_error_shape():
+    def error_responses():
+        for path, item in OPENAPI["paths"].items():
+            for method, operation in item.items():
+                if method == "servers":
+                    continue
+                for status, response in operation["responses"].items():
+                    if status.startswith(("4", "5")):
+                        yield f"{method} {path} {status}", response
+
+    for where, response in error_responses():
+        if "$ref" in response:
+            response = OPENAPI["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        if where.endswith(" 416"):
+            assert "content" not in response, where  # 416 carries Content-Range and no body
+            continue
+        schema = response["content"]["application/json"]["schema"]
+        assert schema["allOf"][0]["$ref"].startswith("#/components/schemas/"), where
+        assert schema["allOf"][1]["properties"]["code"]["enum"], where
+
+
+def test_served_document_points_servers_at_the_deployment():
+    served = served_document("http://api.example:1/", "https://processor.example")
+    assert served["servers"][0]["url"] == "http://api.example:1"
+    assert [s["url"] for s in served["paths"]["/healthz"]["servers"]] == [
+        "http://api.example:1",
+        "https://processor.example",
+    ]
+    assert served["paths"]["/webhooks/ittybit"]["servers"][0]["url"] == "https://processor.example"
+    # Unset URLs keep the defaults; the module's constant is never modified.
+    assert served_document(None, "")["servers"][0]["url"] == DEFAULT_API_URL
+    assert OPENAPI["servers"][0]["url"] == DEFAULT_API_URL
+    assert json.loads(json.dumps(served)) == served
+
+
+def test_schemathesis_accepts_the_document():
+    schemathesis = pytest.importorskip("schemathesis")
+    schema = schemathesis.openapi.from_dict(OPENAPI)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    described = sum(len([m for m in item if m != "servers"]) for item in OPENAPI["paths"].values())
+    assert len(operations) == described
