@@ -1,21 +1,29 @@
 """The cron: repair what a lost webhook or a lost queue message left behind.
 
 Jobs submitted longer ago than RECONCILE_AFTER_SECONDS and still open are asked for with
-GET /jobs/{id} and their answer applied as a webhook's would be; media still pending (or
-with renditions never submitted) after that long are queued again with reason "reconcile".
+GET /jobs/{id} and their answer applied as a webhook's would be; a job Ittybit answers 404 for
+(it no longer knows it) is forgotten and its media queued again, so the rendition gets a new job
+instead of staying `processing` forever. Media still pending (or with renditions never submitted)
+after that long are queued again with reason "reconcile".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.d1 import all_rows, run
+from common.d1 import all_rows, first_row, run
 from common.job_messages import job_message
+from common.media_records import SELECT_MEDIA
 from processor.context import Context
-from processor.ittybit_client import IttybitError
+from processor.ittybit_client import IttybitError, RejectedError
 from processor.job_status import outcome_from_job
 from processor.outcomes import apply_outcome
-from processor.rendition_store import PRUNE_WEBHOOK_DELIVERIES, SELECT_PENDING_MEDIA, SELECT_STUCK_JOBS
+from processor.rendition_store import (
+    PRUNE_WEBHOOK_DELIVERIES,
+    RELEASE_LOST_JOB,
+    SELECT_PENDING_MEDIA,
+    SELECT_STUCK_JOBS,
+)
 
 __all__ = ["BATCH_LIMIT", "Reconciled", "reconcile"]
 
@@ -32,6 +40,7 @@ class Reconciled:
     jobs_checked: int = 0
     outcomes: dict | None = None
     requeued: int = 0
+    lost_jobs: int = 0
     errors: int = 0
 
 
@@ -45,6 +54,14 @@ async def reconcile(ctx: Context) -> Reconciled:
         try:
             job = await ctx.client.get_job(row["job_id"])
             outcome = outcome_from_job(job)
+        except RejectedError as error:
+            if error.status != 404:
+                result.errors += 1
+                ctx.log(f"processor: reconcile could not read job {row['job_id']}: {error}")
+                continue
+            await _release_lost_job(ctx, row, now)
+            result.lost_jobs += 1
+            continue
         except (IttybitError, ValueError) as error:
             result.errors += 1
             ctx.log(f"processor: reconcile could not read job {row['job_id']}: {error}")
@@ -60,6 +77,17 @@ async def reconcile(ctx: Context) -> Reconciled:
     await run(ctx.db, PRUNE_WEBHOOK_DELIVERIES, now - DELIVERY_RETENTION_MS)
     ctx.log(
         f"processor: reconcile checked {result.jobs_checked} job(s) {result.outcomes}, "
-        f"requeued {result.requeued} media, {result.errors} error(s)"
+        f"requeued {result.requeued} media, {result.lost_jobs} lost job(s) submitted again, {result.errors} error(s)"
     )
     return result
+
+
+async def _release_lost_job(ctx: Context, row: dict, now: int) -> None:
+    """Ittybit does not know the job (404): forget it on the rendition and queue its media again."""
+    media_id, name, job_id = row["media_id"], row["name"], row["job_id"]
+    note = f"Ittybit no longer knows job {job_id}; submitting it again"
+    changed = await run(ctx.db, RELEASE_LOST_JOB, note, now, media_id, name, job_id)
+    media = await first_row(ctx.db, SELECT_MEDIA, media_id)
+    ctx.log(f"processor: reconcile: {media_id}/{name}: {note}")
+    if changed and media is not None:
+        await ctx.jobs.send(job_message(media_id, media["r2_key"], "reconcile"))

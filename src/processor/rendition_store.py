@@ -20,6 +20,7 @@ __all__ = [
     "MARK_SUBMITTED",
     "NOTE_RETRY",
     "PRUNE_WEBHOOK_DELIVERIES",
+    "RELEASE_LOST_JOB",
     "RECORD_OUTCOME",
     "RECORD_OUTCOME_FOR_RENDITION",
     "SELECT_PENDING_MEDIA",
@@ -192,6 +193,15 @@ WHERE media_id = ? AND name = ?
 """
 
 # error, updated_at, media_id, name; a transient failure: count it and keep its message for the dead-letter reason
+# error, updated_at, media_id, name, job_id: Ittybit answered 404 for the job, so forget it and let the
+# next media.process message create it again (same Idempotency-Key).
+RELEASE_LOST_JOB = f"""
+UPDATE renditions
+SET job_id = NULL, status = 'pending', submitted_at = NULL, output_url = NULL,
+    attempts = attempts + 1, error = ?, updated_at = ?
+WHERE media_id = ? AND name = ? AND job_id = ? AND {_NOT_FINAL}
+"""
+
 NOTE_RETRY = f"""
 UPDATE renditions
 SET attempts = attempts + 1, error = ?, updated_at = ?

@@ -43,3 +43,23 @@ async def test_a_dead_letter_fails_the_media_with_the_last_error_unless_final():
     assert ctx.kv.json(f"media:{MEDIA}")["status"] == "failed"
     assert await give_up(ctx, body, 1) == "already_final"
     assert await give_up(ctx, {"junk": 1}, 1) == "unknown"
+
+
+async def test_a_job_ittybit_no_longer_knows_is_submitted_again():
+    ctx = make_context(reconcile_after_seconds=60)
+    insert_media(ctx, MEDIA, kind="audio")
+    await submit_renditions(ctx, MEDIA)
+    old_job = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
+    ctx.itty.jobs.clear()  # Ittybit forgot it (the emulator restarted, say): GET /jobs/{id} is a 404
+    ctx.itty.by_key.clear()
+    ctx.clock = lambda: NOW + 61
+    result = await reconcile(ctx)
+    assert result.lost_jobs == 1 and result.errors == 0
+    row = ctx.db.rows("SELECT job_id, status, submitted_at FROM renditions")[0]
+    assert row == {"job_id": None, "status": "pending", "submitted_at": None}
+    assert ctx.jobs.sent[-1] == {"type": "media.process", "media_id": MEDIA, "r2_key": f"originals/{MEDIA}",
+                                 "reason": "reconcile"}
+    await submit_renditions(ctx, MEDIA)
+    new_job = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
+    assert new_job is not None and list(ctx.itty.jobs) == [new_job]  # created again, once
+    assert ctx.db.rows("SELECT status FROM media")[0]["status"] == "processing"
