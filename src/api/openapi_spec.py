@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+from common.media_records import RENDITION_FIELDS
+
 __all__ = ["DEFAULT_API_URL", "DEFAULT_PROCESSOR_URL", "OPENAPI", "served_document"]
 
 DEFAULT_API_URL = "http://127.0.0.1:8787"
@@ -160,20 +162,7 @@ _SCHEMAS: dict = {
     },
     "Rendition": {
         "type": "object",
-        "required": [
-            "name",
-            "kind",
-            "status",
-            "job_id",
-            "content_type",
-            "width",
-            "height",
-            "duration",
-            "size",
-            "error",
-            "output_key",
-            "url",
-        ],
+        "required": [*RENDITION_FIELDS, "url"],
         "properties": {
             "name": {"type": "string"},
             "kind": _NULLABLE_STRING,

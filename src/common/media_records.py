@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = [
     "COUNT_PENDING_BEFORE",
+    "RENDITION_FIELDS",
     "DELETE_MEDIA",
     "DELETE_RENDITIONS",
     "INSERT_MEDIA",
@@ -69,7 +70,7 @@ STATS = (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-_RENDITION_FIELDS = (
+RENDITION_FIELDS = (
     "name",
     "kind",
     "status",
@@ -113,7 +114,7 @@ def media_json(media: Mapping, renditions: Sequence[Mapping]) -> dict:
         "created_at": iso_time(media.get("created_at")),
         "updated_at": iso_time(media.get("updated_at")),
         "renditions": [
-            {**{field: row.get(field) for field in _RENDITION_FIELDS}, "url": None}
+            {**{field: row.get(field) for field in RENDITION_FIELDS}, "url": None}
             for row in sorted(renditions, key=lambda row: row.get("name") or "")
         ],
     }
