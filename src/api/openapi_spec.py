@@ -101,13 +101,11 @@ _SCHEMAS: dict = {
                     "wasm_heap_bytes",
                     "wasm_heap_limit_bytes",
                     "wasm_heap_used_ratio",
-                    "python_gc_objects",
                 ],
                 "properties": {
                     "wasm_heap_bytes": _NULLABLE_INT,
                     "wasm_heap_limit_bytes": {"type": "integer", "minimum": 1},
                     "wasm_heap_used_ratio": {"type": ["number", "null"], "minimum": 0},
-                    "python_gc_objects": {"type": "integer", "minimum": 0},
                 },
             },
         },
