@@ -89,6 +89,9 @@ class Emulator:
     def counters(self) -> dict:
         return self.client.get("/_emulator/counters").json()
 
+    def close(self) -> None:
+        self.client.close()
+
     def webhooks(self) -> list[dict]:
         return self.client.get("/_emulator/webhooks").json()["data"]
 

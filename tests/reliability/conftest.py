@@ -28,6 +28,7 @@ import pytest
 
 from local_runtime.stack import run_group, trigger_cron, wrangler_command, wrangler_env
 from scripts.pipeline_stack import ROOT, PipelineStack, Ports, read_dev_vars
+from tests.e2e.processor_helpers import Emulator
 
 DEV_VARS = ROOT / ".dev.vars.example"  # never a developer's .dev.vars
 SECRETS = read_dev_vars(DEV_VARS)
@@ -128,20 +129,8 @@ def samples(tmp_path_factory) -> list[Sample]:
 
 
 # -- clients ---------------------------------------------------------------------------------------
-class EmulatorAdmin:
-    def __init__(self, base_url: str) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=30, headers={"authorization": f"Bearer {ITTYBIT_KEY}"})
-
-    def faults(self, **switches) -> dict:
-        response = self.client.put("/_emulator/faults", json=switches)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def counters(self) -> dict:
-        return self.client.get("/_emulator/counters").json()
-
-    def close(self) -> None:
-        self.client.close()
+# The e2e tests' client of the emulator's admin API serves here too.
+EmulatorAdmin = Emulator
 
 
 def api_client(stack: PipelineStack, concurrency: int = 8) -> httpx.Client:
