@@ -52,12 +52,8 @@ SET job_id = ?, status = 'processing', submitted_at = ?, updated_at = ?, error =
 WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
 """
 
-# status, output_key, output_url, content_type, width, height, duration, size, error, updated_at, job_id
-# Pass only 'processing', 'completed' or 'failed': a 'pending' report must not move a job back.
-RECORD_OUTCOME = f"""
-UPDATE renditions
-SET status = ?,
-    output_key = COALESCE(?, output_key),
+# What a job outcome sets, shared by the two ways of finding its rendition below.
+_OUTCOME_FIELDS = """    output_key = COALESCE(?, output_key),
     output_url = COALESCE(?, output_url),
     content_type = COALESCE(?, content_type),
     width = COALESCE(?, width),
@@ -65,7 +61,14 @@ SET status = ?,
     duration = COALESCE(?, duration),
     size = COALESCE(?, size),
     error = ?,
-    updated_at = ?
+    updated_at = ?"""
+
+# status, output_key, output_url, content_type, width, height, duration, size, error, updated_at, job_id
+# Pass only 'processing', 'completed' or 'failed': a 'pending' report must not move a job back.
+RECORD_OUTCOME = f"""
+UPDATE renditions
+SET status = ?,
+{_OUTCOME_FIELDS}
 WHERE job_id = ? AND {_NOT_FINAL}
 """
 
@@ -77,15 +80,7 @@ RECORD_OUTCOME_FOR_RENDITION = f"""
 UPDATE renditions
 SET job_id = COALESCE(job_id, ?),
     status = ?,
-    output_key = COALESCE(?, output_key),
-    output_url = COALESCE(?, output_url),
-    content_type = COALESCE(?, content_type),
-    width = COALESCE(?, width),
-    height = COALESCE(?, height),
-    duration = COALESCE(?, duration),
-    size = COALESCE(?, size),
-    error = ?,
-    updated_at = ?
+{_OUTCOME_FIELDS}
 WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
 """
 
