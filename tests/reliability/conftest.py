@@ -96,6 +96,15 @@ def make_stack(tmp: Path, ports: Ports | None = None) -> PipelineStack:
     )
 
 
+@pytest.fixture(scope="module")
+def stack(request, tmp_path_factory):
+    """One stack per test module (load, crash), with its own state."""
+    pipeline = make_stack(tmp_path_factory.mktemp("reliability-" + request.module.__name__.rsplit("_", 1)[-1]))
+    pipeline.start()
+    yield pipeline
+    pipeline.stop()
+
+
 # -- media ---------------------------------------------------------------------------------------
 def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=120)

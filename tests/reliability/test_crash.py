@@ -22,7 +22,6 @@ from tests.reliability.conftest import (
     drive_to_final,
     idempotency_key,
     log,
-    make_stack,
     rendition_keys,
     upload_many,
 )
@@ -31,13 +30,6 @@ pytestmark = pytest.mark.stack
 
 CRASH_ITEMS = min(ITEMS, 200) if FULL else min(ITEMS, 16)
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    pipeline = make_stack(tmp_path_factory.mktemp("reliability-crash"))
-    pipeline.start()
-    yield pipeline
-    pipeline.stop()
 
 
 def test_sigkill_mid_batch_then_restart(stack, samples):

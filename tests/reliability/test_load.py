@@ -25,7 +25,6 @@ from tests.reliability.conftest import (
     kv_get,
     kv_keys,
     log,
-    make_stack,
     rendition_keys,
     status_counts,
     upload_many,
@@ -33,13 +32,6 @@ from tests.reliability.conftest import (
 
 pytestmark = pytest.mark.stack
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    pipeline = make_stack(tmp_path_factory.mktemp("reliability-load"))
-    pipeline.start()
-    yield pipeline
-    pipeline.stop()
 
 
 def test_load_under_faults_then_delete_half(stack, samples):
