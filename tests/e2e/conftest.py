@@ -118,6 +118,10 @@ def chunked_upload_until_answer(
         answered = False
         for index in range(blocks + 1):
             data = first if index == 0 else block
+            if stop_after is not None:
+                # Send exactly one byte past `stop_after`: bytes the server never reads would
+                # make its close a reset that discards the answer.
+                data = data[: stop_after + 1 - sent]
             try:
                 sock.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             except (BrokenPipeError, ConnectionResetError):
