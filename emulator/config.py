@@ -58,7 +58,7 @@ _OPTIONS = [
     ("--webhook-secret", "webhook_secret", "ITTYBIT_WEBHOOK_SECRET", str, "whsec_... signing secret"),
     ("--data-dir", "data_dir", "ITTYBIT_EMULATOR_DATA_DIR", str, "where inputs and outputs live (default: a temp dir)"),
     ("--public-url", "public_url", "ITTYBIT_EMULATOR_PUBLIC_URL", str, "base of output URLs (default http://host:port)"),
-    ("--workers", "workers", "ITTYBIT_EMULATOR_WORKERS", int, "concurrent ffmpeg jobs (default 2)"),
+    ("--workers", "workers", "ITTYBIT_EMULATOR_WORKERS", int, "ffmpeg processes at once (default 2)"),
     ("--s3-base-url", "s3_base_url", "ITTYBIT_EMULATOR_S3_BASE_URL", str,
      "HTTP URL for s3://bucket/key inputs: a template with {bucket} and {key}, or a base to which /bucket/key is added"),
     ("--webhook-url", "default_webhook_url", "ITTYBIT_EMULATOR_WEBHOOK_URL", str,

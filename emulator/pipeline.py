@@ -1,4 +1,10 @@
-"""Job processing: a bounded pool of workers that download, transcode, probe and report."""
+"""Job processing: download, transcode, probe and report, with at most ``config.workers`` ffmpeg at once.
+
+A job holds an ffmpeg slot only while ffmpeg runs. Its download and probes run on a
+pool twice that size, so the next jobs' inputs are fetched and probed while ffmpeg
+works, as a real transcoding service prepares inputs apart from its encoders: a slow
+download never leaves an encoder idle.
+"""
 
 import logging
 import os
@@ -23,7 +29,7 @@ log = logging.getLogger("emulator")
 
 
 class Processor:
-    """Runs each job once on a pool of ``config.workers`` threads (one ffmpeg each)."""
+    """Runs each job once: ``2 * config.workers`` threads, ``config.workers`` ffmpeg slots."""
 
     def __init__(self, config: Config, store: JobStore, faults: Faults, counters: Counters,
                  dispatcher: Dispatcher, public_url):
@@ -33,7 +39,9 @@ class Processor:
         self._counters = counters
         self._dispatcher = dispatcher
         self._public_url = public_url  # callable: the base URL once the port is known
-        self._pool = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="ffmpeg")
+        slots = max(1, config.workers)
+        self._pool = ThreadPoolExecutor(max_workers=2 * slots, thread_name_prefix="job")
+        self._ffmpeg_slots = threading.BoundedSemaphore(slots)
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -102,6 +110,15 @@ class Processor:
         self._finish(job_id, self._faults.current.status_vocabulary, output_file=summary)
 
     def _run_ffmpeg(self, argv: list[str]) -> None:
+        while not self._ffmpeg_slots.acquire(timeout=0.2):
+            if self._stopping.is_set():
+                raise TranscodeError("emulator stopping")
+        try:
+            self._run_ffmpeg_in_slot(argv)
+        finally:
+            self._ffmpeg_slots.release()
+
+    def _run_ffmpeg_in_slot(self, argv: list[str]) -> None:
         started = time.monotonic()
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         with self._lock:

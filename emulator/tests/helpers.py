@@ -57,10 +57,10 @@ class WebhookReceiver:
         self._server.server_close()
 
 
-def start_emulator(tmp_path, **switches) -> Emulator:
+def start_emulator(tmp_path, *, workers: int = 2, **switches) -> Emulator:
     defaults = {"webhook_retry_base_s": 0.05, "webhook_max_attempts": 4, "webhook_timeout_s": 30.0}
     config = Config(port=0, api_key=API_KEY, webhook_secret=SECRET, data_dir=str(tmp_path / "emulator"),
-                    switches=Switches(**{**defaults, **switches}))
+                    workers=workers, switches=Switches(**{**defaults, **switches}))
     return Emulator(config).start()
 
 

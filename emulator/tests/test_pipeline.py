@@ -1,8 +1,13 @@
 """Real processing: download, ffmpeg, probe, serve the output, report the job."""
 
-import httpx
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-from emulator.tests.helpers import ffprobe, start_emulator, wait_final
+import httpx
+import pytest
+
+from emulator.tests.helpers import API_KEY, eventually, ffprobe, start_emulator, wait_final
 
 
 def _video_stream(probed: dict) -> dict:
@@ -128,6 +133,54 @@ def test_files_route_supports_ranges_and_rejects_traversal(client, file_server):
     base = url.rsplit("/files/", 1)[0]
     assert httpx.get(base + "/files/..%2F..%2Fetc/passwd").status_code == 404
     assert httpx.get(base + f"/files/{job['id']}/nope.png").status_code == 404
+
+
+@pytest.fixture
+def gated_file_server(media_dir):
+    """Serves media_dir; a request under /gated/ waits until ``.gate`` is set."""
+    gate = threading.Event()
+
+    class Handler(SimpleHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.startswith("/gated/"):
+                gate.wait(60)
+                self.path = self.path[len("/gated"):]
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(media_dir)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.base_url, server.gate = f"http://127.0.0.1:{server.server_address[1]}", gate
+    yield server
+    gate.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_slow_download_does_not_hold_the_only_ffmpeg_slot(tmp_path, gated_file_server):
+    emulator = start_emulator(tmp_path, workers=1)
+    try:
+        with httpx.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {API_KEY}"},
+                          timeout=10) as client:
+            base = gated_file_server.base_url
+            stuck = client.post("/jobs", json={"kind": "image", "input": f"{base}/gated/image.png",
+                                               "options": {"format": "png"}}).json()["id"]
+            eventually(lambda: _assert_status(client, stuck, "processing"))
+            quick = client.post("/jobs", json={"kind": "image", "input": f"{base}/image.png",
+                                               "options": {"format": "png"}}).json()["id"]
+            assert wait_final(client, quick, timeout=30)["status"] == "completed"
+            assert client.get(f"/jobs/{stuck}").json()["status"] == "processing"
+            gated_file_server.gate.set()
+            assert wait_final(client, stuck, timeout=30)["status"] == "completed"
+            assert emulator.counters.snapshot()["ffmpeg_peak_concurrency"] == 1
+    finally:
+        emulator.stop()
+
+
+def _assert_status(client, job_id, status):
+    assert client.get(f"/jobs/{job_id}").json()["status"] == status
 
 
 def test_workers_are_bounded(client, file_server, emulator):
