@@ -7,16 +7,13 @@ object's size, or Ittybit's filesize); with no length at all it goes up as a mul
 upload of fixed-size parts.
 """
 
-import asyncio
-
 import js
 
-from api.upload_stream import BodyReader, store_unknown_length
+from common.r2_streams import BodyReader, put_in_parts, put_known_length
 from pyodide.ffi import to_js
 
 __all__ = ["OutputFetchError", "R2Storage"]
 
-# R2 wants every part but the last of one size, and at least 5 MiB.
 # Outputs of unknown length are refused past this (R2's single-object ceiling is far higher).
 MAX_OUTPUT_BYTES = 5 * 1024 * 1024 * 1024
 
@@ -82,19 +79,12 @@ class R2Storage:
             await self.bucket.delete(list(keys))
 
     async def _put_stream(self, key: str, stream, length: int, content_type: str):
-        fixed = js.FixedLengthStream.new(length)
-        # The put must already be reading before the pipe writes, or the pipe would wait forever.
-        putting = asyncio.ensure_future(self.bucket.put(key, fixed.readable, _put_options(content_type)))
-        try:
-            await stream.pipeTo(fixed.writable)
-            return await putting
-        except BaseException:
-            if not putting.done():
-                putting.cancel()
-            raise
+        return await put_known_length(self.bucket, key, stream, length, _put_options(content_type))
 
     async def _put_multipart(self, key: str, stream, content_type: str):
-        # The same part-by-part upload the API uses for chunked bodies.
-        body = BodyReader(stream)
-        return await store_unknown_length(self.bucket, key, body, MAX_OUTPUT_BYTES, _put_options(content_type))
+        return await put_in_parts(self.bucket, key, BodyReader(stream), _put_options(content_type), _check_output_size)
 
+
+def _check_output_size(received: int) -> None:
+    if received > MAX_OUTPUT_BYTES:
+        raise OutputFetchError(f"the output is over {MAX_OUTPUT_BYTES} bytes")

@@ -1,0 +1,146 @@
+"""Stream bytes into R2 without copying them into Python (both workers' uploads).
+
+The chunks stay JavaScript `Uint8Array`s: Python only holds proxies to them. A stream of
+known length goes to R2 through a `FixedLengthStream` (R2 needs the length up front); a
+stream of unknown length goes up as a multipart upload of fixed-size parts, counted as
+it arrives.
+"""
+
+import asyncio
+from collections.abc import Callable
+
+import js
+
+# R2 wants every part but the last of one size, and at least 5 MiB.
+PART_SIZE = 8 * 1024 * 1024
+HEAD_READ_SIZE = 64 * 1024
+
+
+class StreamReadError(Exception):
+    """The stream broke or ended before its declared length."""
+
+
+class BodyReader:
+    """Reads a stream in large pieces with a BYOB reader, remembering the head read.
+
+    `readAtLeast` (a workerd extension of BYOB readers) fills a buffer we choose, so Python
+    takes one step per part instead of one per network chunk: each await of a JS promise
+    costs a turn of the event loop.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.reader = stream.getReader(mode="byob")
+        self.head_chunks = []
+        self.ended = False
+
+    async def read_head(self, want: int) -> bytes:
+        """Read at least `want` bytes (fewer only if the stream is shorter); returns those bytes."""
+        chunk = await self.read(want, HEAD_READ_SIZE)
+        if chunk is None:
+            return b""
+        self.head_chunks.append(chunk)
+        return chunk.subarray(0, min(want, chunk.byteLength)).to_bytes()
+
+    async def read(self, at_least: int, size: int):
+        """The next piece: a Uint8Array of at least `at_least` bytes (unless the stream ends
+        first) and at most `size`; None at the end."""
+        if self.ended:
+            return None
+        try:
+            result = await self.reader.readAtLeast(at_least, js.Uint8Array.new(size))
+        except Exception as error:
+            raise StreamReadError(str(error)) from error
+        value = result.value
+        length = 0 if value is None else value.byteLength
+        if result.done or length < at_least:
+            self.ended = True
+        return value if length else None
+
+    def release(self) -> tuple[list, object]:
+        """Give up the reader: the pieces already read and the stream, to pipe the rest."""
+        self.reader.releaseLock()
+        chunks, self.head_chunks = self.head_chunks, []
+        return chunks, self.stream
+
+    async def cancel(self) -> None:
+        """Stop receiving the stream (the upload was refused)."""
+        try:
+            await self.reader.cancel()
+        except Exception:
+            pass
+
+
+async def put_known_length(bucket, key: str, stream, length: int, options: dict, head_chunks=()):
+    """Put `length` bytes into R2 as a stream: `head_chunks` (already read) first, then the
+    rest of `stream`, which must not be locked. Returns the R2 object."""
+    fixed = js.FixedLengthStream.new(length)
+    # The put must already be reading before anything is written, or writes would wait forever.
+    putting = asyncio.ensure_future(bucket.put(key, fixed.readable, options))
+    try:
+        if head_chunks:
+            writer = fixed.writable.getWriter()
+            for chunk in head_chunks:
+                await writer.write(chunk)
+            writer.releaseLock()
+        # The rest flows from the source to R2 inside the runtime.
+        await stream.pipeTo(fixed.writable)
+        return await putting
+    except BaseException as error:
+        if not putting.done():
+            putting.cancel()
+        if isinstance(error, Exception):
+            raise StreamReadError(str(error)) from error
+        raise
+
+
+async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, check_length: Callable[[int], None]):
+    """Put a stream of unknown length into R2; `check_length(bytes so far)` may raise to refuse it.
+
+    Parts are PART_SIZE bytes read straight into JS buffers; a stream that fits in one part
+    is a plain put. On any error the multipart upload is aborted and the stream cancelled.
+    """
+    upload = None
+    parts = []
+    received = 0
+    pending = body.head_chunks[0] if body.head_chunks else None
+    body.head_chunks = []
+    try:
+        while True:
+            # Fill one part: the head piece (if any) first, then reads into the rest.
+            part = js.Uint8Array.new(PART_SIZE)
+            filled = 0
+            if pending is not None:
+                part.set(pending, 0)
+                filled = pending.byteLength
+                pending = None
+            while filled < PART_SIZE:
+                piece = await body.read(PART_SIZE - filled, PART_SIZE - filled)
+                if piece is None:
+                    break
+                part.set(piece, filled)
+                filled += piece.byteLength
+            received += filled
+            check_length(received)
+            if filled < PART_SIZE and upload is None:
+                return await bucket.put(key, blob_of(part, filled), options)
+            if filled:
+                if upload is None:
+                    upload = await bucket.createMultipartUpload(key, options)
+                parts.append(await upload.uploadPart(len(parts) + 1, blob_of(part, filled)))
+            if filled < PART_SIZE:
+                return await upload.complete(parts)
+    except BaseException:
+        await body.cancel()
+        if upload is not None:
+            try:
+                await upload.abort()
+            except Exception:
+                pass
+        raise
+
+
+def blob_of(buffer, length: int):
+    """Wrap bytes for the SDK's binding wrapper: it walks a typed array element by element
+    (measured: 13 s for 4 MiB), but passes a Blob through untouched."""
+    return js.Blob.new(js.Array.of(buffer.subarray(0, length)))
