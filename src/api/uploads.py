@@ -6,7 +6,7 @@ import time
 
 from api.errors import ApiError
 from api.upload_rules import check_declared_length, declared_length, file_name, max_file_size
-from api.upload_stream import BodyReader, store_known_length, store_unknown_length
+from api.upload_stream import BodyReader, read_head, store_known_length, store_unknown_length
 from common import d1
 from common.ids import new_media_id
 from common.job_messages import job_message
@@ -14,7 +14,7 @@ from common.media_kinds import SNIFF_BYTES, declared_matches, sniff
 from common.media_records import (
     COUNT_PENDING_BEFORE,
     DELETE_MEDIA,
-    INSERT_MEDIA,
+    INSERT_MEDIA_RETURNING,
     SELECT_MEDIA,
     media_cache_key,
     media_json,
@@ -32,7 +32,7 @@ async def upload_media(request, env) -> tuple[int, dict]:
     if stream is None:
         raise ApiError(400, "empty_body", "The request body is empty: send the file as the body.")
     body = BodyReader(stream)
-    head = await body.read_head(SNIFF_BYTES)
+    head = await read_head(body, SNIFF_BYTES)
     if not head:
         raise ApiError(400, "empty_body", "The request body is empty: send the file as the body.")
     sniffed = sniff(head)
@@ -56,23 +56,29 @@ async def upload_media(request, env) -> tuple[int, dict]:
     size = int(stored.size)
 
     try:
-        await d1.run(
-            env.DB, INSERT_MEDIA, media_id, key, name, sniffed.content_type, sniffed.kind, size, "api", now, now
+        row = await d1.first_row(
+            env.DB, INSERT_MEDIA_RETURNING, media_id, key, name, sniffed.content_type, sniffed.kind, size, "api",
+            now, now,
         )
+        # No row: a retried insert whose first attempt had landed (d1 retries lost connections).
+        row = row or await d1.first_row(env.DB, SELECT_MEDIA, media_id)
+        if row is None:
+            raise RuntimeError(f"media {media_id} was not recorded")
     except BaseException:
         await env.MEDIA.delete(key)
         raise
+    # Cache before queueing: once the job is queued the processor may update the record,
+    # and its cache refresh must land after this first write, never before it.
+    await _cache(env, media_id, media_json(row, []))
     try:
         await env.JOBS.send(job_message(media_id, key))
     except BaseException as error:
         # Without its queue message the record would wait for the reconcile cron: undo instead.
         await d1.run(env.DB, DELETE_MEDIA, media_id)
+        await _uncache(env, media_id)
         await env.MEDIA.delete(key)
         raise ApiError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
 
-    row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
-    record = media_json(row, [])
-    await _cache(env, media_id, record)
     position = await d1.first_row(env.DB, COUNT_PENDING_BEFORE, now, media_id)
     return 202, {
         "id": media_id,
@@ -92,6 +98,13 @@ async def _cache(env, media_id: str, record: dict) -> None:
         await env.METADATA.put(media_cache_key(media_id), json.dumps(record), expirationTtl=CACHE_TTL_SECONDS)
     except Exception as error:
         print(f"api: KV cache write failed for {media_id}: {type(error).__name__}")
+
+
+async def _uncache(env, media_id: str) -> None:
+    try:
+        await env.METADATA.delete(media_cache_key(media_id))
+    except Exception as error:
+        print(f"api: KV cache delete failed for {media_id}: {type(error).__name__}")
 
 
 def _unsupported(declared, sniffed) -> ApiError:

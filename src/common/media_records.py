@@ -11,6 +11,7 @@ __all__ = [
     "DELETE_MEDIA",
     "DELETE_RENDITIONS",
     "INSERT_MEDIA",
+    "INSERT_MEDIA_RETURNING",
     "MEDIA_COLUMNS",
     "SELECT_MEDIA",
     "SELECT_RENDITIONS",
@@ -33,6 +34,9 @@ INSERT_MEDIA = (
     " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)"
     " ON CONFLICT DO NOTHING"
 )
+
+# INSERT_MEDIA that also returns the stored row (none when it did nothing).
+INSERT_MEDIA_RETURNING = f"{INSERT_MEDIA} RETURNING {MEDIA_COLUMNS}"
 
 # Parameters: id.
 SELECT_MEDIA = f"SELECT {MEDIA_COLUMNS} FROM media WHERE id = ?"
