@@ -1,9 +1,11 @@
 """API worker entry point: hands each event to the plain modules."""
 
+import time
+
 from workers import WorkerEntrypoint
 
 from api.app import handle
-from api.daily_report import log_daily_report
+from api.scheduled import run_scheduled
 
 
 class Default(WorkerEntrypoint):
@@ -11,4 +13,4 @@ class Default(WorkerEntrypoint):
         return await handle(request, self.env)
 
     async def scheduled(self, controller, env=None, ctx=None):
-        await log_daily_report(self.env, controller.cron)
+        await run_scheduled(self.env, controller.cron, int(time.time() * 1000))

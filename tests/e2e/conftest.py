@@ -16,6 +16,7 @@ ROTATED_KEY = "rotated-local-key"
 MiB = 1024 * 1024
 # Higher than the 100 MiB default so a 200 MB upload can prove streaming (paid plans
 # allow 200 and 500 MiB requests); the 413 tests run against this limit.
+TEST_ORPHAN_MIN_AGE_SECONDS = 5
 TEST_MAX_FILE_SIZE = 210 * MiB
 
 
@@ -28,7 +29,8 @@ def pipeline(tmp_path_factory) -> PipelineStack:
         work_dir=tmp / "work",
         registry_dir=tmp / "registry",
         dev_vars=DEV_VARS,
-        api_vars={"API_KEY": f"{API_KEY},{ROTATED_KEY}", "MAX_FILE_SIZE": str(TEST_MAX_FILE_SIZE)},
+        api_vars={"API_KEY": f"{API_KEY},{ROTATED_KEY}", "MAX_FILE_SIZE": str(TEST_MAX_FILE_SIZE),
+                  "ORPHAN_MIN_AGE_SECONDS": str(TEST_ORPHAN_MIN_AGE_SECONDS)},
     )
     stack.start()
     yield stack

@@ -1,0 +1,123 @@
+"""The hourly sweep of originals no record owns: which keys, paging, resuming, the age guard."""
+
+import asyncio
+import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import tomllib
+
+from api import orphan_sweep
+from api.orphan_sweep import RESUME_KEY, epoch_ms, min_age_seconds, orphans, owners_query, sweep_orphan_originals
+from api.scheduled import DAILY_REPORT_CRON, ORPHAN_SWEEP_CRON, run_scheduled
+from tests.unit.processor_fakes import FakeD1, FakeKV
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW_MS = 1_800_000_000_000
+HOUR_MS = 3_600_000
+
+
+class FakeBucket:
+    """R2's list (prefix, limit, startAfter; keys in order) and delete over {key: uploaded ms}."""
+
+    def __init__(self, objects: dict[str, int]) -> None:
+        self.objects = dict(objects)
+        self.lists = 0
+
+    async def list(self, options):
+        self.lists += 1
+        keys = sorted(k for k in self.objects if k.startswith(options.get("prefix", "")))
+        if "startAfter" in options:
+            keys = [k for k in keys if k > options["startAfter"]]
+        page = keys[: options["limit"]]
+        when = lambda ms: SimpleNamespace(getTime=lambda: float(ms))  # noqa: E731 - a JS Date
+        return SimpleNamespace(
+            objects=[SimpleNamespace(key=k, uploaded=when(self.objects[k])) for k in page],
+            truncated=len(keys) > len(page),
+        )
+
+    async def delete(self, keys):
+        for key in keys:
+            self.objects.pop(key, None)
+
+
+def _env(objects: dict[str, int], recorded: list[str], **vars_):
+    db = FakeD1()
+    for n, key in enumerate(recorded):
+        db.conn.execute(
+            "INSERT INTO media (id, r2_key, content_type, kind, size, created_at, updated_at)"
+            " VALUES (?, ?, 'video/mp4', 'video', 1, 0, 0)", (f"m{n}", key))
+    return SimpleNamespace(DB=db, METADATA=FakeKV(), MEDIA=FakeBucket(objects), **vars_)
+
+
+def test_orphans_are_old_enough_and_unowned():
+    listed = [("originals/a", NOW_MS - 2 * HOUR_MS), ("originals/b", NOW_MS - 2 * HOUR_MS),
+              ("originals/c", NOW_MS - 60_000), ("originals/d", NOW_MS - HOUR_MS)]
+    assert orphans(listed, {"originals/b"}, NOW_MS, 3600) == ["originals/a", "originals/d"]
+    assert orphans(listed, set(), NOW_MS, 0) == [key for key, _ in listed]
+
+
+@pytest.mark.parametrize("raw, expected", [(None, 3600), ("", 3600), ("0", 0), (" 120 ", 120), ("-5", 3600),
+                                           ("1.5", 3600), ("soon", 3600)])
+def test_min_age_comes_from_the_var_or_the_default(raw, expected):
+    assert min_age_seconds(raw) == expected
+
+
+def test_epoch_ms_of_a_js_date_and_of_a_datetime():
+    assert epoch_ms(SimpleNamespace(getTime=lambda: 1_700_000_000_123.0)) == 1_700_000_000_123
+    moment = datetime.datetime(2026, 11, 22, 12, 0, tzinfo=datetime.timezone.utc)
+    assert epoch_ms(moment) == int(moment.timestamp()) * 1000
+
+
+def test_owners_query_has_one_placeholder_per_key():
+    assert owners_query(3) == "SELECT r2_key FROM media WHERE r2_key IN (?, ?, ?)"
+
+
+def test_a_sweep_deletes_old_unowned_originals_and_nothing_else():
+    old, young = NOW_MS - 2 * HOUR_MS, NOW_MS - 1000
+    env = _env({"originals/kept": old, "originals/orphan": old, "originals/young": young,
+                "renditions/x/web.mp4": old, "uploads/direct.mp4": old}, recorded=["originals/kept"])
+    result = asyncio.run(sweep_orphan_originals(env, NOW_MS))
+    assert result == {"examined": 3, "deleted": 1, "resume_after": None}
+    assert sorted(env.MEDIA.objects) == ["originals/kept", "originals/young", "renditions/x/web.mp4",
+                                         "uploads/direct.mp4"]
+    assert RESUME_KEY not in env.METADATA.data
+
+
+def test_more_than_100_keys_a_page_are_checked_in_statements_of_100():
+    old = NOW_MS - 2 * HOUR_MS
+    keys = [f"originals/{n:04d}" for n in range(250)]
+    env = _env(dict.fromkeys(keys, old), recorded=keys[::2])
+    asyncio.run(sweep_orphan_originals(env, NOW_MS))
+    assert sorted(env.MEDIA.objects) == keys[::2]
+
+
+def test_a_long_listing_is_swept_a_few_pages_per_run_resuming_where_it_stopped(monkeypatch):
+    monkeypatch.setattr(orphan_sweep, "PAGE_SIZE", 10)
+    monkeypatch.setattr(orphan_sweep, "PAGES_PER_RUN", 2)
+    old = NOW_MS - 2 * HOUR_MS
+    keys = [f"originals/{n:03d}" for n in range(45)]
+    env = _env(dict.fromkeys(keys, old), recorded=keys[:5])
+
+    first = asyncio.run(sweep_orphan_originals(env, NOW_MS))
+    assert first == {"examined": 20, "deleted": 15, "resume_after": "originals/019"}
+    assert env.METADATA.data[RESUME_KEY] == "originals/019"
+    second = asyncio.run(sweep_orphan_originals(env, NOW_MS))
+    assert second == {"examined": 20, "deleted": 20, "resume_after": "originals/039"}
+    third = asyncio.run(sweep_orphan_originals(env, NOW_MS))
+    assert third == {"examined": 5, "deleted": 5, "resume_after": None}
+    assert RESUME_KEY not in env.METADATA.data
+    assert sorted(env.MEDIA.objects) == keys[:5]
+    # Back at the start: the next run looks at the first page again.
+    assert asyncio.run(sweep_orphan_originals(env, NOW_MS))["examined"] == 5
+
+
+def test_every_cron_of_the_api_config_has_a_task_and_an_unknown_one_is_an_error():
+    crons = tomllib.loads((ROOT / "wrangler.api.toml").read_text())["triggers"]["crons"]
+    assert sorted(crons) == sorted([DAILY_REPORT_CRON, ORPHAN_SWEEP_CRON])
+    env = _env({}, recorded=[])
+    assert asyncio.run(run_scheduled(env, ORPHAN_SWEEP_CRON, NOW_MS))["examined"] == 0
+    assert asyncio.run(run_scheduled(env, DAILY_REPORT_CRON, NOW_MS))["total"] == 0
+    with pytest.raises(ValueError, match="no task for cron"):
+        asyncio.run(run_scheduled(env, "* * * * *", NOW_MS))
