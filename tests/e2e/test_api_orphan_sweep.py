@@ -21,22 +21,23 @@ def test_the_sweep_deletes_an_unowned_original_once_old_enough_and_keeps_recorde
     assert put.status_code == 201
     put_at = time.monotonic()
 
-    assert trigger_cron(pipeline.api_url, SWEEP_CRON) == 200
+    log = pipeline.workers.running[0].log_path
+    sweep(pipeline.api_url, log)
     assert time.monotonic() - put_at < TEST_ORPHAN_MIN_AGE_SECONDS, "too slow to test the age guard"
     assert api.get(f"/files/{orphan}").status_code == 200  # younger than the minimum age: left alone
+    deleted_line = f"orphan sweep: deleted {orphan} (no media record)"
+    assert deleted_line not in log.read_text()
 
     time.sleep(TEST_ORPHAN_MIN_AGE_SECONDS + 0.5 - (time.monotonic() - put_at))
-    assert trigger_cron(pipeline.api_url, SWEEP_CRON) == 200
-    eventually(lambda: _assert_status(api, f"/files/{orphan}", 404), timeout=20)
+    sweep(pipeline.api_url, log)
+    assert api.get(f"/files/{orphan}").status_code == 404
+    assert deleted_line in log.read_text()
     assert api.get(f"/files/originals/{kept.json()['id']}").content == png_bytes
     assert api.get(f"/api/media/{kept.json()['id']}").status_code == 200
-    log = pipeline.workers.running[0].log_path
-    eventually(lambda: _assert_in(f"orphan sweep: deleted {orphan} (no media record)", log.read_text()))
 
 
-def _assert_in(part, text):
-    assert part in text
-
-
-def _assert_status(client, path, status):
-    assert client.get(path).status_code == status
+def sweep(api_url, log) -> None:
+    """Run the sweep cron and wait for its summary line in the API worker's log."""
+    runs = log.read_text().count("orphan sweep: examined")
+    assert trigger_cron(api_url, SWEEP_CRON) == 200
+    eventually(lambda: log.read_text().count("orphan sweep: examined") > runs, timeout=20)
