@@ -13,9 +13,9 @@ __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
     "MAX_FILE_NAME_CHARS",
     "check_declared_length",
-    "check_streamed_length",
     "declared_length",
     "file_name",
+    "file_too_large",
     "max_file_size",
 ]
 
@@ -62,13 +62,7 @@ def check_declared_length(length: int | None, limit: int) -> None:
             400, "empty_body", "The request body is empty; send the file as the body."
         )
     if length > limit:
-        raise _too_large(limit)
-
-
-def check_streamed_length(received: int, limit: int) -> None:
-    """Refuse while streaming once more than `limit` bytes arrived (413 `file_too_large`)."""
-    if received > limit:
-        raise _too_large(limit)
+        raise file_too_large(limit)
 
 
 def file_name(headers_get: Callable[[str], str | None]) -> str | None:
@@ -87,7 +81,8 @@ def file_name(headers_get: Callable[[str], str | None]) -> str | None:
     return None
 
 
-def _too_large(limit: int) -> ApiError:
+def file_too_large(limit: int) -> ApiError:
+    """413 `file_too_large`: by Content-Length before reading, or while streaming."""
     return ApiError(
         413,
         "file_too_large",

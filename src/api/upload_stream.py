@@ -6,8 +6,8 @@ early, 413 as soon as a chunked body passes the size limit.
 """
 
 from api.errors import ApiError
-from api.upload_rules import check_streamed_length
-from common.r2_streams import BodyReader, StreamReadError, put_in_parts, put_known_length
+from api.upload_rules import file_too_large
+from common.r2_streams import BodyReader, StreamReadError, StreamTooLarge, put_in_parts, put_known_length
 
 __all__ = ["BodyReader", "read_head", "store_known_length", "store_unknown_length"]
 
@@ -36,6 +36,8 @@ async def store_known_length(bucket, key: str, body: BodyReader, length: int, op
 async def store_unknown_length(bucket, key: str, body: BodyReader, limit: int, options: dict):
     """Put a chunked body into R2, refusing it (413) as soon as it passes `limit`."""
     try:
-        return await put_in_parts(bucket, key, body, options, lambda received: check_streamed_length(received, limit))
+        return await put_in_parts(bucket, key, body, options, limit)
+    except StreamTooLarge as error:
+        raise file_too_large(limit) from error
     except StreamReadError as error:
         raise _incomplete(error) from error

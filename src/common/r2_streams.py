@@ -7,7 +7,6 @@ it arrives.
 """
 
 import asyncio
-from collections.abc import Callable
 
 import js
 
@@ -18,6 +17,14 @@ HEAD_READ_SIZE = 64 * 1024
 
 class StreamReadError(Exception):
     """The stream broke or ended before its declared length."""
+
+
+class StreamTooLarge(Exception):
+    """The stream passed the limit given to `put_in_parts` (it was cancelled there and then)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the stream is over {limit} bytes")
+        self.limit = limit
 
 
 class BodyReader:
@@ -94,8 +101,8 @@ async def put_known_length(bucket, key: str, stream, length: int, options: dict,
         raise
 
 
-async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, check_length: Callable[[int], None]):
-    """Put a stream of unknown length into R2; `check_length(bytes so far)` may raise to refuse it.
+async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit: int):
+    """Put a stream of unknown length into R2; StreamTooLarge as soon as it passes `limit` bytes.
 
     Parts are PART_SIZE bytes read straight into JS buffers; a stream that fits in one part
     is a plain put. On any error the multipart upload is aborted and the stream cancelled.
@@ -114,14 +121,20 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, check_
                 part.set(pending, 0)
                 filled = pending.byteLength
                 pending = None
+                if filled > limit:
+                    raise StreamTooLarge(limit)
             while filled < PART_SIZE:
-                piece = await body.read(PART_SIZE - filled, PART_SIZE - filled)
+                # Never wait for more than one byte past the limit: a stream that passes it
+                # is refused when that byte arrives, not when the part would be full.
+                wanted = min(PART_SIZE - filled, limit + 1 - received - filled)
+                piece = await body.read(wanted, PART_SIZE - filled)
                 if piece is None:
                     break
                 part.set(piece, filled)
                 filled += piece.byteLength
+                if received + filled > limit:
+                    raise StreamTooLarge(limit)
             received += filled
-            check_length(received)
             if filled < PART_SIZE and upload is None:
                 return await bucket.put(key, blob_of(part, filled), options)
             if filled:

@@ -9,7 +9,7 @@ upload of fixed-size parts.
 
 import js
 
-from common.r2_streams import BodyReader, put_in_parts, put_known_length
+from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length
 from pyodide.ffi import to_js
 
 __all__ = ["OutputFetchError", "R2Storage"]
@@ -82,9 +82,7 @@ class R2Storage:
         return await put_known_length(self.bucket, key, stream, length, _put_options(content_type))
 
     async def _put_multipart(self, key: str, stream, content_type: str):
-        return await put_in_parts(self.bucket, key, BodyReader(stream), _put_options(content_type), _check_output_size)
-
-
-def _check_output_size(received: int) -> None:
-    if received > MAX_OUTPUT_BYTES:
-        raise OutputFetchError(f"the output is over {MAX_OUTPUT_BYTES} bytes")
+        try:
+            return await put_in_parts(self.bucket, key, BodyReader(stream), _put_options(content_type), MAX_OUTPUT_BYTES)
+        except StreamTooLarge as error:
+            raise OutputFetchError(f"the output is over {MAX_OUTPUT_BYTES} bytes") from error

@@ -106,8 +106,9 @@ def chunked_upload_until_answer(
 ):
     """Stream a chunked body the way curl does: stop sending as soon as the server answers.
 
-    (httpx would keep writing a body the server no longer reads, and wait forever.)
-    Returns (status, body bytes, bytes sent)."""
+    (httpx would keep writing a body the server no longer reads, and wait forever.) With
+    `stop_after`, send one byte more than that and then wait (60 s at most) for the answer
+    without ending the body. Returns (status, body bytes, bytes sent); status 0 when none came."""
     import select
     import socket
 
@@ -134,9 +135,10 @@ def chunked_upload_until_answer(
                 answered = True
                 break
             if stop_after is not None and sent > stop_after:
-                # Enough to be judged: wait for the answer instead of writing into a socket
-                # the server may close (the reset would discard its buffered answer).
-                answered = bool(select.select([sock], [], [], 60)[0])
+                # Enough to be judged: the server must answer without the end of the body.
+                # (Writing on into a socket it may close would make the close a reset that
+                # discards its buffered answer.)
+                answered = True
                 break
         if not answered:
             sock.sendall(b"0\r\n\r\n")
@@ -144,7 +146,7 @@ def chunked_upload_until_answer(
         try:
             while chunk := sock.recv(65536):
                 reply += chunk
-        except ConnectionResetError:
+        except (ConnectionResetError, TimeoutError):
             pass
     status = int(reply.split(b" ", 2)[1]) if reply else 0
     return status, reply.split(b"\r\n\r\n", 1)[-1], sent

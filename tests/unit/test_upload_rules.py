@@ -4,9 +4,9 @@ from api.errors import ApiError
 from api.upload_rules import (
     DEFAULT_MAX_FILE_SIZE,
     check_declared_length,
-    check_streamed_length,
     declared_length,
     file_name,
+    file_too_large,
     max_file_size,
 )
 
@@ -61,12 +61,9 @@ def test_check_declared_length():
     assert (caught.value.status, caught.value.code) == (400, "empty_body")
 
 
-def test_check_streamed_length():
-    check_streamed_length(0, 10)
-    check_streamed_length(10, 10)
-    with pytest.raises(ApiError) as caught:
-        check_streamed_length(11, 10)
-    assert (caught.value.status, caught.value.code) == (413, "file_too_large")
+def test_file_too_large_names_the_limit():
+    error = file_too_large(10)
+    assert (error.status, error.code, error.body()["max_file_size"]) == (413, "file_too_large", 10)
 
 
 def headers(**values):
