@@ -19,7 +19,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -168,6 +167,10 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         pass
     else:
         return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
+    # Imported here: the email package costs tens of ms at start-up, and Ittybit sends
+    # delta-seconds; only a date-form Retry-After needs it.
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -12,7 +12,6 @@ in the manner of httpx's ``MockTransport``::
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -88,6 +87,6 @@ class MockTransport:
         request = TransportRequest(method, url, dict(headers), body)
         self.requests.append(request)
         response = self.handler(request)
-        if inspect.isawaitable(response):
+        if isinstance(response, Awaitable):
             response = await response
         return response
