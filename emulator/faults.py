@@ -29,6 +29,8 @@ class Switches:
     fail_job_rate: float = 0.0
     processing_delay_ms: int = 0
     status_vocabulary: str = "completed"
+    # Output files.
+    chunked_outputs: bool = False
     # Webhooks.
     webhook_format: str = "job"
     processing_webhooks: bool = False
@@ -55,6 +57,7 @@ SWITCH_HELP = {
     "fail_job_rate": "share of jobs that end failed with an injected error",
     "processing_delay_ms": "extra time each job spends in processing",
     "status_vocabulary": "final success status: completed, succeeded or ready",
+    "chunked_outputs": "serve output files chunked, without Content-Length, and report no filesize (outputs of unknown length)",
     "webhook_format": "job (bare job object) or event (envelope {id, object: event, kind, data, created_at})",
     "processing_webhooks": "also send a webhook when a job starts processing",
     "drop_webhook_rate": "share of webhook deliveries never sent",

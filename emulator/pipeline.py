@@ -107,6 +107,8 @@ class Processor:
             raise TranscodeError("ffmpeg produced no output (is options.start inside the input?)")
         url = f"{self._public_url()}/files/{job_id}/{name}"
         summary = transcode.file_summary(transcode.probe(target), job.kind, fmt, url, os.path.getsize(target))
+        if self._faults.current.chunked_outputs:
+            summary["filesize"] = None
         self._finish(job_id, self._faults.current.status_vocabulary, output_file=summary)
 
     def _run_ffmpeg(self, argv: list[str]) -> None:

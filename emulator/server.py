@@ -359,9 +359,13 @@ class Handler(BaseHTTPRequestHandler):
         first, last = wanted if wanted else (0, size - 1)
         length = last - first + 1 if size else 0
         status = 206 if wanted else 200
+        chunked = not wanted and self.server.app.faults.current.chunked_outputs
         self.send_response(status)
         self.send_header("Content-Type", files.content_type(path))
-        self.send_header("Content-Length", str(length))
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", etag)
         if wanted:
@@ -375,6 +379,8 @@ class Handler(BaseHTTPRequestHandler):
                     chunk = source.read(min(CHUNK, remaining))
                     if not chunk:
                         break
-                    self.wfile.write(chunk)
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                     remaining -= len(chunk)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
         return status

@@ -192,3 +192,18 @@ def test_workers_are_bounded(client, file_server, emulator):
     counters = emulator.counters.snapshot()
     assert counters["ffmpeg_runs"] == 5
     assert 1 <= counters["ffmpeg_peak_concurrency"] <= emulator.config.workers == 2
+
+
+def test_chunked_outputs_have_no_length_anywhere(client, file_server):
+    client.put("/_emulator/faults", json={"chunked_outputs": True})
+    job = wait_final(client, client.post("/jobs", json={"kind": "image", "input": f"{file_server}/image.png",
+                                                        "options": {"format": "png"}}).json()["id"])
+    assert job["status"] == "completed", job["error"]
+    assert job["tasks"][0]["output"]["filesize"] is None
+    with httpx.stream("GET", job["output"]) as response:
+        assert response.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in response.headers
+        whole = response.read()
+    assert whole.startswith(b"\x89PNG\r\n\x1a\n") and whole.endswith(b"IEND\xaeB`\x82")
+    part = httpx.get(job["output"], headers={"Range": "bytes=0-7"})
+    assert part.status_code == 206 and part.headers["content-length"] == "8"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from processor.ittybit_client import idempotency_key
@@ -59,3 +60,19 @@ def test_duplicated_and_reordered_webhooks_change_nothing(api, emulator, pipelin
     time.sleep(2)
     assert rows(pipeline, f"SELECT * FROM renditions WHERE media_id = '{media_id}'") == before
     assert media(api, media_id)["status"] == "completed"
+
+
+def test_outputs_of_unknown_length_are_streamed_into_r2_whole(api, emulator, pipeline, tmp_path):
+    # No Content-Length on the output and no filesize in the job: the processor's part-by-part path.
+    emulator.faults(chunked_outputs=True)
+    media_id = upload(api, make_image(tmp_path / "c.png").read_bytes(), "image/png")
+    item = wait_final(api, media_id)
+    assert item["status"] == "completed", item
+    for rendition in item["renditions"]:
+        job = emulator.job(rendition["job_id"])
+        assert job["tasks"][0]["output"]["filesize"] is None
+        original = httpx.get(job["output"])
+        assert "content-length" not in original.headers
+        stored = api.get(rendition["url"])
+        assert stored.status_code == 200 and stored.content == original.content
+        assert rendition["size"] == int(stored.headers["content-length"]) == len(original.content) > 0
