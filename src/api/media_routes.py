@@ -7,10 +7,10 @@ from api.cursors import encode_cursor
 from api.errors import ApiError
 from api.file_keys import file_path
 from api.listing import parse_list_query
-from api.uploads import CACHE_TTL_SECONDS
 from common import d1
 from common.ids import is_media_id
 from common.media_records import (
+    CACHE_TTL_SECONDS,
     DELETE_MEDIA,
     DELETE_RENDITIONS,
     SELECT_MEDIA,
@@ -35,7 +35,12 @@ async def get_media(env, media_id: str) -> tuple[dict, str]:
     """The media JSON and where it came from ("hit" or "miss")."""
     if not is_media_id(media_id):
         raise _not_found(media_id)
-    cached = await env.METADATA.get(media_cache_key(media_id))
+    try:
+        cached = await env.METADATA.get(media_cache_key(media_id))
+    except Exception as error:
+        # KV is only a cache: a failed read is a miss, never a failed request.
+        print(f"api: KV cache read failed for {media_id}: {type(error).__name__}")
+        cached = None
     if cached is not None:
         try:
             return with_urls(env, json.loads(cached)), "hit"

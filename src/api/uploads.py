@@ -12,6 +12,7 @@ from common.ids import new_media_id
 from common.job_messages import job_message
 from common.media_kinds import SNIFF_BYTES, declared_matches, sniff
 from common.media_records import (
+    CACHE_TTL_SECONDS,
     COUNT_PENDING_BEFORE,
     DELETE_MEDIA,
     INSERT_MEDIA_RETURNING,
@@ -20,7 +21,6 @@ from common.media_records import (
     media_json,
 )
 
-CACHE_TTL_SECONDS = 300
 
 
 async def upload_media(request, env) -> tuple[int, dict]:

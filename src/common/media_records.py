@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 __all__ = [
+    "CACHE_TTL_SECONDS",
     "COUNT_PENDING_BEFORE",
     "RENDITION_FIELDS",
     "DELETE_MEDIA",
@@ -87,6 +88,10 @@ RENDITION_FIELDS = (
     "error",
     "output_key",
 )
+
+
+# How long KV keeps a cached media JSON; every status change rewrites it sooner.
+CACHE_TTL_SECONDS = 300
 
 
 def media_cache_key(media_id: str) -> str:

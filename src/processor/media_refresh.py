@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 
 from common.d1 import all_rows, first_row, run
-from common.media_records import SELECT_MEDIA, SELECT_RENDITIONS, media_cache_key, media_json
+from common.media_records import CACHE_TTL_SECONDS, SELECT_MEDIA, SELECT_RENDITIONS, media_cache_key, media_json
 from processor.context import Context
 from processor.media_state import aggregate_status, can_transition, failure_reason
 from processor.rendition_store import SELECT_RENDITIONS_FOR_MEDIA, UPDATE_MEDIA_STATUS
 
-__all__ = ["CACHE_TTL_SECONDS", "cache_media", "refresh_media"]
-
-# As the API worker's cache entries: a stale entry cannot outlive this.
-CACHE_TTL_SECONDS = 300
+__all__ = ["cache_media", "refresh_media"]
 
 
 async def refresh_media(ctx: Context, media_id: str) -> dict | None:
