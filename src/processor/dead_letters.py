@@ -1,4 +1,9 @@
-"""The dead-letter queue: a message that exhausted its retries fails its media item, never leaves it pending."""
+"""The dead-letter queue: a message that exhausted its retries.
+
+Its media item is failed once it is older than GIVE_UP_AFTER_SECONDS (a day by default), so
+nothing stays pending forever; a younger one is left as it is, and the reconcile cron queues
+it again, so an Ittybit outage longer than one message's retries does not fail uploads.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +56,11 @@ async def give_up(ctx: Context, body: object, attempts: int | None = None) -> st
     renditions = await all_rows(ctx.db, SELECT_RENDITIONS_FOR_MEDIA, media_id)
     reason = give_up_reason(renditions, attempts)
     now = ctx.now_ms()
+    if now - int(media["created_at"]) < ctx.settings.give_up_after_seconds * 1000:
+        # Young: most likely Ittybit is down for a while. The reconcile cron queues media left
+        # pending again (after RECONCILE_AFTER_SECONDS), so it completes once Ittybit is back.
+        ctx.log(f"processor: media {media_id} left for the reconcile cron: {reason}")
+        return "left_for_reconcile"
     await run(ctx.db, FAIL_OPEN_RENDITIONS, reason, now, media_id)
     await run(ctx.db, UPDATE_MEDIA_STATUS, "failed", reason, now, media_id)
     ctx.log(f"processor: media {media_id} failed: {reason}")

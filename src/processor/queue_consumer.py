@@ -38,8 +38,8 @@ class Decision:
         return cls("ack", what)
 
     @classmethod
-    def retry(cls, what: str, attempts: int, retry_after: float | None = None) -> Decision:
-        return cls("retry", what, retry_delay(attempts, retry_after))
+    def retry(cls, what: str, attempts: int, retry_after: float | None = None, cap: int = 300) -> Decision:
+        return cls("retry", what, retry_delay(attempts, retry_after, cap=cap))
 
 
 def is_dead_letter_queue(queue_name: str) -> bool:
@@ -57,7 +57,9 @@ async def process_media(ctx: Context, media_id: str, attempts: int) -> Decision:
             return Decision.ack("gone")
     submission = await submit_renditions(ctx, media_id)
     if submission.retry:
-        return Decision.retry(f"ittybit: {submission.error}", attempts, submission.retry_after)
+        return Decision.retry(
+            f"ittybit: {submission.error}", attempts, submission.retry_after, ctx.settings.retry_max_seconds
+        )
     return Decision.ack(submission.state)
 
 
@@ -91,4 +93,4 @@ async def handle_message(ctx: Context, body: object, attempts: int, queue_name: 
     except Exception as error:
         ctx.log(f"processor: message failed (attempt {attempts}), will retry: {type(error).__name__}: {error}")
         ctx.log(traceback.format_exc())
-        return Decision.retry(f"error: {type(error).__name__}", attempts)
+        return Decision.retry(f"error: {type(error).__name__}", attempts, cap=ctx.settings.retry_max_seconds)

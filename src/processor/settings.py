@@ -29,6 +29,11 @@ class Settings:
     presets: dict[str, tuple[Preset, ...]] = field(default_factory=lambda: dict(DEFAULT_PRESETS))
     reconcile_after_seconds: int = 600
     signed_url_ttl: int = 3600
+    # The longest wait between two tries of a queue message (backoff doubles up to it).
+    retry_max_seconds: int = 300
+    # A dead-lettered message fails its media only once the media is this old; younger
+    # media stay pending for the reconcile cron to queue again (an Ittybit outage passes).
+    give_up_after_seconds: int = 86_400
 
     @property
     def webhook_url(self) -> str | None:
@@ -77,6 +82,8 @@ def settings_from_env(env: object) -> Settings:
         presets=presets_from_var(_text(env, "RENDITION_PRESETS")),
         reconcile_after_seconds=_seconds(env, "RECONCILE_AFTER_SECONDS", 600),
         signed_url_ttl=max(60, _seconds(env, "SIGNED_URL_TTL", 3600)),
+        retry_max_seconds=max(1, _seconds(env, "RETRY_MAX_SECONDS", 300)),
+        give_up_after_seconds=_seconds(env, "GIVE_UP_AFTER_SECONDS", 86_400),
     )
 
 

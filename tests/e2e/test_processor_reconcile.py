@@ -1,4 +1,5 @@
-"""A dropped webhook is repaired by the reconcile cron (its own stack: RECONCILE_AFTER_SECONDS=2)."""
+"""The reconcile cron repairs a dropped webhook and outlasts an Ittybit outage (its own stack:
+RECONCILE_AFTER_SECONDS=2, RETRY_MAX_SECONDS=1 so a message's retries run out in seconds)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def fast_reconcile(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("reconcile")
     stack = PipelineStack(ports=Ports.free(), state_dir=tmp / "state", work_dir=tmp / "work",
                           registry_dir=tmp / "registry", dev_vars=DEV_VARS,
-                          processor_vars={"RECONCILE_AFTER_SECONDS": "2"})
+                          processor_vars={"RECONCILE_AFTER_SECONDS": "2", "RETRY_MAX_SECONDS": "1"})
     stack.start()
     yield stack
     stack.stop()
@@ -41,3 +42,26 @@ def test_a_dropped_webhook_is_repaired_by_the_cron(fast_reconcile, tmp_path):
         item = wait_final(api, media_id, timeout=60)
         assert item["status"] == "completed" and item["renditions"][0]["size"] > 0
         assert api.get(item["renditions"][0]["url"]).status_code == 200
+
+
+def test_an_ittybit_outage_longer_than_a_messages_retries_does_not_fail_the_upload(fast_reconcile, tmp_path):
+    emulator = Emulator(fast_reconcile.emulator_url)
+    emulator.faults(error_rate=1.0)  # every call to Ittybit answers 500 or 503
+    log = fast_reconcile.workers.running[1].log_path
+    try:
+        with httpx.Client(base_url=fast_reconcile.api_url, timeout=60, headers={"X-API-Key": API_KEY}) as api:
+            media_id = upload(api, make_audio(tmp_path / "o.wav", seconds=1).read_bytes(), "audio/wav")
+            # 7 tries a second apart, then the dead-letter queue, which leaves young media alone.
+            eventually(lambda: f"media {media_id} left for the reconcile cron" in log.read_text(), timeout=120)
+            item = media(api, media_id)
+            assert item["status"] in ("pending", "processing")
+            assert [r["status"] for r in item["renditions"]] == ["pending"]
+            assert item["renditions"][0]["job_id"] is None
+            emulator.reset_faults()  # Ittybit is back
+            time.sleep(2.5)  # past RECONCILE_AFTER_SECONDS
+            assert trigger_cron(fast_reconcile.processor_url, "*/5 * * * *") == 200
+            item = wait_final(api, media_id, timeout=60)
+            assert item["status"] == "completed", item
+            assert api.get(item["renditions"][0]["url"]).status_code == 200
+    finally:
+        emulator.reset_faults()

@@ -29,10 +29,14 @@ def test_settings_from_env_reads_vars_and_defaults():
     assert settings.signed_url_ttl == 3600
     assert settings.presets == DEFAULT_PRESETS
     assert settings.uploads_prefix == "uploads/"
+    assert (settings.retry_max_seconds, settings.give_up_after_seconds) == (300, 86_400)
+    tuned = settings_from_env(SimpleNamespace(RETRY_MAX_SECONDS="0", GIVE_UP_AFTER_SECONDS="60"))
+    assert (tuned.retry_max_seconds, tuned.give_up_after_seconds) == (1, 60)
 
 
 @pytest.mark.parametrize("name, value", [("ITTYBIT_INPUT_MODE", "ftp"), ("RECONCILE_AFTER_SECONDS", "soon"),
-                                         ("RENDITION_PRESETS", "{bad")])
+                                         ("RENDITION_PRESETS", "{bad"), ("RETRY_MAX_SECONDS", "-1"),
+                                         ("GIVE_UP_AFTER_SECONDS", "a day")])
 def test_settings_from_env_refuses_bad_values(name, value):
     with pytest.raises(ValueError):
         settings_from_env(SimpleNamespace(**{name: value}))

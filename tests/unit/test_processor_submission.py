@@ -70,6 +70,14 @@ async def test_server_errors_and_network_failures_retry_with_backoff():
     assert decision.action == "retry" and decision.delay == 8
 
 
+async def test_retry_max_seconds_caps_the_backoff():
+    ctx = make_context(retry_max_seconds=5)
+    insert_media(ctx, MEDIA, kind="audio")
+    ctx.itty.fail_next = [TransportResponse.json(503, {"kind": "server_error", "message": "down"})]
+    decision = await handle_message(ctx, {"type": "media.process", "media_id": MEDIA, "r2_key": "x"}, 3, "q")
+    assert decision.action == "retry" and decision.delay == 5
+
+
 async def test_a_rejected_job_fails_its_rendition_with_ittybits_message():
     ctx = make_context()
     insert_media(ctx, MEDIA, kind="audio")
