@@ -119,5 +119,12 @@ def test_every_cron_of_the_api_config_has_a_task_and_an_unknown_one_is_an_error(
     env = _env({}, recorded=[])
     assert asyncio.run(run_scheduled(env, ORPHAN_SWEEP_CRON, NOW_MS))["examined"] == 0
     assert asyncio.run(run_scheduled(env, DAILY_REPORT_CRON, NOW_MS))["total"] == 0
-    with pytest.raises(ValueError, match="no task for cron"):
+    with pytest.raises(ValueError, match=r"no task for cron '\* \* \* \* \*' \(known: '0 9 \* \* \*', '17 \* \* \* \*'\)"):
         asyncio.run(run_scheduled(env, "* * * * *", NOW_MS))
+
+
+def test_a_manual_trigger_without_a_cron_runs_every_task():
+    env = _env({"originals/orphan": NOW_MS - 2 * HOUR_MS}, recorded=[])
+    result = asyncio.run(run_scheduled(env, "", NOW_MS))
+    assert result["report"]["total"] == 0 and result["sweep"]["deleted"] == 1
+    assert env.MEDIA.objects == {}
