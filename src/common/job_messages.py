@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["MESSAGE_TYPE", "JobMessage", "job_message", "parse_job_message"]
+__all__ = ["MESSAGE_TYPE", "JobMessage", "body_mapping", "job_message", "parse_job_message"]
 
 MESSAGE_TYPE = "media.process"
 
@@ -29,19 +30,27 @@ def job_message(media_id: str, r2_key: str, reason: str = "upload") -> dict:
     }
 
 
-def parse_job_message(body: object) -> JobMessage | None:
-    """Read a queue body back into a JobMessage, or None when it is not one."""
-    if isinstance(body, (str, bytes, bytearray)):
-        # Producers other than ours may send the JSON as text.
+def body_mapping(body: object) -> Mapping | None:
+    """A queue body as a mapping: as sent, or from the JSON text other producers may send;
+    None when it is neither (deeply nested text is as unreadable as bad text)."""
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", errors="replace")
+    if isinstance(body, str):
         try:
             body = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
-    if not isinstance(body, dict) or body.get("type") != MESSAGE_TYPE:
+    return body if isinstance(body, Mapping) else None
+
+
+def parse_job_message(body: object) -> JobMessage | None:
+    """Read a queue body back into a JobMessage, or None when it is not one."""
+    data = body_mapping(body)
+    if data is None or data.get("type") != MESSAGE_TYPE:
         return None
-    media_id = body.get("media_id")
-    r2_key = body.get("r2_key")
-    reason = body.get("reason", "upload")
+    media_id = data.get("media_id")
+    r2_key = data.get("r2_key")
+    reason = data.get("reason", "upload")
     if not all(
         isinstance(value, str) and value for value in (media_id, r2_key, reason)
     ):

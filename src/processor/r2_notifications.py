@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from common.job_messages import body_mapping
 
 __all__ = [
     "CREATE_ACTIONS",
@@ -35,20 +36,9 @@ class ObjectCreated:
     action: str
 
 
-def _as_mapping(body: object) -> Mapping | None:
-    if isinstance(body, (bytes, bytearray)):
-        body = body.decode("utf-8", errors="replace")
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except (ValueError, RecursionError):  # deeply nested text is as unreadable as bad text
-            return None
-    return body if isinstance(body, Mapping) else None
-
-
 def is_notification(body: object) -> bool:
     """True when a queue message is an R2 event notification rather than a job message."""
-    data = _as_mapping(body)
+    data = body_mapping(body)
     return (
         data is not None
         and "type" not in data
@@ -62,7 +52,7 @@ def parse_notification(body: object, prefix: str) -> ObjectCreated | None:
     """The created object for a create event under `prefix`; None for deletes, other keys or garbage."""
     if not is_notification(body):
         return None
-    data = _as_mapping(body)
+    data = body_mapping(body)
     action = data["action"]
     obj = data["object"]
     key = obj.get("key")

@@ -6,8 +6,9 @@ copy, which may take longer than a webhook sender waits, runs in the queue consu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from common.job_messages import body_mapping
 
 __all__ = ["STORE_MESSAGE_TYPE", "StoreMessage", "parse_store_message", "store_message"]
 
@@ -37,14 +38,10 @@ def store_message(media_id: str, rendition: str, job_id: str, output_url: str) -
 
 def parse_store_message(body: object) -> StoreMessage | None:
     """A StoreMessage from a queue body, or None when it is not one."""
-    if isinstance(body, (str, bytes, bytearray)):
-        try:
-            body = json.loads(body)
-        except ValueError:
-            return None
-    if not isinstance(body, dict) or body.get("type") != STORE_MESSAGE_TYPE:
+    data = body_mapping(body)
+    if data is None or data.get("type") != STORE_MESSAGE_TYPE:
         return None
-    values = [body.get(name) for name in ("media_id", "rendition", "job_id", "output_url")]
+    values = [data.get(name) for name in ("media_id", "rendition", "job_id", "output_url")]
     if not all(isinstance(value, str) and value for value in values):
         return None
     if not values[3].startswith(("https://", "http://")):

@@ -69,3 +69,17 @@ def test_job_message_is_frozen():
     message = JobMessage("m1", "k", "upload")
     with pytest.raises(AttributeError):
         message.media_id = "m2"
+
+
+def test_deeply_nested_json_text_is_not_a_message_of_any_kind():
+    from processor.store_messages import parse_store_message
+
+    nested = "[" * 100_000 + "]" * 100_000
+    assert parse_job_message(nested) is None
+    assert parse_job_message(nested.encode()) is None
+    assert parse_store_message(nested) is None
+
+
+def test_a_job_message_sent_as_json_bytes_is_read():
+    body = job_message("m1", "originals/m1")
+    assert parse_job_message(json.dumps(body).encode()) == JobMessage("m1", "originals/m1", "upload")
