@@ -219,6 +219,21 @@ class ReferenceWorker:
         self.process = None
 
 
+@contextmanager
+def api_beside_reference(tmp: Path):
+    """The API worker alone and the JavaScript reference on the same state, both started;
+    yields their base URLs (api, reference) and stops both after."""
+    stack = api_stack(tmp)
+    reference = ReferenceWorker(tmp / "state", tmp / "work", tmp / "registry")
+    try:
+        stack.start()
+        reference.start()
+        yield stack.url("api"), reference.url
+    finally:
+        reference.stop()
+        stack.stop()
+
+
 def heap_bytes(client, url: str) -> int:
     """The API worker's Wasm heap, from GET /healthz."""
     return int(client.get(f"{url}/healthz").json()["memory"]["wasm_heap_bytes"])

@@ -21,8 +21,7 @@ import httpx
 
 from bench.common import (
     API_KEY,
-    ReferenceWorker,
-    api_stack,
+    api_beside_reference,
     load_average,
     median,
     percentile,
@@ -71,12 +70,7 @@ async def run(args) -> dict:
     info = print_machine("requests")
     results = {"machine": info, "points": []}
     with temporary_dir("bench-requests-") as tmp:
-        stack = api_stack(tmp)
-        reference = ReferenceWorker(tmp / "state", tmp / "work", tmp / "registry")
-        try:
-            stack.start()
-            reference.start()
-            api, ref = stack.url("api"), reference.url
+        with api_beside_reference(tmp) as (api, ref):
             limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
             async with httpx.AsyncClient(timeout=120, headers={"x-api-key": API_KEY}, limits=limits) as client:
                 ids = await upload_items(client, api, args.requests)
@@ -117,9 +111,6 @@ async def run(args) -> dict:
                                 f"ref {point['ref']['rps']:.0f} rps p50 {point['ref']['p50_ms']:.1f} p99 {point['ref']['p99_ms']:.1f} ms "
                                 f"(wrong cache {point['ref']['wrong_cache']}); load {point['load']}"
                             )
-        finally:
-            reference.stop()
-            stack.stop()
     return results
 
 

@@ -18,8 +18,7 @@ import httpx
 from bench.common import (
     API_KEY,
     MiB,
-    ReferenceWorker,
-    api_stack,
+    api_beside_reference,
     heap_bytes,
     load_average,
     median,
@@ -67,12 +66,7 @@ def main() -> None:
     block = os.urandom(MiB)
     results = {"machine": info, "sizes": {}, "heap": {}}
     with temporary_dir("bench-streaming-") as tmp:
-        stack = api_stack(tmp)
-        reference = ReferenceWorker(tmp / "state", tmp / "work", tmp / "registry")
-        try:
-            stack.start()
-            reference.start()
-            api = stack.url("api")
+        with api_beside_reference(tmp) as (api, reference_url):
             with httpx.Client(timeout=600, headers={"x-api-key": API_KEY}) as client:
                 client.get(f"{api}/healthz")  # warm
                 heap_fresh = heap_bytes(client, api)
@@ -92,7 +86,7 @@ def main() -> None:
                                 row["py_down"] = download(client, f"{api}/files/originals/{media_id}", size)
                                 client.delete(f"{api}/api/media/{media_id}").raise_for_status()
                             else:
-                                key = f"{reference.url}/ref/files/bench/reference-{size}"
+                                key = f"{reference_url}/ref/files/bench/reference-{size}"
                                 row["ref_up"], _ = _ref_upload(client, key, size, block)
                                 row["ref_down"] = download(client, key, size)
                         row["heap_growth"] = heap_bytes(client, api) - heap_before
@@ -108,9 +102,6 @@ def main() -> None:
                         "heap_growth_size_bytes": heap_bytes(client, api) - heap_before_size,
                         "heap_growth_since_boot_bytes": heap_bytes(client, api) - heap_fresh,
                     }
-        finally:
-            reference.stop()
-            stack.stop()
 
     rows = []
     for size_mb, data in results["sizes"].items():
