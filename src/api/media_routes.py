@@ -6,11 +6,11 @@ import time
 from api.cursors import encode_cursor
 from api.errors import ApiError
 from api.file_keys import file_path
+from api.media_cache import cache_record, read_cached
 from api.listing import parse_list_query
 from common import d1
 from common.ids import is_media_id
 from common.media_records import (
-    CACHE_TTL_SECONDS,
     DELETE_MEDIA,
     DELETE_RENDITIONS,
     SELECT_MEDIA,
@@ -35,12 +35,7 @@ async def get_media(env, media_id: str) -> tuple[dict, str]:
     """The media JSON and where it came from ("hit" or "miss")."""
     if not is_media_id(media_id):
         raise _not_found(media_id)
-    try:
-        cached = await env.METADATA.get(media_cache_key(media_id))
-    except Exception as error:
-        # KV is only a cache: a failed read is a miss, never a failed request.
-        print(f"api: KV cache read failed for {media_id}: {type(error).__name__}")
-        cached = None
+    cached = await read_cached(env, media_id)
     if cached is not None:
         try:
             return with_urls(env, json.loads(cached)), "hit"
@@ -51,10 +46,7 @@ async def get_media(env, media_id: str) -> tuple[dict, str]:
         raise _not_found(media_id)
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     record = media_json(row, renditions)
-    try:
-        await env.METADATA.put(media_cache_key(media_id), json.dumps(record), expirationTtl=CACHE_TTL_SECONDS)
-    except Exception as error:
-        print(f"api: KV cache write failed for {media_id}: {type(error).__name__}")
+    await cache_record(env, media_id, record)
     return with_urls(env, record), "miss"
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "MAX_FILE_NAME_CHARS",
     "check_declared_length",
     "declared_length",
+    "empty_body",
     "file_name",
     "file_too_large",
     "max_file_size",
@@ -58,9 +59,7 @@ def check_declared_length(length: int | None, limit: int) -> None:
     if length is None:
         return  # Unknown: the streamed byte count decides.
     if length == 0:
-        raise ApiError(
-            400, "empty_body", "The request body is empty; send the file as the body."
-        )
+        raise empty_body()
     if length > limit:
         raise file_too_large(limit)
 
@@ -79,6 +78,11 @@ def file_name(headers_get: Callable[[str], str | None]) -> str | None:
     if disposition:
         return _sanitise(_disposition_file_name(disposition))
     return None
+
+
+def empty_body() -> ApiError:
+    """400 `empty_body`: by Content-Length 0 before reading, or a body that had no bytes."""
+    return ApiError(400, "empty_body", "The request body is empty: send the file as the body.")
 
 
 def file_too_large(limit: int) -> ApiError:

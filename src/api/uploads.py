@@ -1,26 +1,17 @@
 """POST /api/media: the raw body is the file; it goes to R2, D1, the queue and KV."""
 
-import json
 import os
 import time
 
 from api.errors import ApiError
-from api.upload_rules import check_declared_length, declared_length, file_name, max_file_size
+from api.media_cache import cache_record, uncache_record
+from api.upload_rules import check_declared_length, declared_length, empty_body, file_name, max_file_size
 from api.upload_stream import BodyReader, read_head, store_known_length, store_unknown_length
 from common import d1
 from common.ids import new_media_id
 from common.job_messages import job_message
 from common.media_kinds import SNIFF_BYTES, declared_matches, sniff
-from common.media_records import (
-    CACHE_TTL_SECONDS,
-    COUNT_PENDING_BEFORE,
-    DELETE_MEDIA,
-    INSERT_MEDIA_RETURNING,
-    SELECT_MEDIA,
-    media_cache_key,
-    media_json,
-)
-
+from common.media_records import COUNT_PENDING_BEFORE, DELETE_MEDIA, INSERT_MEDIA_RETURNING, SELECT_MEDIA, media_json
 
 
 async def upload_media(request, env) -> tuple[int, dict]:
@@ -30,11 +21,11 @@ async def upload_media(request, env) -> tuple[int, dict]:
     check_declared_length(length, limit)  # 413 before a byte is read; 400 when 0
     stream = request.body
     if stream is None:
-        raise ApiError(400, "empty_body", "The request body is empty: send the file as the body.")
+        raise empty_body()
     body = BodyReader(stream)
     head = await read_head(body, SNIFF_BYTES)
     if not head:
-        raise ApiError(400, "empty_body", "The request body is empty: send the file as the body.")
+        raise empty_body()
     sniffed = sniff(head)
     declared = request.headers.get("content-type")
     if sniffed is None or not declared_matches(declared, sniffed):
@@ -69,13 +60,13 @@ async def upload_media(request, env) -> tuple[int, dict]:
         raise
     # Cache before queueing: once the job is queued the processor may update the record,
     # and its cache refresh must land after this first write, never before it.
-    await _cache(env, media_id, media_json(row, []))
+    await cache_record(env, media_id, media_json(row, []))
     try:
         await env.JOBS.send(job_message(media_id, key))
     except BaseException as error:
         # Without its queue message the record would wait for the reconcile cron: undo instead.
         await d1.run(env.DB, DELETE_MEDIA, media_id)
-        await _uncache(env, media_id)
+        await uncache_record(env, media_id)
         await env.MEDIA.delete(key)
         raise ApiError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
 
@@ -90,21 +81,6 @@ async def upload_media(request, env) -> tuple[int, dict]:
         "name": name,
         "links": {"self": f"/api/media/{media_id}", "original": f"/files/{key}"},
     }
-
-
-async def _cache(env, media_id: str, record: dict) -> None:
-    # KV is only a cache: a failure here must not fail an upload that is safely stored.
-    try:
-        await env.METADATA.put(media_cache_key(media_id), json.dumps(record), expirationTtl=CACHE_TTL_SECONDS)
-    except Exception as error:
-        print(f"api: KV cache write failed for {media_id}: {type(error).__name__}")
-
-
-async def _uncache(env, media_id: str) -> None:
-    try:
-        await env.METADATA.delete(media_cache_key(media_id))
-    except Exception as error:
-        print(f"api: KV cache delete failed for {media_id}: {type(error).__name__}")
 
 
 def _unsupported(declared, sniffed) -> ApiError:
