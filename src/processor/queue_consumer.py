@@ -38,7 +38,7 @@ class Decision:
         return cls("ack", what)
 
     @classmethod
-    def retry(cls, what: str, attempts: int, retry_after: float | None = None, cap: int = 300) -> Decision:
+    def retry(cls, what: str, attempts: int, retry_after: float | None = None, *, cap: int) -> Decision:
         return cls("retry", what, retry_delay(attempts, retry_after, cap=cap))
 
 
@@ -58,7 +58,7 @@ async def process_media(ctx: Context, media_id: str, attempts: int) -> Decision:
     submission = await submit_renditions(ctx, media_id)
     if submission.retry:
         return Decision.retry(
-            f"ittybit: {submission.error}", attempts, submission.retry_after, ctx.settings.retry_max_seconds
+            f"ittybit: {submission.error}", attempts, submission.retry_after, cap=ctx.settings.retry_max_seconds
         )
     return Decision.ack(submission.state)
 
