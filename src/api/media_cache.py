@@ -3,7 +3,8 @@ and read as a miss, never a failed request (D1 holds the record)."""
 
 import json
 
-from common.media_records import CACHE_TTL_SECONDS, media_cache_key
+from common import d1
+from common.media_records import CACHE_TTL_SECONDS, SELECT_MEDIA, media_cache_key
 
 
 async def read_cached(env, media_id: str) -> str | None:
@@ -21,6 +22,24 @@ async def cache_record(env, media_id: str, record: dict) -> None:
         await env.METADATA.put(media_cache_key(media_id), json.dumps(record), expirationTtl=CACHE_TTL_SECONDS)
     except Exception as error:
         _log("write", media_id, error)
+
+
+async def cache_read_record(env, media_id: str, record: dict) -> None:
+    """Cache a record read from D1, then drop it again if the row is gone by now.
+
+    A DELETE that commits D1 and deletes the key between our SELECT and our put would
+    otherwise leave the deleted record in KV for CACHE_TTL_SECONDS (the processor's
+    `cache_media` re-checks the same way). When the re-check itself fails, the entry is
+    dropped too: a miss costs one D1 read, a ghost costs five minutes of wrong answers.
+    """
+    await cache_record(env, media_id, record)
+    try:
+        still_there = await d1.first_row(env.DB, SELECT_MEDIA, media_id) is not None
+    except Exception as error:
+        _log("re-check", media_id, error)
+        still_there = False
+    if not still_there:
+        await uncache_record(env, media_id)
 
 
 async def uncache_record(env, media_id: str) -> None:

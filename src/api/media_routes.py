@@ -6,7 +6,7 @@ import time
 from api.cursors import encode_cursor
 from api.errors import ApiError
 from api.file_keys import file_path
-from api.media_cache import cache_record, read_cached
+from api.media_cache import cache_read_record, read_cached
 from api.listing import parse_list_query
 from common import d1
 from common.ids import is_media_id
@@ -46,7 +46,7 @@ async def get_media(env, media_id: str) -> tuple[dict, str]:
         raise _not_found(media_id)
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     record = media_json(row, renditions)
-    await cache_record(env, media_id, record)
+    await cache_read_record(env, media_id, record)
     return with_urls(env, record), "miss"
 
 

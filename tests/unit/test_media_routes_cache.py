@@ -4,7 +4,10 @@ import asyncio
 import json
 from types import SimpleNamespace
 
-from api.media_routes import get_media
+import pytest
+
+from api.errors import ApiError
+from api.media_routes import delete_media, get_media
 from common.media_records import media_cache_key
 from tests.unit.processor_fakes import FakeD1, FakeKV
 
@@ -50,3 +53,75 @@ def test_an_unreadable_cache_entry_is_a_miss():
     kv.data[media_cache_key(MEDIA_ID)] = "{not json"
     record, how = asyncio.run(get_media(_env(kv), MEDIA_ID))
     assert how == "miss" and record["id"] == MEDIA_ID
+
+
+class DeleteDuringPutKV(FakeKV):
+    """A DELETE /api/media/{id} that commits D1 and deletes the key between the GET's
+    SELECT and its KV put (the put itself lands afterwards)."""
+
+    def __init__(self, db_holder):
+        super().__init__()
+        self.db_holder = db_holder
+
+    async def put(self, key, value, expirationTtl=None):
+        env = self.db_holder[0]
+        if hasattr(env, "DB"):
+            self.db_holder[0] = None
+            await delete_media(env, MEDIA_ID)
+        await super().put(key, value, expirationTtl)
+
+
+class FakeBucket:
+    async def delete(self, keys):
+        pass
+
+    async def list(self, options):
+        return SimpleNamespace(objects=[], truncated=False)
+
+
+def test_a_get_racing_a_delete_leaves_no_deleted_record_in_kv():
+    holder = [None]
+    kv = DeleteDuringPutKV(holder)
+    env = _env(kv)
+    env.MEDIA = FakeBucket()
+    holder[0] = env
+    record, how = asyncio.run(get_media(env, MEDIA_ID))
+    assert how == "miss" and record["id"] == MEDIA_ID  # read before the delete committed
+    assert holder[0] is None, "the delete did not run inside the put"
+    assert env.DB.rows("SELECT id FROM media") == []
+    assert media_cache_key(MEDIA_ID) not in kv.data
+    with pytest.raises(ApiError) as error:
+        asyncio.run(get_media(env, MEDIA_ID))
+    assert error.value.status == 404
+
+
+class FailingRecheckD1(FakeD1):
+    """D1 answers the GET's reads, then fails the re-check after the KV put."""
+
+    def __init__(self):
+        super().__init__()
+        self.fail_selects_after = None
+
+    def prepare(self, sql):
+        statement = super().prepare(sql)
+        if self.fail_selects_after is not None and sql.lstrip().upper().startswith("SELECT"):
+            if self.fail_selects_after == 0:
+                async def broken():
+                    raise RuntimeError("D1_ERROR: storage reset")
+                statement.first = broken
+            self.fail_selects_after -= 1
+        return statement
+
+
+def test_a_failed_recheck_drops_the_cache_entry(capsys):
+    kv = FakeKV()
+    env = _env(kv)
+    env.DB = db = FailingRecheckD1()
+    db.conn.execute(
+        "INSERT INTO media (id, r2_key, content_type, kind, size, created_at, updated_at)"
+        " VALUES (?, ?, 'image/png', 'image', 10, 1, 1)", (MEDIA_ID, f"originals/{MEDIA_ID}"))
+    db.fail_selects_after = 2  # SELECT_MEDIA and SELECT_RENDITIONS pass, the re-check fails
+    record, how = asyncio.run(get_media(env, MEDIA_ID))
+    assert how == "miss" and record["id"] == MEDIA_ID
+    assert media_cache_key(MEDIA_ID) not in kv.data
+    assert "KV cache re-check failed" in capsys.readouterr().out
