@@ -11,6 +11,9 @@ __all__ = ["decode_cursor", "encode_cursor"]
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_CURSOR_CHARS = 256
 _MAX_ID_CHARS = 128
+# created_at is milliseconds in the id's 48-bit timestamp. A larger int would reach the D1
+# bind, where Pyodide makes ints of 2**53 and above a BigInt that D1 refuses (a 500).
+MAX_CREATED_AT = 2**48 - 1
 
 
 def encode_cursor(created_at: int, media_id: str) -> str:
@@ -36,8 +39,8 @@ def decode_cursor(value: str) -> tuple[int, str]:
         raise ValueError("cursor has the wrong shape")
     created_at, media_id = decoded
     # bool is an int subclass; JSON true must not pass as a timestamp.
-    if type(created_at) is not int or created_at < 0:
-        raise ValueError("cursor time is not a non-negative integer")
+    if type(created_at) is not int or not 0 <= created_at <= MAX_CREATED_AT:
+        raise ValueError("cursor time is not a 48-bit non-negative integer")
     if not isinstance(media_id, str) or not media_id or len(media_id) > _MAX_ID_CHARS:
         raise ValueError("cursor id is not a short string")
     # Only canonical tokens: one position, one spelling.

@@ -5,9 +5,9 @@ import re
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api.cursors import decode_cursor, encode_cursor
+from api.cursors import MAX_CREATED_AT, decode_cursor, encode_cursor
 
-times = st.integers(min_value=0, max_value=2**63)
+times = st.integers(min_value=0, max_value=MAX_CREATED_AT)
 ids = st.text(min_size=1, max_size=128)
 
 
@@ -24,12 +24,13 @@ def test_round_trip(created_at, media_id):
 @example("WzEsImEiXQ==")  # padded: not canonical
 @example("WzEuMCwiYSJd")  # [1.0,"a"]
 @example("Wy0xLCJhIl0")  # [-1,"a"]
+@example("WzkyMjMzNzIwMzY4NTQ3NzU4MDgsIjAxIl0")  # [2**63,"01"]: past the 48-bit time
 def test_decode_returns_a_canonical_position_or_raises_value_error(token):
     try:
         created_at, media_id = decode_cursor(token)
     except ValueError:
         return
-    assert type(created_at) is int and created_at >= 0
+    assert type(created_at) is int and 0 <= created_at < 2**48
     assert isinstance(media_id, str) and 1 <= len(media_id) <= 128
     assert encode_cursor(created_at, media_id) == token  # one position, one spelling
 
