@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from api import files, media_routes, uploads
 from api.auth import api_keys_from_vars, is_authorized, presented_key
-from api.cors import policy_from_vars, preflight, response_headers
+from api.cors import CorsConfigError, log_config_error_once, policy_from_vars, preflight, response_headers
 from api.errors import ApiError
 from api.routing import API_ROUTES, match
 from common import d1
@@ -22,7 +22,11 @@ async def handle(request, env):
     queries_before = d1.QUERY_COUNT
     method = request_method(request)
     origin = request.headers.get("origin")
-    policy = policy_from_vars(getattr(env, "CORS_ORIGINS", None), getattr(env, "CORS_CREDENTIALS", None))
+    try:
+        policy = policy_from_vars(getattr(env, "CORS_ORIGINS", None), getattr(env, "CORS_CREDENTIALS", None))
+    except CorsConfigError as error:  # vars are read per request: every request says so
+        log_config_error_once(error)
+        return json_response({"error": str(error), "code": "config_error", "worker": WORKER}, 500)
     try:
         if method == "OPTIONS" and request.headers.get("access-control-request-method"):
             status, headers = preflight(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CorsPolicy", "policy_from_vars", "preflight", "response_headers"]
+__all__ = ["CorsConfigError", "CorsPolicy", "log_config_error_once", "policy_from_vars", "preflight", "response_headers"]
 
 DEFAULT_METHODS = ("GET", "HEAD", "POST", "DELETE", "OPTIONS")
 DEFAULT_HEADERS = (
@@ -25,9 +25,34 @@ _SAFELISTED = frozenset({"accept", "accept-language", "content-language"})
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
+class CorsConfigError(ValueError):
+    """The CORS vars ask for something unsafe; the message names the vars only."""
+
+
+WILDCARD_WITH_CREDENTIALS = (
+    'CORS_ORIGINS "*" cannot be combined with CORS_CREDENTIALS true (every site could read'
+    " credentialed answers): list the allowed origins in CORS_ORIGINS, or set"
+    " CORS_CREDENTIALS false."
+)
+
+_logged_config_errors: set[str] = set()
+
+
+def log_config_error_once(error: CorsConfigError) -> None:
+    """Print a config error once per isolate (every request answers it, the log need not)."""
+    text = str(error)
+    if text not in _logged_config_errors:
+        _logged_config_errors.add(text)
+        print(f"api: configuration error: {text}")
+
+
 @dataclass(frozen=True)
 class CorsPolicy:
-    """Allowed origins ("*" for any), whether credentials are allowed, methods, headers."""
+    """Allowed origins ("*" for any), whether credentials are allowed, methods, headers.
+
+    A wildcard with credentials is refused (CorsConfigError): browsers refuse "*" with
+    credentials, so it could only be honoured by echoing every origin.
+    """
 
     origins: tuple[str, ...]
     allow_credentials: bool = False
@@ -35,10 +60,14 @@ class CorsPolicy:
     headers: tuple[str, ...] = DEFAULT_HEADERS
     max_age: int = DEFAULT_MAX_AGE
 
+    def __post_init__(self) -> None:
+        if self.allow_credentials and "*" in self.origins:
+            raise CorsConfigError(WILDCARD_WITH_CREDENTIALS)
+
     @property
     def any_origin(self) -> bool:
-        """Whether every origin gets "*": a wildcard without credentials."""
-        return "*" in self.origins and not self.allow_credentials
+        """Whether every origin gets "*" (a wildcard, never with credentials)."""
+        return "*" in self.origins
 
     def allowed_origin(self, origin: str | None) -> str | None:
         """The Access-Control-Allow-Origin value for `origin`, or None when refused."""
@@ -48,15 +77,15 @@ class CorsPolicy:
             return "*"
         if origin.rstrip("/").lower() in self.origins:
             return origin
-        if "*" in self.origins:
-            # Any origin with credentials means echoing it, since browsers refuse
-            # "*" then; "null" (sandboxes, local files) is never echoed.
-            return None if origin == "null" else origin
         return None
 
 
 def policy_from_vars(origins: str | None, credentials: str | None) -> CorsPolicy:
-    """A policy from the comma-separated origins var and a true/false credentials var."""
+    """A policy from the comma-separated origins var and a true/false credentials var.
+
+    Credentials default to false. CorsConfigError for "*" with credentials: the app
+    answers every request with a 500 config error naming the vars until it is fixed.
+    """
     listed: list[str] = []
     for item in (origins or "").split(","):
         # Browsers send origins lowercase and without a path; configs are not always so tidy.

@@ -2,7 +2,9 @@ import pytest
 
 from api.cors import (
     EXPOSED_HEADERS,
+    CorsConfigError,
     CorsPolicy,
+    log_config_error_once,
     policy_from_vars,
     preflight,
     response_headers,
@@ -96,18 +98,43 @@ def test_wildcard_without_credentials_answers_star():
     assert response_headers(policy, None) == headers
 
 
-def test_wildcard_with_credentials_echoes_the_origin_never_star():
-    policy = policy_from_vars("*", "true")
-    headers = response_headers(policy, "https://anyone.example")
-    assert headers["Access-Control-Allow-Origin"] == "https://anyone.example"
-    assert headers["Access-Control-Allow-Credentials"] == "true"
-    assert headers["Vary"] == "Origin"
-    assert "Access-Control-Allow-Origin" not in response_headers(policy, "null")
+@pytest.mark.parametrize("origins", ["*", f"{APP},*", " * "])
+@pytest.mark.parametrize("credentials", ["true", "1", " On "])
+def test_wildcard_with_credentials_is_a_config_error_naming_the_vars(origins, credentials):
+    # Reflecting every origin with credentials would let any site read the API.
+    with pytest.raises(CorsConfigError) as error:
+        policy_from_vars(origins, credentials)
+    message = str(error.value)
+    assert "CORS_ORIGINS" in message and "CORS_CREDENTIALS" in message
+    with pytest.raises(CorsConfigError):
+        CorsPolicy(origins=("*",), allow_credentials=True)
+
+
+def test_credentials_default_to_false():
+    assert policy_from_vars(APP, None).allow_credentials is False
+    assert policy_from_vars("*", None).allow_credentials is False
+    assert policy_from_vars("*", "false").allow_credentials is False
+
+
+def test_a_config_error_is_logged_once_per_isolate(capsys):
+    error = CorsConfigError("a config error for this test only")
+    log_config_error_once(error)
+    log_config_error_once(error)
+    assert capsys.readouterr().out.count("a config error for this test only") == 1
+
+
+def test_the_shipped_api_config_has_no_credentials():
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "wrangler.api.toml").read_text())
+    assert config["vars"]["CORS_CREDENTIALS"] == "false"
+    policy_from_vars(config["vars"]["CORS_ORIGINS"], config["vars"]["CORS_CREDENTIALS"])
 
 
 def test_listed_origin_beside_wildcard():
-    policy = policy_from_vars(f"{APP},*", "true")
-    assert response_headers(policy, APP)["Access-Control-Allow-Origin"] == APP
+    policy = policy_from_vars(f"{APP},*", None)
+    assert response_headers(policy, APP)["Access-Control-Allow-Origin"] == "*"
 
 
 def test_preflight_allowed():
@@ -142,12 +169,7 @@ def test_preflight_with_wildcard():
         ]
         == "*"
     )
-    assert (
-        preflight(policy_from_vars("*", "true"), "https://x.example", "GET", None)[1][
-            "Access-Control-Allow-Origin"
-        ]
-        == "https://x.example"
-    )
+    assert "Access-Control-Allow-Credentials" not in preflight(policy_from_vars("*", None), "https://x.example", "GET", None)[1]
 
 
 @pytest.mark.parametrize(

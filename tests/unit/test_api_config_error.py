@@ -1,0 +1,66 @@
+"""A refused CORS config answers every API request with a 500 JSON config error (logged once)."""
+
+import asyncio
+import json
+import sys
+import types
+from types import SimpleNamespace
+
+import pytest
+
+
+class _Headers(dict):
+    def set(self, name, value):
+        self[name.lower()] = value
+
+
+class _Response:
+    def __init__(self, body, status=200, headers=None):
+        self.body, self.status = body, status
+        self.js_object = SimpleNamespace(headers=_Headers(headers or {}))
+
+
+# Modules that bind `workers` or `js` at import; dropped again so no other test sees the stubs.
+MODULES = ("common.responses", "common.r2_streams", "api.upload_stream", "api.uploads", "api.files", "api.app")
+
+
+@pytest.fixture
+def app(monkeypatch):
+    """api.app imported against a stub `workers` module (the SDK exists only in Pyodide)."""
+    monkeypatch.setitem(sys.modules, "workers", types.SimpleNamespace(Response=_Response))
+    monkeypatch.setitem(sys.modules, "js", types.SimpleNamespace())  # imported, not used here
+    for name in MODULES:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import api.app
+
+    yield api.app
+    for name in MODULES:
+        sys.modules.pop(name, None)
+
+
+def _request(path):
+    return SimpleNamespace(
+        url=f"http://api.test{path}",
+        method="GET",
+        js_object=SimpleNamespace(method="GET"),
+        headers={"origin": "https://anyone.example"},
+    )
+
+
+def test_wildcard_with_credentials_answers_every_request_500_config_error(app, capsys):
+    env = SimpleNamespace(CORS_ORIGINS="*", CORS_CREDENTIALS="true", API_KEY="k")
+    for path in ("/healthz", "/api/stats", "/api/media"):
+        response = asyncio.run(app.handle(_request(path), env))
+        body = json.loads(response.body)
+        assert response.status == 500 and body["code"] == "config_error"
+        assert "CORS_ORIGINS" in body["error"] and "CORS_CREDENTIALS" in body["error"]
+        assert "access-control-allow-origin" not in response.js_object.headers
+    logged = capsys.readouterr().out
+    assert logged.count("configuration error") <= 1  # once per isolate (maybe earlier)
+
+
+def test_a_sound_cors_config_is_served(app):
+    env = SimpleNamespace(CORS_ORIGINS="*", CORS_CREDENTIALS=None, API_KEY="k")
+    response = asyncio.run(app.handle(_request("/healthz"), env))
+    assert response.status == 200
+    assert response.js_object.headers["access-control-allow-origin"] == "*"
