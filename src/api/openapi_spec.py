@@ -216,13 +216,23 @@ _SCHEMAS: dict = {
         },
     },
     "WebhookReceived": {
-        "type": "object",
-        "required": ["received", "job_id", "result"],
-        "properties": {
-            "received": {"const": True},
-            "job_id": {"type": "string"},
-            "result": {"type": "string", "description": "what the delivery changed (or why nothing)"},
-        },
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["received", "job_id", "result"],
+                "properties": {
+                    "received": {"const": True},
+                    "job_id": {"type": "string"},
+                    "result": {"type": "string", "description": "what the delivery changed (or why nothing)"},
+                },
+            },
+            {
+                "type": "object",
+                "description": "A webhook-id already received: nothing changed.",
+                "required": ["received", "duplicate"],
+                "properties": {"received": {"const": True}, "duplicate": {"const": True}},
+            },
+        ]
     },
 }
 
@@ -539,10 +549,18 @@ _PATHS: dict = {
                 "content": {"application/json": {"schema": {"type": "object"}}},
             },
             "responses": {
-                "200": _json(_ref("WebhookReceived"), "Accepted and applied (or recognised as stale)."),
+                "200": _json(
+                    _ref("WebhookReceived"),
+                    "Accepted and applied (or recognised as stale); a webhook-id already received is"
+                    " answered 200 `{\"received\": true, \"duplicate\": true}` and changes nothing"
+                    " (Standard Webhooks senders retry any non-2xx).",
+                ),
                 "400": _error("Signed, but not a job object or event this API understands.", ["invalid_body"]),
-                "401": _error("Missing, malformed, stale or wrong signature.", ["invalid_signature"]),
-                "409": _error("This webhook-id was already received.", ["duplicate_delivery"]),
+                "401": _error(
+                    "Missing, malformed, stale or wrong signature (without the three signature headers,"
+                    " before the body is read).",
+                    ["invalid_signature"],
+                ),
                 "413": _error("Body over 1 MiB (declared or streamed).", ["too_large"]),
                 "500": _error("ITTYBIT_WEBHOOK_SECRET is not set.", ["not_configured"]),
             },

@@ -18,7 +18,7 @@ from processor.queue_consumer import handle_message
 from processor.r2_io import R2Storage
 from processor.reconcile import reconcile
 from processor.settings import WEBHOOK_PATH, settings_from_env
-from processor.webhook_handler import declared_too_large, handle_webhook
+from processor.webhook_handler import handle_webhook, refuse_before_reading
 from processor.webhook_payload import MAX_WEBHOOK_BYTES
 
 
@@ -68,15 +68,17 @@ class Default(WorkerEntrypoint):
         return json_response({"error": "not found", "code": "not_found"}, 404)
 
     async def _webhook(self, request):
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        refused = refuse_before_reading(headers)  # unsigned or declared too large: the body stays unread
+        if refused is not None:
+            return json_response(refused.body, refused.status)
         too_large = {"error": f"webhook body is over {MAX_WEBHOOK_BYTES} bytes", "code": "too_large"}
-        if declared_too_large(request.headers.get("content-length")):
-            return json_response(too_large, 413)
         body = await _read_limited(request, MAX_WEBHOOK_BYTES)
         if body is None:
             return json_response(too_large, 413)
         try:
             ctx = _context(self.env)
-            answer = await handle_webhook(ctx, dict(request.headers.items()), body)
+            answer = await handle_webhook(ctx, headers, body)
         except Exception as error:
             print(f"processor: webhook handling failed: {type(error).__name__}: {error}")
             return json_response({"error": "internal error", "worker": "processor"}, 500)

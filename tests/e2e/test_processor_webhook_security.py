@@ -1,8 +1,10 @@
-"""Unsigned, wrongly signed, stale, replayed and oversized webhooks are refused and change nothing."""
+"""Unsigned, wrongly signed, stale and oversized webhooks are refused, repeated ones are 200
+duplicates; none of them changes anything."""
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import pytest
@@ -54,7 +56,25 @@ def test_bad_webhooks_get_4xx_and_change_nothing(processor, pipeline, completed)
     assert snapshot(pipeline, media_id) == before
 
 
-def test_a_replayed_delivery_is_refused_and_a_late_signed_failure_cannot_undo_completion(processor, pipeline, completed):
+def test_an_unsigned_webhook_is_401_before_its_body_is_sent(pipeline):
+    # Headers declare a 1000-byte body that never comes: a worker that read the body before
+    # checking the signature headers would wait for it (and the socket would time out).
+    host, port = pipeline.processor_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall((f"POST /webhooks/ittybit HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 1000\r\n"
+                      "webhook-id: msg_nobody\r\n\r\n").encode())
+        reply = b""
+        while b"}" not in reply.partition(b"\r\n\r\n")[2]:  # a timeout here: it waited for the body
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.split(b" ", 2)[1] == b"401", reply
+    assert b'"invalid_signature"' in reply
+
+
+def test_a_replayed_delivery_is_a_200_duplicate_and_a_late_signed_failure_cannot_undo_completion(processor, pipeline, completed):
     media_id = completed["id"]
     job_id = completed["renditions"][0]["job_id"]
     emulator = Emulator(pipeline.emulator_url)
@@ -63,7 +83,8 @@ def test_a_replayed_delivery_is_refused_and_a_late_signed_failure_cannot_undo_co
     before = snapshot(pipeline, media_id)
     # The attacker (or a confused sender) re-sends a captured delivery: same webhook-id.
     replay = processor.post("/webhooks/ittybit", content=job, headers=headers(job, delivered["webhook_id"]))
-    assert replay.status_code == 409
+    # 2xx, so a Standard Webhooks sender stops retrying; the body says it was a duplicate.
+    assert replay.status_code == 200 and replay.json() == {"received": True, "duplicate": True}
     # A validly signed new delivery saying "failed" cannot move a completed rendition back.
     failed = json.dumps({"id": job_id, "object": "job", "status": "failed", "error": "late",
                          "metadata": {"media_id": media_id, "rendition": "web"}}).encode()

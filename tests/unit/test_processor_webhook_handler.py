@@ -1,8 +1,9 @@
 import json
 
 from processor.queue_consumer import handle_message
+from processor.rendition_store import SELECT_RENDITIONS_FOR_MEDIA
 from processor.submission import submit_renditions
-from processor.webhook_handler import declared_too_large, handle_webhook
+from processor.webhook_handler import declared_too_large, handle_webhook, refuse_before_reading
 from processor.webhook_payload import MAX_WEBHOOK_BYTES
 from processor.webhook_signature import sign
 from tests.unit.processor_fakes import NOW, SECRET, insert_media, make_context
@@ -61,13 +62,33 @@ async def test_success_queues_the_copy_and_the_copy_completes_the_media():
     assert ctx.kv.json(f"media:{MEDIA}")["renditions"][0]["status"] == "completed"
 
 
-async def test_a_replayed_webhook_id_is_refused_and_changes_nothing():
+async def test_a_repeated_webhook_id_is_200_duplicate_and_changes_nothing():
     ctx = await submitted()
     job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/a")
     assert (await deliver(ctx, job)).status == 200
+    before = (rows(ctx), media(ctx), ctx.db.rows("SELECT * FROM webhook_deliveries"))
     answer = await deliver(ctx, job)
-    assert answer.status == 409
+    # Standard Webhooks senders retry (and may disable the endpoint) on any non-2xx.
+    assert (answer.status, answer.body) == (200, {"received": True, "duplicate": True})
     assert len(ctx.jobs.sent) == 1
+    assert (rows(ctx), media(ctx), ctx.db.rows("SELECT * FROM webhook_deliveries")) == before
+
+
+def test_missing_signature_headers_are_refused_before_the_body_is_read():
+    headers, _ = signed({"id": "job"})
+    assert refuse_before_reading(headers) is None
+    assert refuse_before_reading({k.upper(): v for k, v in headers.items()}) is None
+    svix = {name.replace("webhook-", "svix-"): value for name, value in headers.items()}
+    assert refuse_before_reading(svix) is None
+    for name in headers:
+        for without in ({k: v for k, v in headers.items() if k != name}, {**headers, name: " "}):
+            answer = refuse_before_reading(without)
+            assert answer is not None and (answer.status, answer.body["code"]) == (401, "invalid_signature")
+    answer = refuse_before_reading({})
+    assert answer.status == 401 and "webhook-signature" in answer.body["error"]
+    too_large = refuse_before_reading({**headers, "content-length": str(MAX_WEBHOOK_BYTES + 1)})
+    assert too_large is not None and too_large.status == 413
+    assert refuse_before_reading({**headers, "content-length": str(MAX_WEBHOOK_BYTES)}) is None
 
 
 async def test_bad_signatures_and_stale_timestamps_are_401_and_touch_nothing():
@@ -173,3 +194,32 @@ async def test_a_failed_copy_retries_the_message_and_notes_the_error():
     decisions = await run_queue(ctx)
     assert decisions[0].action == "retry"
     assert "connection reset" in rows(ctx)["web"]["error"] and rows(ctx)["web"]["status"] == "processing"
+
+
+async def test_a_media_refresh_that_fails_after_the_copy_is_finished_by_the_retry():
+    ctx = await submitted()
+    ctx.storage.outputs["https://out.test/w"] = b"ID3"
+    await deliver(ctx, ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/w"))
+    store = ctx.jobs.sent[:]
+    # One D1 failure between the rendition's final write and the media's status update.
+    ctx.db.fail_once(SELECT_RENDITIONS_FOR_MEDIA, RuntimeError("D1_ERROR: storage reset"))
+    assert [d.action for d in await run_queue(ctx)] == ["retry"]
+    assert rows(ctx)["web"]["status"] == "completed" and media(ctx)["status"] == "processing"
+    ctx.jobs.sent = store  # the queue delivers the message again
+    assert [d.what for d in await run_queue(ctx)] == ["already_final"]
+    assert media(ctx)["status"] == "completed"
+    assert ctx.kv.json(f"media:{MEDIA}")["status"] == "completed"
+
+
+async def test_a_media_refresh_that_fails_after_a_failed_job_is_finished_by_the_webhook_retry():
+    ctx = await submitted()
+    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], error="no audio stream")
+    ctx.db.fail_once(SELECT_RENDITIONS_FOR_MEDIA, RuntimeError("D1_ERROR: storage reset"))
+    try:
+        await deliver(ctx, job)
+    except RuntimeError:
+        pass
+    assert rows(ctx)["web"]["status"] == "failed" and media(ctx)["status"] == "processing"
+    answer = await deliver(ctx, job)  # the sender retries (the delivery was forgotten)
+    assert answer.body["result"] == "already_final"
+    assert media(ctx)["status"] == "failed" and "no audio stream" in media(ctx)["error"]
