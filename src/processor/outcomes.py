@@ -2,7 +2,9 @@
 
 A success is not final yet: the rendition stays `processing` with Ittybit's output facts
 recorded, and a `rendition.store` message gets the file copied into R2 by the queue
-consumer; only that copy completes it. A failure is final at once. Final rows never change.
+consumer; only that copy completes it. A failure is final at once. Final rows never change,
+but a report about one still refreshes its media (the refresh after the final write may have
+failed), so a retried delivery repairs what the first one left half done.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ async def apply_outcome(ctx: Context, outcome: JobOutcome) -> str:
     if row["job_id"] and row["job_id"] != outcome.job_id:
         return "other_job"
     if row["status"] in _FINAL:
+        # Perhaps the retry of a failure whose media refresh did not happen (a D1 error, an
+        # evicted isolate): refreshing is idempotent, so do it, or the media stays `processing`.
+        await refresh_media(ctx, row["media_id"])
         return "already_final"
     media_id, name, now = row["media_id"], row["name"], ctx.now_ms()
     if outcome.status == "pending":

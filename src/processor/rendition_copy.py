@@ -32,6 +32,9 @@ async def store_rendition(ctx: Context, message: StoreMessage) -> str:
     if row is None:
         return "missing"
     if row["status"] in ("completed", "failed"):
+        # Perhaps the retry of a copy whose media refresh failed after the final write (a D1
+        # error, an evicted isolate): finish that refresh, or the media stays `processing`.
+        await refresh_media(ctx, message.media_id)
         return "already_final"
     if row["job_id"] and row["job_id"] != message.job_id:
         return "other_job"

@@ -3,6 +3,7 @@ a queue producer, R2 storage and an Ittybit client on MockTransport."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -26,6 +27,10 @@ class _Statement:
         return self
 
     def _execute(self):
+        for n, (fragment, error) in enumerate(self.db.failures):
+            if fragment in self.sql:
+                del self.db.failures[n]
+                raise error
         return self.db.conn.execute(self.sql, self.params)
 
     async def all(self):
@@ -45,6 +50,11 @@ class FakeD1:
         self.conn = sqlite3.connect(":memory:", isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         self.conn.executescript(SCHEMA.read_text())
+        self.failures: list[tuple[str, Exception]] = []
+
+    def fail_once(self, sql_fragment: str, error: Exception) -> None:
+        """The next statement whose SQL contains `sql_fragment` raises `error` (a D1 hiccup)."""
+        self.failures.append((sql_fragment, error))
 
     def prepare(self, sql: str) -> _Statement:
         return _Statement(self, sql)
@@ -98,20 +108,38 @@ class FakeStorage:
         self.outputs: dict[str, bytes] = {}
         self.fail_fetch: Exception | None = None
         self.on_store = None  # called after a store, to simulate concurrent events
+        self.on_read_head = None  # called (with the key) after a head read, before its answer
+        self.on_copy = None  # called (with the source key) before a copy reads its source
 
-    async def read_head(self, key, length):
+    @staticmethod
+    def etag_of(data: bytes) -> str:
+        """R2's ETag of a single-part object: the MD5 of its bytes, in hex."""
+        return hashlib.md5(data).hexdigest()
+
+    async def read_head(self, key, length, etag=None):
         if key not in self.objects:
             return None
         data = self.objects[key][0]
+        if etag is not None and self.etag_of(data) != etag:
+            return None
+        if self.on_read_head is not None:
+            await self.on_read_head(key)
         return data[:length], len(data)
 
     async def exists(self, key):
         return key in self.objects
 
-    async def copy_object(self, source, target, content_type):
+    async def etag(self, key):
+        return self.etag_of(self.objects[key][0]) if key in self.objects else None
+
+    async def copy_object(self, source, target, content_type, etag=None):
+        if self.on_copy is not None:
+            await self.on_copy(source)
         if source not in self.objects:
             return None
         data = self.objects[source][0]
+        if etag is not None and self.etag_of(data) != etag:
+            return None
         self.objects[target] = (data, content_type)
         return len(data)
 
