@@ -51,3 +51,22 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   job_id       TEXT,
   received_at  INTEGER NOT NULL
 );
+
+-- Reconcile bookkeeping: how many times, and when last, the cron asked Ittybit about a rendition's
+-- open job. It selects the least recently polled jobs first (so jobs that never settle cannot starve
+-- newer ones) and gives a job up after RECONCILE_MAX_POLLS polls.
+-- A table of its own, not columns on `renditions`: this file is applied again to existing databases,
+-- and SQLite has no ADD COLUMN IF NOT EXISTS, so a new column cannot be added idempotently, while a
+-- table created IF NOT EXISTS can. `job_id` is the job counted, so a job submitted anew (a lost one)
+-- starts again at zero. A row goes with its rendition (ON DELETE CASCADE: D1 enforces foreign keys,
+-- so DELETE /api/media's rendition delete takes it along), and the reconcile prunes rows whose job is
+-- no longer open.
+CREATE TABLE IF NOT EXISTS job_polls (
+  media_id       TEXT NOT NULL,
+  name           TEXT NOT NULL,
+  job_id         TEXT NOT NULL,
+  polls          INTEGER NOT NULL DEFAULT 0,
+  last_polled_at INTEGER NOT NULL,
+  PRIMARY KEY (media_id, name),
+  FOREIGN KEY (media_id, name) REFERENCES renditions (media_id, name) ON DELETE CASCADE
+);

@@ -1,10 +1,15 @@
-"""The cron: repair what a lost webhook or a lost queue message left behind.
+"""The cron: repair what a lost webhook, a lost queue message or a half-done write left behind.
 
 Jobs submitted longer ago than RECONCILE_AFTER_SECONDS and still open are asked for with
 GET /jobs/{id} and their answer applied as a webhook's would be; a job Ittybit answers 404 for
 (it no longer knows it) is forgotten and its media queued again, so the rendition gets a new job
-instead of staying `processing` forever. Media still pending (or with renditions never submitted)
-after that long are queued again with reason "reconcile".
+instead of staying `processing` forever. Every poll, answered or not, is counted with its time
+(table job_polls) and the least recently polled jobs go first, so jobs that never settle rotate
+through BATCH_LIMIT instead of starving newer ones; a job still open after RECONCILE_MAX_POLLS
+polls, or submitted longer than GIVE_UP_AFTER_SECONDS ago, is given up: its rendition fails
+with the reason. Media whose renditions are all final but whose own status is not (the refresh
+after the last final write failed) get their status recomputed. Media still pending (or with
+renditions never submitted) after RECONCILE_AFTER_SECONDS are queued again with reason "reconcile".
 """
 
 from __future__ import annotations
@@ -17,18 +22,25 @@ from common.media_records import SELECT_MEDIA
 from processor.context import Context
 from processor.ittybit_client import IttybitError, RejectedError
 from processor.job_status import outcome_from_job
+from processor.media_refresh import refresh_media
 from processor.outcomes import apply_outcome
 from processor.rendition_store import (
+    GIVE_UP_JOB,
+    PRUNE_JOB_POLLS,
     PRUNE_WEBHOOK_DELIVERIES,
+    RECORD_POLL,
     RELEASE_LOST_JOB,
     SELECT_PENDING_MEDIA,
     SELECT_STUCK_JOBS,
+    SELECT_UNSETTLED_MEDIA,
 )
 
 __all__ = ["BATCH_LIMIT", "Reconciled", "reconcile"]
 
-# Per cron run; the next run (5 minutes later) takes the rest.
+# Per cron run and per kind of repair; the next run (5 minutes later) takes the rest.
 BATCH_LIMIT = 50
+# What a poll can answer that leaves the job open: it counts towards giving the job up.
+_STILL_OPEN = ("processing", "unchanged")
 # Webhook ids are kept a day: far past the signature tolerance, so a replay is refused anyway.
 DELIVERY_RETENTION_MS = 24 * 3600 * 1000
 
@@ -42,6 +54,8 @@ class Reconciled:
     requeued: int = 0
     lost_jobs: int = 0
     errors: int = 0
+    given_up: int = 0
+    repaired: int = 0
 
 
 async def reconcile(ctx: Context) -> Reconciled:
@@ -51,35 +65,78 @@ async def reconcile(ctx: Context) -> Reconciled:
     cutoff = now - ctx.settings.reconcile_after_seconds * 1000
     for row in await all_rows(ctx.db, SELECT_STUCK_JOBS, cutoff, BATCH_LIMIT):
         result.jobs_checked += 1
-        try:
-            job = await ctx.client.get_job(row["job_id"])
-            outcome = outcome_from_job(job)
-        except RejectedError as error:
-            if error.status != 404:
-                result.errors += 1
-                ctx.log(f"processor: reconcile could not read job {row['job_id']}: {error}")
-                continue
+        await _poll(ctx, row, now, result)
+    # Before the requeue below: a pending media whose renditions are all final needs no new message.
+    for media in await all_rows(ctx.db, SELECT_UNSETTLED_MEDIA, cutoff, BATCH_LIMIT):
+        await refresh_media(ctx, media["id"])
+        result.repaired += 1
+    for media in await all_rows(ctx.db, SELECT_PENDING_MEDIA, cutoff, BATCH_LIMIT):
+        await ctx.jobs.send(job_message(media["id"], media["r2_key"], "reconcile"))
+        result.requeued += 1
+    await run(ctx.db, PRUNE_WEBHOOK_DELIVERIES, now - DELIVERY_RETENTION_MS)
+    await run(ctx.db, PRUNE_JOB_POLLS)
+    ctx.log(
+        f"processor: reconcile checked {result.jobs_checked} job(s) {result.outcomes}, "
+        f"requeued {result.requeued} media, {result.lost_jobs} lost job(s) submitted again, {result.errors} error(s), "
+        f"{result.given_up} job(s) given up, {result.repaired} media status(es) repaired"
+    )
+    return result
+
+
+async def _poll(ctx: Context, row: dict, now: int, result: Reconciled) -> None:
+    """Ask Ittybit about one open job and apply the answer; give the job up once past its bounds."""
+    # Counted first, so a poll that fails (or whose isolate dies) still moves the job down the rotation.
+    await run(ctx.db, RECORD_POLL, now, row["media_id"], row["name"], row["job_id"])
+    polls = int(row["polls"] or 0) + 1
+    try:
+        job = await ctx.client.get_job(row["job_id"])
+        outcome = outcome_from_job(job)
+    except RejectedError as error:
+        if error.status == 404:
             await _release_lost_job(ctx, row, now)
             result.lost_jobs += 1
-            continue
-        except (IttybitError, ValueError) as error:
-            result.errors += 1
-            ctx.log(f"processor: reconcile could not read job {row['job_id']}: {error}")
-            continue
+            return
+        result.errors += 1
+        ctx.log(f"processor: reconcile could not read job {row['job_id']}: {error}")
+        last = f"GET /jobs answered {error.status}"
+    except IttybitError as error:
+        result.errors += 1
+        ctx.log(f"processor: reconcile could not read job {row['job_id']}: {error}")
+        last = f"GET /jobs answered {error.status}" if error.status else "Ittybit could not be reached"
+    except ValueError as error:
+        result.errors += 1
+        ctx.log(f"processor: reconcile could not read job {row['job_id']}: {error}")
+        last = "its answer could not be read"
+    else:
         outcome.job_id = row["job_id"]
         outcome.metadata.setdefault("media_id", row["media_id"])
         outcome.metadata.setdefault("rendition", row["name"])
         what = await apply_outcome(ctx, outcome)
         result.outcomes[what] = result.outcomes.get(what, 0) + 1
-    for media in await all_rows(ctx.db, SELECT_PENDING_MEDIA, cutoff, BATCH_LIMIT):
-        await ctx.jobs.send(job_message(media["id"], media["r2_key"], "reconcile"))
-        result.requeued += 1
-    await run(ctx.db, PRUNE_WEBHOOK_DELIVERIES, now - DELIVERY_RETENTION_MS)
-    ctx.log(
-        f"processor: reconcile checked {result.jobs_checked} job(s) {result.outcomes}, "
-        f"requeued {result.requeued} media, {result.lost_jobs} lost job(s) submitted again, {result.errors} error(s)"
+        if what not in _STILL_OPEN:
+            return  # settled, or at least moving (its copy is queued)
+        last = f"Ittybit still reports it {outcome.status}"
+    if await _give_up_if_due(ctx, row, polls, now, last):
+        result.given_up += 1
+
+
+async def _give_up_if_due(ctx: Context, row: dict, polls: int, now: int, last: str) -> bool:
+    """Fail a job's rendition after RECONCILE_MAX_POLLS polls or GIVE_UP_AFTER_SECONDS; True if it did."""
+    settings = ctx.settings
+    age_s = (now - int(row["submitted_at"] or now)) // 1000
+    if polls < settings.reconcile_max_polls and age_s < settings.give_up_after_seconds:
+        return False
+    # Only facts of our own (no Ittybit text, which could hold URLs): the rendition's error is public.
+    reason = (
+        f"gave up on Ittybit job {row['job_id']} after {polls} poll(s) over {age_s // 60} min "
+        f"without a final status ({last})"
     )
-    return result
+    media_id, name = row["media_id"], row["name"]
+    changed = await run(ctx.db, GIVE_UP_JOB, reason, now, media_id, name, row["job_id"])
+    if changed:
+        ctx.log(f"processor: reconcile: {media_id}/{name}: {reason}")
+        await refresh_media(ctx, media_id)
+    return bool(changed)
 
 
 async def _release_lost_job(ctx: Context, row: dict, now: int) -> None:

@@ -11,6 +11,7 @@ __all__ = [
     "ADOPT_JOB",
     "DELETE_WEBHOOK_DELIVERY",
     "FAIL_OPEN_RENDITIONS",
+    "GIVE_UP_JOB",
     "INCREMENT_ATTEMPTS",
     "INSERT_MEDIA_FROM_NOTIFICATION",
     "INSERT_RENDITION",
@@ -19,7 +20,9 @@ __all__ = [
     "MARK_REJECTED",
     "MARK_SUBMITTED",
     "NOTE_RETRY",
+    "PRUNE_JOB_POLLS",
     "PRUNE_WEBHOOK_DELIVERIES",
+    "RECORD_POLL",
     "RELEASE_LOST_JOB",
     "RECORD_OUTCOME",
     "RECORD_OUTCOME_FOR_RENDITION",
@@ -28,6 +31,7 @@ __all__ = [
     "SELECT_RENDITION_BY_JOB",
     "SELECT_RENDITIONS_FOR_MEDIA",
     "SELECT_STUCK_JOBS",
+    "SELECT_UNSETTLED_MEDIA",
     "SET_MEDIA_R2_KEY",
     "UPDATE_MEDIA_STATUS",
 ]
@@ -141,13 +145,45 @@ PRUNE_WEBHOOK_DELIVERIES = """
 DELETE FROM webhook_deliveries WHERE received_at < ?
 """
 
-# submitted_at cutoff, limit; oldest first
+# submitted_at cutoff, limit. The least recently polled first (never polled before all others), then
+# the oldest: jobs that never settle rotate through the limit instead of starving newer ones.
+# `polls` counts the polls of this very job (0 when none, or when they were of an earlier job).
 SELECT_STUCK_JOBS = """
-SELECT media_id, name, job_id, submitted_at, attempts
-FROM renditions
-WHERE status = 'processing' AND job_id IS NOT NULL AND submitted_at < ?
-ORDER BY submitted_at
+SELECT r.media_id, r.name, r.job_id, r.submitted_at, r.attempts,
+       COALESCE(p.polls, 0) AS polls, p.last_polled_at
+FROM renditions r
+LEFT JOIN job_polls p ON p.media_id = r.media_id AND p.name = r.name AND p.job_id = r.job_id
+WHERE r.status = 'processing' AND r.job_id IS NOT NULL AND r.submitted_at < ?
+ORDER BY COALESCE(p.last_polled_at, 0), r.submitted_at
 LIMIT ?
+"""
+
+# last_polled_at, media_id, name, job_id; one more poll of the rendition's job (the first of a new job
+# counts 1). Inserts only for a rendition that still has that job, so a deleted one gets no row.
+RECORD_POLL = """
+INSERT INTO job_polls (media_id, name, job_id, polls, last_polled_at)
+SELECT media_id, name, job_id, 1, ? FROM renditions WHERE media_id = ? AND name = ? AND job_id = ?
+ON CONFLICT (media_id, name) DO UPDATE SET
+  polls = CASE WHEN job_polls.job_id = excluded.job_id THEN job_polls.polls + 1 ELSE 1 END,
+  job_id = excluded.job_id,
+  last_polled_at = excluded.last_polled_at
+"""
+
+# Bookkeeping of jobs no longer open (final, released, or their media deleted): not needed any more.
+PRUNE_JOB_POLLS = """
+DELETE FROM job_polls
+WHERE NOT EXISTS (
+  SELECT 1 FROM renditions r
+  WHERE r.media_id = job_polls.media_id AND r.name = job_polls.name
+    AND r.job_id = job_polls.job_id AND r.status = 'processing'
+)
+"""
+
+# error, updated_at, media_id, name, job_id; the reconcile gives up on a job that never settled
+GIVE_UP_JOB = f"""
+UPDATE renditions
+SET status = 'failed', error = ?, updated_at = ?
+WHERE media_id = ? AND name = ? AND job_id = ? AND {_NOT_FINAL}
 """
 
 # updated_at cutoff, limit; oldest first. Left behind: still 'pending' (its message was lost), or
@@ -162,6 +198,19 @@ WHERE status IN ('pending', 'processing')
     OR NOT EXISTS (SELECT 1 FROM renditions r WHERE r.media_id = media.id)
     OR EXISTS (SELECT 1 FROM renditions r WHERE r.media_id = media.id AND r.status = 'pending')
   )
+ORDER BY updated_at
+LIMIT ?
+"""
+
+# updated_at cutoff, limit; oldest first. Media whose renditions are all final but whose own status is
+# not: the refresh after the last rendition's final write failed (a D1 error, an evicted isolate).
+SELECT_UNSETTLED_MEDIA = f"""
+SELECT id
+FROM media
+WHERE status IN ('pending', 'processing')
+  AND updated_at < ?
+  AND EXISTS (SELECT 1 FROM renditions r WHERE r.media_id = media.id)
+  AND NOT EXISTS (SELECT 1 FROM renditions r WHERE r.media_id = media.id AND r.{_NOT_FINAL})
 ORDER BY updated_at
 LIMIT ?
 """

@@ -34,6 +34,9 @@ class Settings:
     # A dead-lettered message fails its media only once the media is this old; younger
     # media stay pending for the reconcile cron to queue again (an Ittybit outage passes).
     give_up_after_seconds: int = 86_400
+    # The reconcile gives up on (fails) a job it has polled this many times without it settling,
+    # or whose submission is older than give_up_after_seconds: 288 polls is a day of 5-minute runs.
+    reconcile_max_polls: int = 288
 
     @property
     def webhook_url(self) -> str | None:
@@ -63,6 +66,19 @@ def _seconds(env: object, name: str, default: int) -> int:
     return value
 
 
+def _count(env: object, name: str, default: int) -> int:
+    text = _text(env, name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return value
+
+
 def settings_from_env(env: object) -> Settings:
     """Settings from the worker's env (vars and secrets); ValueError on a bad value."""
     mode = _text(env, "ITTYBIT_INPUT_MODE", "signed_url")
@@ -84,6 +100,7 @@ def settings_from_env(env: object) -> Settings:
         signed_url_ttl=max(60, _seconds(env, "SIGNED_URL_TTL", 3600)),
         retry_max_seconds=max(1, _seconds(env, "RETRY_MAX_SECONDS", 300)),
         give_up_after_seconds=_seconds(env, "GIVE_UP_AFTER_SECONDS", 86_400),
+        reconcile_max_polls=_count(env, "RECONCILE_MAX_POLLS", 288),
     )
 
 

@@ -1,5 +1,6 @@
-"""The reconcile cron repairs a dropped webhook and outlasts an Ittybit outage (its own stack:
-RECONCILE_AFTER_SECONDS=2, RETRY_MAX_SECONDS=1 so a message's retries run out in seconds)."""
+"""The reconcile cron repairs a dropped webhook, outlasts an Ittybit outage and gives up on a job it
+cannot read (its own stack: RECONCILE_AFTER_SECONDS=2, RETRY_MAX_SECONDS=1 so a message's retries
+run out in seconds, RECONCILE_MAX_POLLS=2)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def fast_reconcile(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("reconcile")
     stack = PipelineStack(ports=Ports.free(), state_dir=tmp / "state", work_dir=tmp / "work",
                           registry_dir=tmp / "registry", dev_vars=DEV_VARS,
-                          processor_vars={"RECONCILE_AFTER_SECONDS": "2", "RETRY_MAX_SECONDS": "1"})
+                          processor_vars={"RECONCILE_AFTER_SECONDS": "2", "RETRY_MAX_SECONDS": "1",
+                                          "RECONCILE_MAX_POLLS": "2"})
     stack.start()
     yield stack
     stack.stop()
@@ -63,5 +65,29 @@ def test_an_ittybit_outage_longer_than_a_messages_retries_does_not_fail_the_uplo
             item = wait_final(api, media_id, timeout=60)
             assert item["status"] == "completed", item
             assert api.get(item["renditions"][0]["url"]).status_code == 200
+    finally:
+        emulator.reset_faults()
+
+
+def test_a_job_whose_poll_keeps_failing_is_given_up_after_the_poll_bound(fast_reconcile, tmp_path):
+    emulator = Emulator(fast_reconcile.emulator_url)
+    emulator.faults(drop_webhook_rate=1.0)
+    cron = "*/5 * * * *"
+    try:
+        with httpx.Client(base_url=fast_reconcile.api_url, timeout=60, headers={"X-API-Key": API_KEY}) as api:
+            media_id = upload(api, make_audio(tmp_path / "g.wav", seconds=1).read_bytes(), "audio/wav")
+            job_id = eventually(lambda: media(api, media_id)["renditions"]
+                                and media(api, media_id)["renditions"][0]["job_id"], timeout=60)
+            emulator.faults(drop_webhook_rate=1.0, error_rate=1.0)  # from now on GET /jobs/{id} answers 5xx
+            time.sleep(2.5)  # past RECONCILE_AFTER_SECONDS
+            assert trigger_cron(fast_reconcile.processor_url, cron) == 200  # poll 1 of RECONCILE_MAX_POLLS=2
+            assert media(api, media_id)["status"] == "processing"
+            assert trigger_cron(fast_reconcile.processor_url, cron) == 200  # poll 2: given up
+            item = wait_final(api, media_id, timeout=30)
+            assert item["status"] == "failed", item
+            error = item["renditions"][0]["error"]
+            assert error.startswith(f"gave up on Ittybit job {job_id} after 2 poll(s)"), error
+            assert "GET /jobs answered 50" in error and "://" not in error
+            assert item["error"].startswith(f"web: gave up on Ittybit job {job_id}")
     finally:
         emulator.reset_faults()

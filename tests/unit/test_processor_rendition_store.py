@@ -175,3 +175,67 @@ def test_statements_use_only_question_mark_placeholders():
     for name in sql.__all__:
         text = getattr(sql, name)
         assert ":" not in text.replace("::", "") and "$" not in text and "?1" not in text, name
+
+
+def polls(db):
+    return {r["name"]: (r["job_id"], r["polls"], r["last_polled_at"])
+            for r in db.execute("SELECT * FROM job_polls ORDER BY name").fetchall()}
+
+
+def test_record_poll_counts_per_job_and_starts_again_for_a_new_job(db):
+    db.execute(sql.MARK_SUBMITTED, ("job_a", T0, T0, "m1", "web"))
+    db.execute(sql.RECORD_POLL, (T0 + 1, "m1", "web", "job_a"))
+    db.execute(sql.RECORD_POLL, (T0 + 2, "m1", "web", "job_a"))
+    assert polls(db) == {"web": ("job_a", 2, T0 + 2)}
+    db.execute(sql.RECORD_POLL, (T0 + 3, "m1", "web", "job_other"))  # not the rendition's job: no row
+    db.execute(sql.RECORD_POLL, (T0 + 3, "m1", "gone", "job_a"))
+    assert polls(db) == {"web": ("job_a", 2, T0 + 2)}
+    db.execute(sql.RELEASE_LOST_JOB, ("lost", T0 + 4, "m1", "web", "job_a"))
+    db.execute(sql.MARK_SUBMITTED, ("job_b", T0 + 5, T0 + 5, "m1", "web"))
+    db.execute(sql.RECORD_POLL, (T0 + 6, "m1", "web", "job_b"))
+    assert polls(db) == {"web": ("job_b", 1, T0 + 6)}
+
+
+def test_stuck_jobs_come_least_recently_polled_first_with_their_poll_count(db):
+    db.execute(sql.MARK_SUBMITTED, ("job_web", T0, T0, "m1", "web"))
+    db.execute(sql.MARK_SUBMITTED, ("job_mobile", T0 + 1, T0 + 1, "m1", "mobile"))
+    db.execute(sql.MARK_SUBMITTED, ("job_thumb", T0 + 2, T0 + 2, "m1", "thumbnail"))
+    db.execute(sql.RECORD_POLL, (T0 + 20, "m1", "web", "job_web"))
+    db.execute(sql.RECORD_POLL, (T0 + 10, "m1", "mobile", "job_mobile"))
+    rows = db.execute(sql.SELECT_STUCK_JOBS, (T0 + 100, 10)).fetchall()
+    assert [(r["job_id"], r["polls"]) for r in rows] == [("job_thumb", 0), ("job_mobile", 1), ("job_web", 1)]
+    assert [r["job_id"] for r in db.execute(sql.SELECT_STUCK_JOBS, (T0 + 100, 1)).fetchall()] == ["job_thumb"]
+
+
+def test_job_polls_go_with_their_rendition_and_are_pruned_once_the_job_is_not_open(db):
+    db.execute(sql.MARK_SUBMITTED, ("job_web", T0, T0, "m1", "web"))
+    db.execute(sql.MARK_SUBMITTED, ("job_mobile", T0, T0, "m1", "mobile"))
+    db.execute(sql.RECORD_POLL, (T0 + 1, "m1", "web", "job_web"))
+    db.execute(sql.RECORD_POLL, (T0 + 1, "m1", "mobile", "job_mobile"))
+    db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_mobile"))
+    assert db.execute(sql.PRUNE_JOB_POLLS).rowcount == 1
+    assert list(polls(db)) == ["web"]
+    db.execute("DELETE FROM renditions WHERE media_id = 'm1'")  # DELETE /api/media's batch
+    db.execute("DELETE FROM media WHERE id = 'm1'")
+    assert polls(db) == {}
+
+
+def test_give_up_job_fails_only_that_open_job(db):
+    db.execute(sql.MARK_SUBMITTED, ("job_web", T0, T0, "m1", "web"))
+    assert db.execute(sql.GIVE_UP_JOB, ("gave up", T0 + 1, "m1", "web", "job_other")).rowcount == 0
+    assert db.execute(sql.GIVE_UP_JOB, ("gave up", T0 + 1, "m1", "web", "job_web")).rowcount == 1
+    assert (rendition(db, "web")["status"], rendition(db, "web")["error"]) == ("failed", "gave up")
+    assert db.execute(sql.GIVE_UP_JOB, ("again", T0 + 2, "m1", "web", "job_web")).rowcount == 0
+
+
+def test_select_unsettled_media_finds_open_media_whose_renditions_are_all_final(db):
+    for name in ("web", "mobile", "thumbnail"):
+        db.execute(sql.MARK_REJECTED, ("no", T0, "m1", name))  # m1: all final, still pending
+    add_media(db, "open", "processing", T0 - 10)  # a rendition still open
+    db.execute(sql.INSERT_RENDITION, ("open", "large", "image", "{}", "k", T0, T0))
+    add_media(db, "none", "processing", T0 - 10)  # no renditions at all: SELECT_PENDING_MEDIA's business
+    add_media(db, "done", "completed", T0 - 10)
+    db.execute(sql.INSERT_RENDITION, ("done", "large", "image", "{}", "k", T0, T0))
+    db.execute(sql.MARK_REJECTED, ("no", T0, "done", "large"))
+    assert [r["id"] for r in db.execute(sql.SELECT_UNSETTLED_MEDIA, (T0 + 1, 10)).fetchall()] == ["m1"]
+    assert db.execute(sql.SELECT_UNSETTLED_MEDIA, (T0, 10)).fetchall() == []  # not yet past the cutoff

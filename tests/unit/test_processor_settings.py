@@ -49,3 +49,11 @@ def test_store_message_round_trip_and_refusals():
     assert parse_store_message({**body, "job_id": ""}) is None
     assert parse_store_message({"type": "media.process", "media_id": "m1"}) is None
     assert parse_store_message("not json") is None
+
+
+def test_reconcile_max_polls_has_a_default_and_must_be_a_positive_whole_number():
+    assert settings_from_env(SimpleNamespace()).reconcile_max_polls == 288
+    assert settings_from_env(SimpleNamespace(RECONCILE_MAX_POLLS=" 3 ")).reconcile_max_polls == 3
+    for bad in ("0", "-2", "many", "1.5"):
+        with pytest.raises(ValueError, match="RECONCILE_MAX_POLLS"):
+            settings_from_env(SimpleNamespace(RECONCILE_MAX_POLLS=bad))
