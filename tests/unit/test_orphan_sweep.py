@@ -1,4 +1,5 @@
-"""The hourly sweep of originals no record owns: which keys, paging, resuming, the age guard."""
+"""The hourly sweeps of originals no record owns and of renditions whose media is gone: which keys,
+paging, resuming, the age guard."""
 
 import asyncio
 import datetime
@@ -8,8 +9,10 @@ from types import SimpleNamespace
 import pytest
 import tomllib
 
-from api import orphan_sweep
-from api.orphan_sweep import RESUME_KEY, epoch_ms, min_age_seconds, orphans, owners_query, sweep_orphan_originals
+from api import prefix_sweep, rendition_sweep
+from api.orphan_sweep import RESUME_KEY, owners_query, sweep_orphan_originals
+from api.prefix_sweep import epoch_ms, min_age_seconds, orphans
+from api.rendition_sweep import media_id_of, media_query, sweep_orphan_renditions
 from api.scheduled import DAILY_REPORT_CRON, ORPHAN_SWEEP_CRON, run_scheduled
 from tests.unit.processor_fakes import FakeD1, FakeKV
 
@@ -42,12 +45,14 @@ class FakeBucket:
             self.objects.pop(key, None)
 
 
-def _env(objects: dict[str, int], recorded: list[str], **vars_):
+def _env(objects: dict[str, int], recorded: list[str], ids: list[str] = (), **vars_):
+    """`recorded`: the r2_key of a media row each; `ids`: more media rows, by id."""
     db = FakeD1()
-    for n, key in enumerate(recorded):
+    rows = [(f"m{n}", key) for n, key in enumerate(recorded)] + [(media_id, f"originals/{media_id}") for media_id in ids]
+    for media_id, key in rows:
         db.conn.execute(
             "INSERT INTO media (id, r2_key, content_type, kind, size, created_at, updated_at)"
-            " VALUES (?, ?, 'video/mp4', 'video', 1, 0, 0)", (f"m{n}", key))
+            " VALUES (?, ?, 'video/mp4', 'video', 1, 0, 0)", (media_id, key))
     return SimpleNamespace(DB=db, METADATA=FakeKV(), MEDIA=FakeBucket(objects), **vars_)
 
 
@@ -94,8 +99,8 @@ def test_more_than_100_keys_a_page_are_checked_in_statements_of_100():
 
 
 def test_a_long_listing_is_swept_a_few_pages_per_run_resuming_where_it_stopped(monkeypatch):
-    monkeypatch.setattr(orphan_sweep, "PAGE_SIZE", 10)
-    monkeypatch.setattr(orphan_sweep, "PAGES_PER_RUN", 2)
+    monkeypatch.setattr(prefix_sweep, "PAGE_SIZE", 10)
+    monkeypatch.setattr(prefix_sweep, "PAGES_PER_RUN", 2)
     old = NOW_MS - 2 * HOUR_MS
     keys = [f"originals/{n:03d}" for n in range(45)]
     env = _env(dict.fromkeys(keys, old), recorded=keys[:5])
@@ -117,14 +122,62 @@ def test_every_cron_of_the_api_config_has_a_task_and_an_unknown_one_is_an_error(
     crons = tomllib.loads((ROOT / "wrangler.api.toml").read_text())["triggers"]["crons"]
     assert sorted(crons) == sorted([DAILY_REPORT_CRON, ORPHAN_SWEEP_CRON])
     env = _env({}, recorded=[])
-    assert asyncio.run(run_scheduled(env, ORPHAN_SWEEP_CRON, NOW_MS))["examined"] == 0
+    swept = asyncio.run(run_scheduled(env, ORPHAN_SWEEP_CRON, NOW_MS))
+    assert swept["originals"]["examined"] == swept["renditions"]["examined"] == 0
     assert asyncio.run(run_scheduled(env, DAILY_REPORT_CRON, NOW_MS))["total"] == 0
     with pytest.raises(ValueError, match=r"no task for cron '\* \* \* \* \*' \(known: '0 9 \* \* \*', '17 \* \* \* \*'\)"):
         asyncio.run(run_scheduled(env, "* * * * *", NOW_MS))
 
 
 def test_a_manual_trigger_without_a_cron_runs_every_task():
-    env = _env({"originals/orphan": NOW_MS - 2 * HOUR_MS}, recorded=[])
+    env = _env({"originals/orphan": NOW_MS - 2 * HOUR_MS, "renditions/gone/web.mp4": NOW_MS - 2 * HOUR_MS},
+               recorded=[])
     result = asyncio.run(run_scheduled(env, "", NOW_MS))
-    assert result["report"]["total"] == 0 and result["sweep"]["deleted"] == 1
+    assert result["report"]["total"] == 0
+    assert result["sweep"]["originals"]["deleted"] == result["sweep"]["renditions"]["deleted"] == 1
     assert env.MEDIA.objects == {}
+
+
+OWNED = "01aaaaaaaaaaaaaaaaaaaaaaaa"
+GONE = "01bbbbbbbbbbbbbbbbbbbbbbbb"
+
+
+def test_media_id_of_a_rendition_key_and_the_media_query():
+    assert media_id_of(f"renditions/{OWNED}/web.mp4") == OWNED
+    assert media_id_of("renditions/x") == "x" and media_id_of("renditions//a") == ""
+    assert media_query(2) == "SELECT id FROM media WHERE id IN (?, ?)"
+
+
+def test_the_rendition_sweep_deletes_old_renditions_of_media_that_are_gone_and_nothing_else():
+    old, young = NOW_MS - 2 * HOUR_MS, NOW_MS - 1000
+    objects = {f"renditions/{OWNED}/web.mp4": old, f"renditions/{OWNED}/thumbnail.webp": old,
+               f"renditions/{GONE}/web.mp4": old, f"renditions/{GONE}/thumbnail.webp": old,
+               "renditions/01cccccccccccccccccccccccc/web.mp4": young,  # a copy racing its record: too young
+               f"originals/{GONE}": old, "uploads/x.mp4": old}
+    env = _env(objects, recorded=[], ids=[OWNED])
+    result = asyncio.run(sweep_orphan_renditions(env, NOW_MS))
+    assert result == {"examined": 5, "deleted": 2, "resume_after": None}
+    assert sorted(env.MEDIA.objects) == sorted(set(objects) - {f"renditions/{GONE}/web.mp4",
+                                                               f"renditions/{GONE}/thumbnail.webp"})
+    assert rendition_sweep.RESUME_KEY not in env.METADATA.data
+
+
+def test_the_rendition_sweep_pages_and_resumes_with_its_own_cursor(monkeypatch):
+    monkeypatch.setattr(prefix_sweep, "PAGE_SIZE", 250)  # 125 media ids a page: two statements of ids
+    monkeypatch.setattr(prefix_sweep, "PAGES_PER_RUN", 1)
+    old = NOW_MS - 2 * HOUR_MS
+    ids = [f"01{n:024d}" for n in range(150)]
+    objects = {f"renditions/{media_id}/{name}": old for media_id in ids for name in ("a", "b")}
+    objects["originals/elsewhere"] = old
+    env = _env(objects, recorded=[], ids=ids[::3])
+    env.METADATA.data[RESUME_KEY] = "originals/0"  # the originals' cursor is not the renditions'
+    # Run 1: ids 0-124, of which 42 have a record (0, 3, ... 123): 84 keys kept, 166 deleted.
+    first = asyncio.run(sweep_orphan_renditions(env, NOW_MS))
+    assert first == {"examined": 250, "deleted": 166, "resume_after": f"renditions/{ids[124]}/b"}
+    assert env.METADATA.data[rendition_sweep.RESUME_KEY] == f"renditions/{ids[124]}/b"
+    assert env.METADATA.data[RESUME_KEY] == "originals/0"
+    # Run 2: ids 125-149, of which 8 have a record: 16 kept, 34 deleted; the end, so it starts over.
+    assert asyncio.run(sweep_orphan_renditions(env, NOW_MS)) == {"examined": 50, "deleted": 34, "resume_after": None}
+    assert rendition_sweep.RESUME_KEY not in env.METADATA.data
+    kept = {f"renditions/{media_id}/{name}" for media_id in ids[::3] for name in ("a", "b")}
+    assert set(env.MEDIA.objects) == kept | {"originals/elsewhere"}
