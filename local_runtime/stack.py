@@ -61,13 +61,32 @@ def wrangler_command(*args: str) -> list[str]:
     return [node_binary(), str(WRANGLER_JS), *args]
 
 
+# What keeps wrangler 4.164 (and its Miniflare) from reaching the internet, by the names
+# its dist reads (node_modules/wrangler/wrangler-dist/cli.js, miniflare/dist/src/index.js).
+OFFLINE_ENV = {
+    # Telemetry: DO_NOT_TRACK wins over everything, WRANGLER_SEND_METRICS over the config.
+    "DO_NOT_TRACK": "1",
+    "WRANGLER_SEND_METRICS": "false",
+    "WRANGLER_SEND_ERROR_REPORTS": "false",  # Sentry reports after a crash
+    # Miniflare fetches https://workers.cloudflare.com/cf.json at every start for the
+    # `request.cf` object; offline that logs `Unable to fetch the Request.cf object` and a
+    # `getaddrinfo ENOTFOUND workers.cloudflare.com` stack, twice per worker. With the
+    # fetch off it uses the same built-in placeholder it falls back to.
+    "CLOUDFLARE_CF_FETCH_ENABLED": "false",
+    # The update check (registry.npmjs.org) has no switch; it runs when the banner is
+    # printed (hidden here) or for a few warnings, and fails silently.
+    "WRANGLER_HIDE_BANNER": "true",
+    "WRANGLER_NO_SKILLS_UPDATE_PROMPTS": "true",
+    "NO_UPDATE_NOTIFIER": "1",
+}
+
+
 def wrangler_env(registry_dir: Path | None = None) -> dict[str, str]:
-    """Environment for wrangler: no telemetry, no update checks, an optional private registry."""
+    """Environment for wrangler: nothing reaches the internet, an optional private registry."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(node_binary()).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("WRANGLER_SEND_METRICS", "false")
-    env.setdefault("WRANGLER_HIDE_BANNER", "true")
-    env["NO_UPDATE_NOTIFIER"] = "1"
+    for name, value in OFFLINE_ENV.items():
+        env.setdefault(name, value)
     if registry_dir is not None:
         env["WRANGLER_REGISTRY_PATH"] = str(registry_dir)
     return env
