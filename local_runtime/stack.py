@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from local_runtime.crons import CronScheduler, CronTarget, crons_of, targets_for
 from local_runtime.derive import PythonWorker, load_notifications, load_worker
 from local_runtime.generate import generate, write_app_zip
 
@@ -140,6 +141,7 @@ class Stack:
         dev_vars: Path | None = None,
         pyproject: Path | None = None,
         echo: IO[str] | None = None,
+        crons: bool = False,
     ) -> None:
         self.specs = specs
         self.state_dir = state_dir
@@ -148,6 +150,10 @@ class Stack:
         self.dev_vars = dev_vars
         self.notifications = load_notifications(pyproject) if pyproject else []
         self.echo = echo
+        # Fire each worker's [triggers] crons on schedule (scripts/dev); off by default so
+        # tests trigger them by hand and know exactly when a cron ran.
+        self.crons = crons
+        self.cron_scheduler: CronScheduler | None = None
         self.workers = [load_worker(spec.config) for spec in specs]
         self.running: list[RunningWorker] = []
 
@@ -250,9 +256,42 @@ class Stack:
                 running = self._spawn(worker, spec, config, log_dir)
                 self.running.append(running)
                 self._wait_ready(running, deadline)
+            if self.crons:
+                self._start_crons(log_dir)
         except BaseException:
             self.stop()
             raise
+
+    def cron_targets(self) -> list[CronTarget]:
+        """Each running worker's `[triggers] crons`, aimed at that worker's own port."""
+        return [
+            target
+            for running in self.running
+            for target in targets_for(running.spec.label or running.worker.name, running.url, crons_of(running.worker.raw))
+        ]
+
+    def _start_crons(self, log_dir: Path) -> None:
+        targets = self.cron_targets()
+        log_file = (log_dir / "crons.log").open("a", encoding="utf-8")
+        lock = threading.Lock()
+
+        def log(line: str) -> None:
+            with lock:
+                for sink in [log_file] + ([self.echo] if self.echo else []):
+                    try:
+                        sink.write(line + "\n")
+                        sink.flush()
+                    except ValueError:  # sink closed while stopping
+                        pass
+
+        self._cron_log = log_file
+        self.cron_scheduler = CronScheduler(targets, log=log).start()
+
+    def _stop_crons(self, timeout: float = 10.0) -> None:
+        if self.cron_scheduler is not None:
+            self.cron_scheduler.stop(timeout)
+            self.cron_scheduler = None
+            self._cron_log.close()
 
     def _spawn(self, worker: PythonWorker, spec: WorkerSpec, config: Path, log_dir: Path) -> RunningWorker:
         args = [
@@ -305,6 +344,7 @@ class Stack:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every worker process (and its workerd) and wait for them to exit."""
+        self._stop_crons()
         for running in self.running:
             _signal_group(running.process, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -321,6 +361,7 @@ class Stack:
 
     def kill(self) -> None:
         """SIGKILL every process at once, as a crash would."""
+        self._stop_crons(timeout=0)
         for running in self.running:
             _signal_group(running.process, signal.SIGKILL)
         for running in self.running:

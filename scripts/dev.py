@@ -2,16 +2,19 @@
 
 State lives in .wrangler/state (KV, D1, R2, queues), generated files and logs in .local.
 Python sources are watched: an edit regenerates the worker's module zip and wrangler
-reloads that worker.
+reloads that worker. Each worker's `[triggers] crons` fire on schedule, as in production
+(`LOCAL_CRONS=0` turns that off; `/cdn-cgi/handler/scheduled?cron=...` still works).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
 from pathlib import Path
 
+from local_runtime.crons import CronConfigError, crons_enabled
 from local_runtime.stack import StackError
 from scripts.pipeline_stack import ROOT, PipelineStack, Ports
 
@@ -22,6 +25,11 @@ def source_fingerprint(root: Path) -> tuple:
 
 def main() -> int:
     ports = Ports.from_env()
+    try:
+        crons = crons_enabled(os.environ)
+    except CronConfigError as error:
+        print(f"scripts/dev: {error}", file=sys.stderr)
+        return 2
     stack = PipelineStack(
         ports=ports,
         state_dir=ROOT / ".wrangler" / "state",
@@ -29,6 +37,7 @@ def main() -> int:
         registry_dir=ROOT / ".local" / "registry",
         dev_vars=ROOT / ".dev.vars",
         echo=sys.stdout,
+        crons=crons,
     )
     stopping = False
 
@@ -53,6 +62,7 @@ media-pipeline is running (Ctrl-C stops it)
   Ittybit emulator  {stack.emulator_url}
   local API key     {api_key}              (from .dev.vars)
   state             .wrangler/state    logs  .local/logs
+  crons             {"fire on schedule ([crons] lines; LOCAL_CRONS=0 turns them off)" if crons else "off (LOCAL_CRONS=0)"}
 
   curl -H 'X-API-Key: {api_key}' --data-binary @video.mp4 {stack.api_url}/api/media
 """,

@@ -67,6 +67,9 @@ class PipelineStack:
     api_vars: dict[str, str] = field(default_factory=dict)
     processor_vars: dict[str, str] = field(default_factory=dict)
     emulator_args: list[str] = field(default_factory=list)
+    # Fire each worker's [triggers] crons on schedule (scripts/dev). Off by default: tests
+    # trigger crons by hand (/cdn-cgi/handler/scheduled) so they know when one ran.
+    crons: bool = False
     emulator: subprocess.Popen | None = None
     workers: Stack | None = None
 
@@ -102,6 +105,8 @@ class PipelineStack:
             "PUBLIC_API_URL": self.api_url,
             "PUBLIC_PROCESSOR_URL": self.processor_url,
             "ITTYBIT_BASE_URL": self.emulator_url,
+            # The emulator serves outputs over plain http; only hosts named here may be (processor.output_urls).
+            "ITTYBIT_INSECURE_OUTPUT_HOSTS": f"127.0.0.1:{self.ports.emulator}",
         }
         api_vars = {"PUBLIC_API_URL": self.api_url, **self.api_vars}
         processor_vars = {**urls, **self.processor_vars}
@@ -116,6 +121,7 @@ class PipelineStack:
             dev_vars=self.dev_vars,
             pyproject=ROOT / "pyproject.toml",
             echo=self.echo,
+            crons=self.crons,
         )
 
     def _start_emulator(self) -> None:
