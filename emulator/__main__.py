@@ -5,6 +5,7 @@ import signal
 import sys
 import threading
 
+from emulator import joblog
 from emulator.app import Emulator
 from emulator.config import parse_config
 
@@ -17,6 +18,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO if config.verbose else logging.WARNING,
                         format="ittybit-emulator %(levelname)s %(message)s")
+    # One line per job step (emulator/joblog.py), always: whoever runs it sees jobs move.
+    job_lines = logging.StreamHandler(sys.stderr)
+    job_lines.setFormatter(logging.Formatter("%(message)s"))
+    joblog.log.addHandler(job_lines)
+    joblog.log.setLevel(logging.INFO)
+    joblog.log.propagate = False
     try:
         emulator = Emulator(config)
     except OSError as error:

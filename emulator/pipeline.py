@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from emulator import transcode
+from emulator import joblog, transcode
 from emulator.config import Config
 from emulator.counters import Counters
 from emulator.download import download, resolve_input_url
@@ -92,7 +92,8 @@ class Processor:
         os.makedirs(work_dir, exist_ok=True)
         source = os.path.join(work_dir, "input")
         url = resolve_input_url(job.input, self._config.s3_base_url)
-        download(url, source, self._config.max_input_bytes, self._config.download_timeout_s)
+        size = download(url, source, self._config.max_input_bytes, self._config.download_timeout_s)
+        joblog.step(job_id, f"input fetched: {size} bytes")
         info = transcode.media_info(transcode.probe(source))
 
         options = job.normalized_options
@@ -102,7 +103,7 @@ class Processor:
         os.makedirs(out_dir, exist_ok=True)
         target = os.path.join(out_dir, name)
         argv = transcode.build_command(job.kind, options, info, source, target, transcode.available_encoders())
-        self._run_ffmpeg(argv)
+        self._run_ffmpeg(job_id, argv, f"{job.kind} {fmt}")
         if not os.path.exists(target) or os.path.getsize(target) == 0:
             raise TranscodeError("ffmpeg produced no output (is options.start inside the input?)")
         url = f"{self._public_url()}/files/{job_id}/{name}"
@@ -111,18 +112,19 @@ class Processor:
             summary["filesize"] = None
         self._finish(job_id, self._faults.current.status_vocabulary, output_file=summary)
 
-    def _run_ffmpeg(self, argv: list[str]) -> None:
+    def _run_ffmpeg(self, job_id: str, argv: list[str], what: str) -> None:
         while not self._ffmpeg_slots.acquire(timeout=0.2):
             if self._stopping.is_set():
                 raise TranscodeError("emulator stopping")
         try:
-            self._run_ffmpeg_in_slot(argv)
+            self._run_ffmpeg_in_slot(job_id, argv, what)
         finally:
             self._ffmpeg_slots.release()
 
-    def _run_ffmpeg_in_slot(self, argv: list[str]) -> None:
+    def _run_ffmpeg_in_slot(self, job_id: str, argv: list[str], what: str) -> None:
         started = time.monotonic()
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        joblog.step(job_id, f"ffmpeg start ({what})")
         with self._lock:
             self._running.add(process)
             self._counters.ffmpeg_running(len(self._running))
@@ -135,7 +137,9 @@ class Processor:
         finally:
             with self._lock:
                 self._running.discard(process)
-            self._counters.ffmpeg(time.monotonic() - started)
+            seconds = time.monotonic() - started
+            self._counters.ffmpeg(seconds)
+            joblog.step(job_id, f"ffmpeg end: {seconds:.2f} s (exit {process.returncode})")
         if process.returncode != 0:
             raise TranscodeError(f"ffmpeg failed: {transcode.last_line(stderr) or f'exit code {process.returncode}'}")
 
@@ -146,6 +150,11 @@ class Processor:
         if snapshot is None:
             return
         self._counters.job_final(status)
+        if error is not None:
+            joblog.step(job_id, f"{status}: {error}")
+        else:
+            size = (output_file or {}).get("filesize")
+            joblog.step(job_id, f"{status}" + (f" ({size} bytes of output)" if size is not None else ""))
         self._notify(snapshot, f"job.{status}")
 
     def _notify(self, snapshot: dict, event: str) -> None:

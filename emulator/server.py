@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from emulator import files
+from emulator import files, joblog
 from emulator.auth import check_bearer
 from emulator.errors import ApiError
 from emulator.idempotency import fingerprint
@@ -128,15 +128,19 @@ class Actions:
             existing = self._lookup("jobs", key, digest) if key else None
             if existing is not None and store.find(existing) is not None:
                 counters.replayed(key)
+                joblog.step(existing, "replayed: same Idempotency-Key and body, no new job")
                 return Reply(200, store.snapshot(existing), {"Idempotent-Replayed": "true"})
             job = store.add(Job(**validate_job_request(body, store.connections)))
             if key:
                 store.idempotency.remember("jobs", key, digest, job.id)
             counters.job_created(key)
             snapshot = job.to_dict()
+        joblog.step(job.id, f"created: {joblog.describe(job.kind, job.metadata)} "
+                            f"({job.normalized_options.get('format', '?')})")
         self.app.processor.submit(job.id)
         if self.app.faults.roll(self.app.faults.current.drop_response_rate):
             counters.fault("dropped_response")
+            joblog.step(job.id, "answer dropped (fault drop_response_rate): the job exists, the client saw none")
             return Reply(drop=True)
         return Reply(201, snapshot)
 

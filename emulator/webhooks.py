@@ -11,6 +11,7 @@ import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 
+from emulator import joblog
 from emulator.counters import Counters
 from emulator.faults import Faults
 from emulator.ids import new_id
@@ -102,9 +103,11 @@ class Dispatcher:
         if self._faults.roll(switches.drop_webhook_rate):
             delivery.state = "dropped"
             self._counters.webhook("dropped")
+            joblog.step(delivery.job_id, f"webhook {event} dropped (fault drop_webhook_rate): never sent")
             return delivery
         delivery.duplicate = self._faults.roll(switches.duplicate_webhook_rate)
         if switches.reorder_webhooks:
+            joblog.step(delivery.job_id, f"webhook {event} held (fault reorder_webhooks)")
             self._hold(delivery, switches.reorder_window, switches.reorder_hold_ms)
         else:
             self._send_in_order(delivery)
@@ -206,6 +209,7 @@ class Dispatcher:
                 if attempt >= switches.webhook_max_attempts:
                     delivery.state = "exhausted"
                     self._counters.webhook("exhausted")
+                    joblog.step(delivery.job_id, f"webhook {delivery.event} given up after {attempt} attempts")
                     return
                 delay = backoff_delay(attempt, switches.webhook_retry_base_s, switches.webhook_retry_max_s)
                 if self._stop.wait(delay):
@@ -220,9 +224,9 @@ class Dispatcher:
         delivery.state = "delivered"
         if delivery.duplicate:
             self._counters.webhook("duplicated")
-            self._attempt(delivery)
+            self._attempt(delivery, duplicate=True)
 
-    def _attempt(self, delivery: Delivery) -> bool:
+    def _attempt(self, delivery: Delivery, duplicate: bool = False) -> bool:
         """One signed POST; True on 2xx."""
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    **signature_headers(self._secret, delivery.msg_id, delivery.body)}
@@ -241,4 +245,7 @@ class Dispatcher:
         delivery.attempts.append(record)
         ok = record["status_code"] is not None and 200 <= record["status_code"] < 300
         self._counters.webhook("succeeded" if ok else "failed")
+        outcome = f"HTTP {record['status_code']}" if record["status_code"] is not None else record["error"]
+        what = "duplicated (fault duplicate_webhook_rate)" if duplicate else ("delivered" if ok else "failed")
+        joblog.step(delivery.job_id, f"webhook {delivery.event} {what}: {outcome} (attempt {len(delivery.attempts)})")
         return ok
