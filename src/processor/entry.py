@@ -31,7 +31,7 @@ def _context(env) -> Context:
         db=env.DB,
         kv=env.METADATA,
         jobs=env.JOBS,
-        storage=R2Storage(env.MEDIA),
+        storage=R2Storage(env.MEDIA, settings.output_policy),
         client=client,
         settings=settings,
         clock=time.time,

@@ -19,7 +19,10 @@ from processor.dead_letters import give_up
 from processor.direct_upload import ensure_original, original_key, record_direct_upload
 from processor.r2_notifications import is_notification, parse_notification
 from processor.rendition_copy import store_rendition
-from processor.store_messages import parse_store_message
+from processor.job_status import JobOutcome
+from processor.outcomes import apply_outcome
+from processor.output_urls import OutputRefused, scrub_urls
+from processor.store_messages import StoreMessage, parse_store_message
 from processor.submission import submit_renditions
 
 __all__ = ["Decision", "handle_message", "is_dead_letter_queue"]
@@ -63,12 +66,26 @@ async def process_media(ctx: Context, media_id: str, attempts: int) -> Decision:
     return Decision.ack(submission.state)
 
 
+async def refuse_output(ctx: Context, store: StoreMessage, reason: str) -> str:
+    """Fail the rendition whose output URL (or its answer) was refused: a retry would get the
+    same answer. The same rules as any job report apply (final rows and other jobs untouched)."""
+    ctx.log(f"processor: output of {store.media_id}/{store.rendition} refused: {reason}")
+    outcome = JobOutcome(job_id=store.job_id, status="failed", error=f"output refused: {reason}",
+                         metadata={"media_id": store.media_id, "rendition": store.rendition})
+    what = await apply_outcome(ctx, outcome)
+    return "output_refused" if what == "failed" else what
+
+
 async def _dispatch(ctx: Context, body: object, attempts: int, queue_name: str) -> Decision:
     if is_dead_letter_queue(queue_name):
         return Decision.ack(await give_up(ctx, body, attempts))
     store = parse_store_message(body)
     if store is not None:
-        return Decision.ack(await store_rendition(ctx, store))
+        try:
+            ctx.settings.output_policy.check(store.output_url)  # before any fetch; R2Storage checks the answer
+            return Decision.ack(await store_rendition(ctx, store))
+        except OutputRefused as refused:
+            return Decision.ack(await refuse_output(ctx, store, refused.reason))
     job = parse_job_message(body)
     if job is not None:
         return await process_media(ctx, job.media_id, attempts)
@@ -82,7 +99,7 @@ async def _dispatch(ctx: Context, body: object, attempts: int, queue_name: str) 
         if media is None:
             return Decision.ack(what)
         return await process_media(ctx, media["id"], attempts)
-    ctx.log(f"processor: unknown message on {queue_name}: {str(body)[:200]}")
+    ctx.log(f"processor: unknown message on {queue_name}: {scrub_urls(str(body)[:200])}")
     return Decision.ack("unknown")
 
 
@@ -91,6 +108,7 @@ async def handle_message(ctx: Context, body: object, attempts: int, queue_name: 
     try:
         return await _dispatch(ctx, body, attempts, queue_name)
     except Exception as error:
-        ctx.log(f"processor: message failed (attempt {attempts}), will retry: {type(error).__name__}: {error}")
-        ctx.log(traceback.format_exc())
+        # Error texts may quote an output URL (a capability): logs keep its host only.
+        ctx.log(f"processor: message failed (attempt {attempts}), will retry: {type(error).__name__}: {scrub_urls(error)}")
+        ctx.log(scrub_urls(traceback.format_exc()))
         return Decision.retry(f"error: {type(error).__name__}", attempts, cap=ctx.settings.retry_max_seconds)

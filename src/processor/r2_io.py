@@ -10,16 +10,16 @@ upload of fixed-size parts.
 import js
 
 from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length
+from processor.output_urls import MAX_REDIRECTS, OutputPolicy, OutputRefused, host_label, scrub_urls
 from pyodide.ffi import to_js
 
 __all__ = ["OutputFetchError", "R2Storage"]
 
-# Outputs of unknown length are refused past this (R2's single-object ceiling is far higher).
-MAX_OUTPUT_BYTES = 5 * 1024 * 1024 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class OutputFetchError(Exception):
-    """Ittybit's output URL did not answer with the file."""
+    """Ittybit's output URL did not answer with the file (worth a retry); texts name the host only."""
 
 
 def _js_object(value: dict):
@@ -33,8 +33,9 @@ def _put_options(content_type: str) -> dict:
 class R2Storage:
     """The few bucket operations the processor needs, on the MEDIA binding."""
 
-    def __init__(self, bucket) -> None:
+    def __init__(self, bucket, output_policy: OutputPolicy | None = None) -> None:
         self.bucket = bucket
+        self.output_policy = output_policy or OutputPolicy()
 
     async def read_head(self, key: str, length: int) -> tuple[bytes, int] | None:
         """The first `length` bytes of an object and its full size, by a ranged get; None if absent."""
@@ -58,20 +59,50 @@ class R2Storage:
         return size
 
     async def store_from_url(self, url: str, key: str, content_type: str, size_hint: int | None = None) -> int:
-        """Download `url` into `key` as a stream; returns the stored size."""
+        """Download `url` into `key` as a stream; returns the stored size.
+
+        OutputRefused (the rendition fails) for a URL or answer the policy refuses: another
+        host, plain http, a redirect off the host, a declared length over the limit.
+        OutputFetchError (the message is retried) for a network error, the timeout or a
+        non-2xx answer.
+        """
+        policy = self.output_policy
+        response, url = await self._fetch(url)
         try:
-            response = await js.fetch(url, _js_object({"method": "GET"}))
-        except Exception as error:
-            raise OutputFetchError(f"could not fetch the output {url}: {error}") from None
-        if not 200 <= int(response.status) < 300 or response.body is None:
-            raise OutputFetchError(f"the output {url} answered HTTP {response.status}")
-        declared = response.headers.get("content-length")
-        length = int(declared) if declared and str(declared).isdigit() else size_hint
+            length = policy.check_length(url, response.headers.get("content-length"), size_hint)
+        except OutputRefused:
+            await _discard(response)
+            raise
         if length is None:
             stored = await self._put_multipart(key, response.body, content_type)
         else:
             stored = await self._put_stream(key, response.body, length, content_type)
         return int(stored.size)
+
+    async def _fetch(self, url: str):
+        """The 2xx answer for `url` (after same-host redirects only) and the URL that gave it."""
+        policy = self.output_policy
+        policy.check(url)
+        # One deadline for the whole copy: the signal also aborts the body while it streams.
+        signal = js.AbortSignal.timeout(policy.timeout_seconds * 1000)
+        for _ in range(MAX_REDIRECTS + 1):
+            init = _js_object({"method": "GET", "redirect": "manual", "signal": signal})
+            try:
+                response = await js.fetch(url, init)
+            except Exception as error:
+                detail = scrub_urls(str(error))[:200]
+                raise OutputFetchError(f"could not fetch the output on {host_label(url)}: {detail}") from None
+            status = int(response.status)
+            if status in _REDIRECTS:
+                location = response.headers.get("location")
+                await _discard(response)
+                url = policy.redirect_target(url, status, None if location is None else str(location))
+                continue
+            if not 200 <= status < 300 or response.body is None:
+                await _discard(response)
+                raise OutputFetchError(f"the output on {host_label(url)} answered HTTP {status}")
+            return response, url
+        raise OutputRefused(f"the output on {host_label(url)} redirected more than {MAX_REDIRECTS} times")
 
     async def delete(self, keys: list[str]) -> None:
         """Delete objects (absent ones are fine)."""
@@ -82,7 +113,17 @@ class R2Storage:
         return await put_known_length(self.bucket, key, stream, length, _put_options(content_type))
 
     async def _put_multipart(self, key: str, stream, content_type: str):
+        limit = self.output_policy.max_bytes
         try:
-            return await put_in_parts(self.bucket, key, BodyReader(stream), _put_options(content_type), MAX_OUTPUT_BYTES)
+            return await put_in_parts(self.bucket, key, BodyReader(stream), _put_options(content_type), limit)
         except StreamTooLarge as error:
-            raise OutputFetchError(f"the output is over {MAX_OUTPUT_BYTES} bytes") from error
+            raise OutputRefused(f"the output is over {limit} bytes") from error
+
+
+async def _discard(response) -> None:
+    """Cancel an answer's body we will not read (frees the connection)."""
+    try:
+        if response.body is not None:
+            await response.body.cancel()
+    except Exception:
+        pass

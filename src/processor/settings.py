@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from processor.ittybit_client import DEFAULT_BASE_URL, INPUT_MODES
+from processor.output_urls import DEFAULT_OUTPUT_HOSTS, HostEntry, OutputPolicy, parse_host_list
 from processor.presets import DEFAULT_PRESETS, Preset, presets_from_var
 
 __all__ = ["Settings", "input_expiry", "settings_from_env"]
@@ -34,9 +35,20 @@ class Settings:
     # A dead-lettered message fails its media only once the media is this old; younger
     # media stay pending for the reconcile cron to queue again (an Ittybit outage passes).
     give_up_after_seconds: int = 86_400
+    # Where Ittybit's output files may be fetched from (processor.output_urls): https hosts,
+    # plain-http hosts for local development only, and the timeout of one copy.
+    output_hosts: tuple[HostEntry, ...] = tuple(HostEntry(host) for host in DEFAULT_OUTPUT_HOSTS)
+    insecure_output_hosts: tuple[HostEntry, ...] = ()
+    output_timeout_seconds: int = 600
     # The reconcile gives up on (fails) a job it has polled this many times without it settling,
     # or whose submission is older than give_up_after_seconds: 288 polls is a day of 5-minute runs.
     reconcile_max_polls: int = 288
+
+    @property
+    def output_policy(self) -> OutputPolicy:
+        """The rules an output URL must pass (never this deployment's own hosts)."""
+        own = tuple(url for url in (self.public_api_url, self.public_processor_url) if url)
+        return OutputPolicy(self.output_hosts, self.insecure_output_hosts, own, timeout_seconds=self.output_timeout_seconds)
 
     @property
     def webhook_url(self) -> str | None:
@@ -79,6 +91,16 @@ def _count(env: object, name: str, default: int) -> int:
     return value
 
 
+def _timeout(env: object, name: str, default: int) -> int:
+    """Whole seconds, at least 1; the error names the var only."""
+    text = _text(env, name)
+    if not text:
+        return default
+    if not text.isdigit() or len(text) > 6:
+        raise ValueError(f"{name} must be a whole number of seconds")
+    return max(1, int(text))
+
+
 def settings_from_env(env: object) -> Settings:
     """Settings from the worker's env (vars and secrets); ValueError on a bad value."""
     mode = _text(env, "ITTYBIT_INPUT_MODE", "signed_url")
@@ -100,6 +122,9 @@ def settings_from_env(env: object) -> Settings:
         signed_url_ttl=max(60, _seconds(env, "SIGNED_URL_TTL", 3600)),
         retry_max_seconds=max(1, _seconds(env, "RETRY_MAX_SECONDS", 300)),
         give_up_after_seconds=_seconds(env, "GIVE_UP_AFTER_SECONDS", 86_400),
+        output_hosts=parse_host_list(_text(env, "ITTYBIT_OUTPUT_HOSTS", ",".join(DEFAULT_OUTPUT_HOSTS)), "ITTYBIT_OUTPUT_HOSTS"),
+        insecure_output_hosts=parse_host_list(_text(env, "ITTYBIT_INSECURE_OUTPUT_HOSTS"), "ITTYBIT_INSECURE_OUTPUT_HOSTS"),
+        output_timeout_seconds=_timeout(env, "ITTYBIT_OUTPUT_TIMEOUT_SECONDS", 600),
         reconcile_max_polls=_count(env, "RECONCILE_MAX_POLLS", 288),
     )
 

@@ -44,6 +44,6 @@ def parse_store_message(body: object) -> StoreMessage | None:
     values = [data.get(name) for name in ("media_id", "rendition", "job_id", "output_url")]
     if not all(isinstance(value, str) and value for value in values):
         return None
-    if not values[3].startswith(("https://", "http://")):
-        return None
+    # The URL itself is judged by processor.output_urls when the message is consumed: a
+    # refused one fails its rendition with the reason instead of leaving it processing.
     return StoreMessage(*values)

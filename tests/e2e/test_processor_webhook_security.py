@@ -10,6 +10,7 @@ import time
 import pytest
 
 from processor.webhook_signature import sign
+from tests.e2e.conftest import eventually
 from tests.e2e.processor_helpers import WEBHOOK_SECRET, Emulator, make_audio, rows, upload, wait_final
 
 pytestmark = pytest.mark.stack
@@ -91,3 +92,34 @@ def test_a_replayed_delivery_is_a_200_duplicate_and_a_late_signed_failure_cannot
     late = processor.post("/webhooks/ittybit", content=failed, headers=headers(failed, f"msg_late_{time.time_ns()}"))
     assert late.status_code == 200 and late.json()["result"] == "already_final"
     assert snapshot(pipeline, media_id) == before
+
+
+def test_an_output_url_on_another_host_fails_the_rendition_naming_only_the_host(api, processor, pipeline, tmp_path_factory):
+    # The emulator's own webhooks are dropped, so the only report of the job is ours: validly
+    # signed (as by whoever holds the secret) with an output URL on a host not allowed.
+    emulator = Emulator(pipeline.emulator_url)
+    emulator.faults(drop_webhook_rate=1)
+    try:
+        media_id = upload(api, make_audio(tmp_path_factory.mktemp("o") / "o.wav", seconds=1).read_bytes(), "audio/wav")
+        item = eventually(lambda: (m := api.get(f"/api/media/{media_id}").json())["renditions"]
+                          and all(r.get("job_id") for r in m["renditions"]) and m, timeout=60)
+        job_ids = {r["job_id"] for r in item["renditions"]}
+        eventually(lambda: job_ids <= {d["job_id"] for d in emulator.webhooks() if d["state"] == "dropped"}, timeout=90)
+    finally:
+        emulator.reset_faults()
+        emulator.close()
+    rendition = item["renditions"][0]
+    secret_path = "/private/output.mp3?X-Amz-Signature=s3cr3t"
+    job = json.dumps({"id": rendition["job_id"], "object": "job", "status": "completed",
+                      "output": f"https://evil.example{secret_path}",
+                      "metadata": {"media_id": media_id, "rendition": rendition["name"]}}).encode()
+    answer = processor.post("/webhooks/ittybit", content=job, headers=headers(job, f"msg_evil_{time.time_ns()}"))
+    assert answer.status_code == 200 and answer.json()["result"] == "store_queued", answer.text
+    failed = wait_final(api, media_id)
+    row = next(r for r in failed["renditions"] if r["name"] == rendition["name"])
+    assert row["status"] == "failed", row
+    assert row["error"] == "output refused: the output host evil.example is not in ITTYBIT_OUTPUT_HOSTS"
+    assert failed["status"] == "failed" and "evil.example" in failed["error"]
+    for text in (row["error"], failed["error"]):
+        assert "s3cr3t" not in text and "/private" not in text
+    assert rows(pipeline, f"SELECT name FROM renditions WHERE media_id = '{media_id}' AND status = 'completed'") == []

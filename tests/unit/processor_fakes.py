@@ -11,6 +11,7 @@ from pathlib import Path
 from processor.context import Context
 from processor.ittybit_client import IttybitClient
 from processor.ittybit_transport import MockTransport, TransportResponse
+from processor.output_urls import parse_host_list
 from processor.settings import Settings
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schema.sql"
@@ -200,6 +201,7 @@ class FakeIttybit:
 
 
 def make_context(**settings) -> Context:
+    settings.setdefault("output_hosts", parse_host_list("out.test", "ITTYBIT_OUTPUT_HOSTS"))  # the fake outputs' host
     itty = FakeIttybit()
     client = IttybitClient("https://ittybit.test", "key", itty.transport, clock=lambda: NOW)
     ctx = Context(

@@ -3,6 +3,7 @@ from types import SimpleNamespace
 import pytest
 
 from processor.presets import DEFAULT_PRESETS
+from processor.output_urls import OutputRefused
 from processor.settings import input_expiry, settings_from_env
 from processor.store_messages import parse_store_message, store_message
 
@@ -45,7 +46,9 @@ def test_settings_from_env_refuses_bad_values(name, value):
 def test_store_message_round_trip_and_refusals():
     body = store_message("m1", "web", "job_1", "https://out.test/f.mp4")
     assert parse_store_message(body).output_url == "https://out.test/f.mp4"
-    assert parse_store_message({**body, "output_url": "file:///etc/passwd"}) is None
+    # Any URL parses; processor.output_urls refuses it when consumed (the rendition fails).
+    assert parse_store_message({**body, "output_url": "file:///etc/passwd"}).output_url == "file:///etc/passwd"
+    assert parse_store_message({**body, "output_url": ""}) is None
     assert parse_store_message({**body, "job_id": ""}) is None
     assert parse_store_message({"type": "media.process", "media_id": "m1"}) is None
     assert parse_store_message("not json") is None
@@ -57,3 +60,35 @@ def test_reconcile_max_polls_has_a_default_and_must_be_a_positive_whole_number()
     for bad in ("0", "-2", "many", "1.5"):
         with pytest.raises(ValueError, match="RECONCILE_MAX_POLLS"):
             settings_from_env(SimpleNamespace(RECONCILE_MAX_POLLS=bad))
+
+
+def test_output_host_settings_have_production_defaults_and_local_overrides():
+    settings = settings_from_env(SimpleNamespace(PUBLIC_API_URL="https://api.example.com"))
+    policy = settings.output_policy
+    policy.check("https://media.ittybitcdn.com/f/web.mp4")
+    assert settings.insecure_output_hosts == () and policy.timeout_seconds == 600
+    local = settings_from_env(SimpleNamespace(
+        ITTYBIT_OUTPUT_HOSTS="cdn.example.com, *.files.example.net ", ITTYBIT_INSECURE_OUTPUT_HOSTS="127.0.0.1:8790",
+        ITTYBIT_OUTPUT_TIMEOUT_SECONDS="30", PUBLIC_API_URL="http://127.0.0.1:8787"))
+    local.output_policy.check("http://127.0.0.1:8790/files/job_1/output.mp4")
+    local.output_policy.check("https://a.files.example.net/x")
+    assert local.output_policy.timeout_seconds == 30
+    with pytest.raises(OutputRefused):
+        local.output_policy.check("https://media.ittybitcdn.com/f/web.mp4")  # the list replaces the default
+    with pytest.raises(OutputRefused):
+        local.output_policy.check("http://127.0.0.1:8787/files/originals/x")  # our own API, same host name
+
+
+@pytest.mark.parametrize("name, value", [
+    ("ITTYBIT_OUTPUT_HOSTS", "https://cdn.example.com/path"),
+    ("ITTYBIT_OUTPUT_HOSTS", "user@cdn.example.com"),
+    ("ITTYBIT_OUTPUT_HOSTS", "cdn.example.com:http"),
+    ("ITTYBIT_OUTPUT_HOSTS", "cdn*.example.com"),
+    ("ITTYBIT_INSECURE_OUTPUT_HOSTS", "127.0.0.1:99999"),
+    ("ITTYBIT_INSECURE_OUTPUT_HOSTS", "bad host"),
+    ("ITTYBIT_OUTPUT_TIMEOUT_SECONDS", "soon"),
+])
+def test_bad_output_host_settings_name_the_var_and_not_the_value(name, value):
+    with pytest.raises(ValueError) as error:
+        settings_from_env(SimpleNamespace(**{name: value}))
+    assert name in str(error.value) and value not in str(error.value)
