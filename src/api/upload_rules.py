@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from urllib.parse import unquote
 
 from api.errors import ApiError
+from common.file_names import MAX_FILE_NAME_CHARS, clean_file_name
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -21,15 +21,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
-MAX_FILE_NAME_CHARS = 255
 
 _DIGITS = re.compile(r"[0-9]+")
 # A longer Content-Length is nonsense, and int() of a huge string costs time.
 _MAX_LENGTH_DIGITS = 19
-# Keep an extension this short when a long name is cut to size.
-_MAX_KEPT_EXTENSION = 16
-# Control, format (bidi overrides spoof names), separators and surrogates.
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def max_file_size(var: str | None) -> int:
@@ -69,14 +64,14 @@ def file_name(headers_get: Callable[[str], str | None]) -> str | None:
     given = headers_get("X-File-Name")
     if given:
         try:
-            name = _sanitise(unquote(_repair_latin1(given), errors="strict"))
+            name = clean_file_name(unquote(_repair_latin1(given), errors="strict"))
         except UnicodeDecodeError:
             name = None
         if name:
             return name
     disposition = headers_get("Content-Disposition")
     if disposition:
-        return _sanitise(_disposition_file_name(disposition))
+        return clean_file_name(_disposition_file_name(disposition))
     return None
 
 
@@ -160,27 +155,3 @@ def _disposition_params(value: str) -> dict[str, str]:
             break
         i = semicolon + 1
     return params
-
-
-def _sanitise(name: str | None) -> str | None:
-    """A base name with no control characters, at most 255 characters, or None."""
-    if not name:
-        return None
-    name = re.split(r"[/\\]", name)[-1]
-    name = "".join(
-        char for char in name if unicodedata.category(char) not in _DROPPED_CATEGORIES
-    )
-    name = name.strip()
-    if name in ("", ".", ".."):
-        return None
-    if len(name) > MAX_FILE_NAME_CHARS:
-        stem, dot, extension = name.rpartition(".")
-        if dot and stem and len(extension) <= _MAX_KEPT_EXTENSION:
-            name = (
-                stem[: MAX_FILE_NAME_CHARS - len(extension) - 1].rstrip()
-                + "."
-                + extension
-            )
-        else:
-            name = name[:MAX_FILE_NAME_CHARS].rstrip()
-    return name
