@@ -88,9 +88,15 @@ class RejectedError(IttybitError):
         return self.status in (401, 402, 403)
 
 
-def idempotency_key(media_id: str, rendition: str) -> str:
-    """The Idempotency-Key for one (media, rendition): first 32 hex of sha256("media_id:rendition")."""
-    return hashlib.sha256(f"{media_id}:{rendition}".encode()).hexdigest()[:32]
+def idempotency_key(media_id: str, rendition: str, created_at: int) -> str:
+    """The Idempotency-Key for one rendition of one media record: the first 32 hex digits of
+    sha256("media_id:created_at:rendition"), created_at being the record's (epoch ms).
+
+    Stable for the record, so a redelivered message or a retry after a lost answer replays
+    the same job; a record made again under the same id (a direct upload deleted and put
+    again) has another created_at, so Ittybit never hands it the old record's jobs.
+    """
+    return hashlib.sha256(f"{media_id}:{int(created_at)}:{rendition}".encode()).hexdigest()[:32]
 
 
 def _job_body(

@@ -1,7 +1,7 @@
 """Ask Ittybit for every rendition of one media item: one job per preset, each exactly once.
 
 Rows first (INSERT OR IGNORE), then a job for each rendition without one, under the
-deterministic Idempotency-Key of (media, rendition), so a redelivered message or a retry
+deterministic Idempotency-Key of (media record, rendition), so a redelivered message or a retry
 after a lost answer never makes a second job. Transient failures (429, 5xx, network,
 an account problem) leave the rendition pending and ask for the message to be retried;
 any other refusal fails that rendition with Ittybit's message.
@@ -101,7 +101,7 @@ async def submit_renditions(ctx: Context, media_id: str) -> Submission:
                 preset.options,
                 {"media_id": media_id, "rendition": name},
                 ctx.settings.webhook_url,
-                idempotency_key(media_id, name),
+                idempotency_key(media_id, name, media["created_at"]),
                 ctx.settings.connection_id if ctx.settings.input_mode == "s3" else None,
             )
         except RetryableError as error:

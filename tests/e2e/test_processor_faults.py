@@ -34,9 +34,10 @@ def test_uploads_complete_through_429s_5xx_and_lost_answers_with_one_job_each(ap
     assert sum(faults.values()) > sum(before["requests"].get("faults", {}).values()), "faults were injected"
     counters = emulator.counters()
     names = {ids[0]: ("large", "thumbnail"), ids[1]: ("web",)}
+    created = {r["id"]: r["created_at"] for r in rows(pipeline, "SELECT id, created_at FROM media WHERE id IN ('%s', '%s')" % tuple(ids))}
     for media_id, renditions in names.items():
         for name in renditions:
-            assert counters["jobs_by_idempotency_key"][idempotency_key(media_id, name)] == 1
+            assert counters["jobs_by_idempotency_key"][idempotency_key(media_id, name, created[media_id])] == 1
     retried = rows(pipeline, "SELECT MAX(attempts) AS n FROM renditions WHERE media_id IN ('%s', '%s')" % tuple(ids))
     assert retried[0]["n"] >= 1, "some submission was retried"
 

@@ -74,9 +74,21 @@ def log(message: str) -> None:
     print(f"[reliability {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def idempotency_key(media_id: str, rendition: str) -> str:
-    """As the processor makes it: the first 32 hex digits of sha256(media_id:rendition)."""
-    return hashlib.sha256(f"{media_id}:{rendition}".encode()).hexdigest()[:32]
+def idempotency_key(media_id: str, rendition: str, created_at: int) -> str:
+    """As the processor makes it: the first 32 hex digits of sha256(media_id:created_at:rendition),
+    created_at being the media row's (epoch ms; read it from D1)."""
+    return hashlib.sha256(f"{media_id}:{int(created_at)}:{rendition}".encode()).hexdigest()[:32]
+
+
+def created_at(stack, ids) -> dict[str, int]:
+    """The D1 created_at (epoch ms) of each media id, the part of the Idempotency-Key a client never sees."""
+    found: dict[str, int] = {}
+    ids = sorted(ids)
+    for start in range(0, len(ids), 100):
+        chunk = ids[start:start + 100]
+        quoted = ", ".join(f"'{media_id}'" for media_id in chunk)
+        found.update({row["id"]: int(row["created_at"]) for row in d1(stack, f"SELECT id, created_at FROM media WHERE id IN ({quoted})")})
+    return found
 
 
 def rendition_keys(media_id: str, kind: str) -> list[str]:

@@ -18,6 +18,7 @@ from tests.reliability.conftest import (
     PRESETS,
     EmulatorAdmin,
     api_client,
+    created_at,
     d1,
     drive_to_final,
     idempotency_key,
@@ -106,7 +107,8 @@ def test_sigkill_mid_batch_then_restart(stack, samples):
     assert {key: n for key, n in counters["jobs_by_idempotency_key"].items() if n != 1} == {}
     keys_before = set(before["jobs_by_idempotency_key"])
     keys_after = set(counters["jobs_by_idempotency_key"])
-    assert keys_before | keys_after <= {idempotency_key(m, n) for m, n in expected}
+    created = created_at(stack, rows)
+    assert keys_before | keys_after <= {idempotency_key(m, n, created[m]) for m, n in expected}
     figures["emulator_jobs_after_restart"] = counters["jobs_created"]
     # A key with a job in both runs: the first emulator forgot a job the processor had to ask for again.
     figures["resubmitted_after_restart"] = len(keys_before & keys_after)

@@ -19,6 +19,7 @@ from tests.reliability.conftest import (
     PRESETS,
     EmulatorAdmin,
     api_client,
+    created_at,
     d1,
     drive_to_final,
     idempotency_key,
@@ -59,7 +60,8 @@ def test_load_under_faults_then_delete_half(stack, samples):
         # -- exactly one Ittybit job per (media, rendition) ---------------------------------------
         counters = emulator.counters()
         by_key = counters["jobs_by_idempotency_key"]
-        expected = {idempotency_key(media_id, p["name"]) for media_id, kind in run.accepted.items()
+        created = created_at(stack, run.accepted)
+        expected = {idempotency_key(media_id, p["name"], created[media_id]) for media_id, kind in run.accepted.items()
                     for p in PRESETS[kind]}
         figures["renditions_expected"] = len(expected)
         figures["jobs_created"] = counters["jobs_created"]

@@ -26,11 +26,19 @@ def client_for(handler):
 
 
 def test_idempotency_key_is_deterministic_and_16_to_32_chars():
-    key = idempotency_key("m1", "web")
-    assert key == hashlib.sha256(b"m1:web").hexdigest()[:32]
+    key = idempotency_key("m1", "web", 1_800_000_000_000)
+    assert key == hashlib.sha256(b"m1:1800000000000:web").hexdigest()[:32]
     assert 16 <= len(key) <= 32
-    assert key == idempotency_key("m1", "web")
-    assert key != idempotency_key("m1", "mobile") != idempotency_key("m2", "web")
+    assert key == idempotency_key("m1", "web", 1_800_000_000_000)
+    assert key != idempotency_key("m1", "mobile", 1_800_000_000_000) != idempotency_key("m2", "web", 1_800_000_000_000)
+
+
+def test_idempotency_key_changes_with_the_record_not_only_the_id():
+    # A record deleted and made again under the same id (a direct upload put again) is
+    # another record: Ittybit must not replay the old record's jobs for it.
+    first = idempotency_key("m1", "web", 1_800_000_000_000)
+    assert idempotency_key("m1", "web", 1_800_000_060_000) != first
+    assert idempotency_key("m1", "web", 1_800_000_000_001) != first
 
 
 def test_job_payload_with_s3_input_and_connection():
@@ -88,14 +96,14 @@ async def test_create_job_sends_payload_and_headers():
     client, transport = client_for(lambda request: TransportResponse.json(201, JOB))
     job = await client.create_job(
         "video", "s3://media/originals/m1", {"format": "mp4"}, {"media_id": "m1", "rendition": "web"},
-        "https://p.test/webhooks/ittybit", idempotency_key("m1", "web"), connection_id="conn_1",
+        "https://p.test/webhooks/ittybit", idempotency_key("m1", "web", 1), connection_id="conn_1",
     )
     assert job == JOB
     (request,) = transport.requests
     assert (request.method, request.url) == ("POST", "https://api.example.test/jobs")
     assert request.headers["authorization"] == "Bearer sk_test"
     assert request.headers["content-type"] == "application/json"
-    assert request.headers["idempotency-key"] == idempotency_key("m1", "web")
+    assert request.headers["idempotency-key"] == idempotency_key("m1", "web", 1)
     assert request.json() == {
         "kind": "video",
         "input": "s3://media/originals/m1",

@@ -4,7 +4,7 @@ from processor.ittybit_client import idempotency_key
 from processor.ittybit_transport import TransportResponse
 from processor.queue_consumer import handle_message
 from processor.submission import submit_renditions
-from tests.unit.processor_fakes import insert_media, make_context
+from tests.unit.processor_fakes import NOW, insert_media, make_context
 
 MEDIA = "01aaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -28,7 +28,7 @@ async def test_one_job_per_preset_with_deterministic_keys_and_signed_input():
     assert rows["web"]["output_key"] == f"renditions/{MEDIA}/web.mp4"
     requests = ctx.itty.transport.requests
     assert sorted(r.headers["idempotency-key"] for r in requests) == sorted(
-        idempotency_key(MEDIA, n) for n in ("web", "mobile", "thumbnail"))
+        idempotency_key(MEDIA, n, int(NOW * 1000)) for n in ("web", "mobile", "thumbnail"))
     body = requests[0].json()
     assert body["metadata"] == {"media_id": MEDIA, "rendition": "web"}
     assert body["webhook_url"] == "https://proc.test/webhooks/ittybit"
