@@ -3,8 +3,9 @@
 `wrangler dev` never fires a worker's `[triggers] crons` by itself. This module reads them
 from each worker's wrangler config (the single source of truth), computes their fire
 times in UTC (Cloudflare evaluates cron triggers in UTC) with `croniter`, and at each one
-requests that worker's own `/cdn-cgi/handler/scheduled?cron=<expr>` on its own port, one
-log line per run. `scripts/dev` turns it on (`LOCAL_CRONS=0` turns it off); test stacks
+requests that worker's own `/cdn-cgi/handler/scheduled?cron=<expr>&time=<slot ms>` on its
+own port (the slot becomes the event's `scheduledTime`, as in production), one log line
+per run. `scripts/dev` turns it on (`LOCAL_CRONS=0` turns it off); test stacks
 never start it unless asked, so tests keep triggering crons by hand.
 """
 
@@ -88,14 +89,15 @@ def advance(schedule: dict[CronTarget, datetime], now: datetime) -> list[tuple[C
     return due
 
 
-Trigger = Callable[[str, str, float], int]
+Trigger = Callable[[str, str, datetime, float], int]
 
 
-def http_trigger(url: str, cron: str, timeout: float) -> int:
-    """GET the worker's scheduled route; returns the HTTP status."""
+def http_trigger(url: str, cron: str, scheduled_time: datetime, timeout: float) -> int:
+    """GET the worker's scheduled route (the slot as `scheduledTime`, as in production);
+    returns the HTTP status."""
     from local_runtime.stack import trigger_cron  # stack imports this module
 
-    return trigger_cron(url, cron, timeout=timeout)
+    return trigger_cron(url, cron, timeout=timeout, scheduled_time=scheduled_time)
 
 
 class CronScheduler:
@@ -170,7 +172,7 @@ class CronScheduler:
         started = time.monotonic()
         try:
             try:
-                outcome = f"HTTP {self._trigger(target.url, target.cron, self._request_timeout)}"
+                outcome = f"HTTP {self._trigger(target.url, target.cron, at, self._request_timeout)}"
             except Exception as error:  # the worker is down or restarting: say so, keep scheduling
                 outcome = f"failed ({type(error).__name__}: {error})"
             seconds = time.monotonic() - started

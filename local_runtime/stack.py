@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -419,9 +420,13 @@ def get_json(url: str, timeout: float = 30.0) -> dict:
         return json.loads(response.read())
 
 
-def trigger_cron(worker_url: str, cron: str, timeout: float = 60.0) -> int:
-    """Run a worker's scheduled handler now, as the cron `cron` would; returns the status."""
-    query = urllib.parse.urlencode({"cron": cron})
+def trigger_cron(worker_url: str, cron: str, timeout: float = 60.0, scheduled_time: datetime | None = None) -> int:
+    """Run a worker's scheduled handler now, as the cron `cron` would; returns the status.
+    `scheduled_time` becomes the event's `scheduledTime` (default: now)."""
+    params = {"cron": cron}
+    if scheduled_time is not None:
+        params["time"] = str(int(scheduled_time.timestamp() * 1000))
+    query = urllib.parse.urlencode(params)
     try:
         with urllib.request.urlopen(f"{worker_url}/cdn-cgi/handler/scheduled?{query}", timeout=timeout) as r:
             return r.status

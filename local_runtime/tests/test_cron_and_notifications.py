@@ -1,6 +1,7 @@
 """Every worker's cron can be run on demand; R2 event notifications are emulated."""
 
 import time
+from datetime import datetime, timezone
 
 from local_runtime.stack import trigger_cron
 from local_runtime.tests.conftest import wait_for_kv
@@ -15,6 +16,14 @@ def test_each_worker_runs_its_own_cron_on_demand(probe, runtime_stack):
     primary = wait_for_kv(probe, "cron:lr-probe", until=lambda v: v["at"] >= started)
     assert ticker["cron"] == "0 * * * *"
     assert primary["cron"] == "*/7 * * * *"
+
+
+def test_a_cron_run_can_carry_its_slot_as_scheduled_time(probe, runtime_stack):
+    # The scheduler of scripts/dev passes the slot, so scheduledTime is as in production.
+    slot = datetime(2026, 11, 5, 12, 0, tzinfo=timezone.utc)
+    assert trigger_cron(runtime_stack.url("lr-ticker"), "0 * * * *", scheduled_time=slot) == 200
+    ran = wait_for_kv(probe, "cron:lr-ticker", until=lambda v: v.get("scheduled_time") == slot.timestamp() * 1000)
+    assert ran["cron"] == "0 * * * *"
 
 
 def test_a_put_under_the_prefix_sends_r2s_notification(probe):

@@ -173,7 +173,8 @@ def test_the_scheduler_requests_each_workers_own_scheduled_route_when_its_cron_i
     assert not scheduler.running
     [request] = every_minute.requests
     assert request["path"] == "/cdn-cgi/handler/scheduled"
-    assert request["query"] == {"cron": ["* * * * *"]}
+    # The slot, not the moment of the request, is the event's scheduledTime (as in production).
+    assert request["query"] == {"cron": ["* * * * *"], "time": [str(int(boundary.timestamp() * 1000))]}
     assert request["port"] == every_minute.port
     assert request["clock"] >= boundary  # not before it was due
     assert daily.requests == []  # the other worker's cron is not due: nothing sent to its port
@@ -185,7 +186,7 @@ def test_the_scheduler_requests_each_workers_own_scheduled_route_when_its_cron_i
 def test_a_failing_worker_is_logged_and_scheduling_goes_on():
     calls: list[str] = []
 
-    def trigger(url, cron, timeout):
+    def trigger(url, cron, scheduled_time, timeout):
         calls.append(url)
         raise ConnectionRefusedError("worker restarting")
 

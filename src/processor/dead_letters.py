@@ -12,7 +12,7 @@ from common.job_messages import parse_job_message
 from common.media_records import SELECT_MEDIA
 from processor.context import Context
 from processor.media_refresh import refresh_media
-from processor.r2_notifications import media_id_for_key, parse_notification
+from processor.r2_notifications import media_id_for_object, parse_notification
 from processor.rendition_store import FAIL_OPEN_RENDITIONS, SELECT_RENDITIONS_FOR_MEDIA, UPDATE_MEDIA_STATUS
 from processor.store_messages import parse_store_message
 
@@ -29,7 +29,7 @@ def dead_letter_media_id(body: object, uploads_prefix: str) -> str | None:
         return store.media_id
     created = parse_notification(body, uploads_prefix)
     if created is not None:
-        return media_id_for_key(created.bucket, created.key)
+        return media_id_for_object(created.bucket, created.key, created.etag)
     return None
 
 

@@ -1,25 +1,40 @@
 """Files put straight into the bucket under the uploads prefix, announced by R2 event notifications.
 
-The notification creates the media record (the id is derived from the key, so a repeated
-or reordered notification finds the same record), sniffed from the object's first bytes by
-a ranged get; the object is then copied to originals/<id> (streamed) so /files/ only ever
+The notification creates the media record, sniffed from the object's first bytes by a
+ranged get; the object is then copied to originals/<id> (streamed) so /files/ only ever
 serves originals/ and renditions/, the record is pointed at the copy, and only then is the
 uploads/ object deleted. From there on it is processed like an API upload.
+
+Identity: the id is derived from the bucket, the key and the object's ETag (see
+r2_notifications.media_id_for_object), so a repeated or reordered notification of one object
+finds the same record, and a different object put at the same key later is a media item of
+its own. Every read of the uploads/ key checks the ETag of what it read: the sniff and the
+copy never take another object's bytes for this record, and the uploads/ key is deleted only
+while it still holds the object this record was made from (R2 has no conditional delete, so
+the check and the delete are two calls; see docs/reliability.md).
 """
 
 from __future__ import annotations
 
-import posixpath
-
 from common.d1 import first_row, run
+from common.file_names import clean_file_name
 from common.media_kinds import SNIFF_BYTES, sniff
-from common.media_records import INSERT_MEDIA, SELECT_MEDIA
+from common.media_records import INSERT_MEDIA, MEDIA_COLUMNS, SELECT_MEDIA
 from processor.context import Context
 from processor.media_refresh import cache_media, refresh_media
-from processor.r2_notifications import ObjectCreated, media_id_for_key
+from processor.r2_notifications import ObjectCreated, media_id_for_key, media_id_for_object
 from processor.rendition_store import SET_MEDIA_R2_KEY, UPDATE_MEDIA_STATUS
 
-__all__ = ["original_key", "record_direct_upload", "ensure_original"]
+__all__ = ["ensure_original", "original_key", "record_direct_upload"]
+
+# Parameters: r2_key. The record that holds an uploads/ key (r2_key is UNIQUE).
+SELECT_MEDIA_BY_R2_KEY = f"SELECT {MEDIA_COLUMNS} FROM media WHERE r2_key = ?"
+
+# Parameters: id, r2_key. Removes a direct upload that never reached originals/ (so it has no
+# renditions), only while it still points at that uploads/ key.
+DELETE_UNMOVED_MEDIA = "DELETE FROM media WHERE id = ? AND r2_key = ? AND source = 'r2'"
+
+_GONE_REASON = "the uploaded object was deleted or replaced before it could be processed"
 
 
 def original_key(media_id: str) -> str:
@@ -27,77 +42,138 @@ def original_key(media_id: str) -> str:
     return f"originals/{media_id}"
 
 
-def _upload_name(key: str, prefix: str) -> str:
-    """The name a direct upload keeps: its key without the uploads prefix."""
-    return key[len(prefix):] if prefix and key.startswith(prefix) else posixpath.basename(key)
+def _upload_name(key: str) -> str | None:
+    """The name a direct upload keeps: the key's base name, cleaned as API upload names are."""
+    return clean_file_name(key)
 
 
 async def record_direct_upload(ctx: Context, created: ObjectCreated) -> tuple[str, dict | None]:
     """Create (or find) the media record of a direct upload and move it under originals/.
 
-    Returns (what happened, the media row or None when there is nothing to process).
+    Returns (what happened, the media row or None when there is nothing to process). What
+    happened is "busy" when another record still holds the key and this message should be
+    tried again later.
     """
-    media_id = media_id_for_key(created.bucket, created.key)
+    media_id = media_id_for_object(created.bucket, created.key, created.etag)
     media = await first_row(ctx.db, SELECT_MEDIA, media_id)
+    if media is not None and media["status"] == "failed" and media["r2_key"] == created.key:
+        # Failed before its copy because the object had gone. A redelivered notification
+        # changes nothing; the same object put there again starts afresh.
+        if created.etag is None or await ctx.storage.etag(created.key) != created.etag:
+            return "gone", None
+        await _drop_unmoved(ctx, media, "its object is back at the key")
+        media = None
     if media is None:
-        head = await ctx.storage.read_head(created.key, SNIFF_BYTES)
+        media = await _legacy_record(ctx, created)
+    if media is None:
+        head = await ctx.storage.read_head(created.key, SNIFF_BYTES, created.etag)
         if head is None:
-            return "gone", None  # deleted before we got to it (or already moved and the row deleted)
+            # Deleted, or replaced by another object (which has a notification of its own).
+            return "gone", None
         first_bytes, size = head
         sniffed = sniff(first_bytes)
         if sniffed is None:
             ctx.log(f"processor: {created.key} is not a supported image, video or audio file; left alone")
             return "unsupported", None
-        now = ctx.now_ms()
-        await run(
-            ctx.db, INSERT_MEDIA, media_id, created.key, _upload_name(created.key, ctx.settings.uploads_prefix),
-            sniffed.content_type, sniffed.kind, size, "r2", now, now,
-        )
-        media = await first_row(ctx.db, SELECT_MEDIA, media_id)
+        values = (media_id, created.key, _upload_name(created.key), sniffed.content_type, sniffed.kind, size, "r2")
+        media = await _insert(ctx, values)
         if media is None:
-            return "gone", None
+            holder = await first_row(ctx.db, SELECT_MEDIA_BY_R2_KEY, created.key)
+            if holder is not None and holder["id"] != media_id:
+                # What we just read at this key has our ETag, so the holder's object is no longer
+                # there: it was replaced before it could be copied. Its record can never be
+                # processed; drop it so this object gets the key.
+                await _drop_unmoved(ctx, holder, "another object replaced it before it was copied")
+                media = await _insert(ctx, values)
+            if media is None:
+                return "busy", None
         ctx.log(f"processor: direct upload {created.key} is media {media_id} ({sniffed.content_type})")
-    media = await ensure_original(ctx, media, created.key)
+    media = await ensure_original(ctx, media, created.key, created.etag)
     return ("recorded", media) if media is not None else ("gone", None)
 
 
-async def ensure_original(ctx: Context, media: dict, upload_key: str | None = None) -> dict | None:
+async def _insert(ctx: Context, values: tuple) -> dict | None:
+    now = ctx.now_ms()
+    await run(ctx.db, INSERT_MEDIA, *values, now, now)
+    return await first_row(ctx.db, SELECT_MEDIA, values[0])
+
+
+async def _legacy_record(ctx: Context, created: ObjectCreated) -> dict | None:
+    """A record made before the ETag was part of the id, still waiting at this key (in flight
+    across a deploy): it is this notification's record, as it was then."""
+    legacy = await first_row(ctx.db, SELECT_MEDIA, media_id_for_key(created.bucket, created.key))
+    if legacy is None or legacy["r2_key"] != created.key or legacy["status"] in ("completed", "failed"):
+        return None
+    return legacy
+
+
+async def _drop_unmoved(ctx: Context, media: dict, why: str) -> None:
+    """Delete a record that never reached originals/ (no renditions, no original of its own)."""
+    await run(ctx.db, DELETE_UNMOVED_MEDIA, media["id"], media["r2_key"])
+    ctx.log(f"processor: media {media['id']} at {media['r2_key']} dropped: {why}")
+    await refresh_media(ctx, media["id"])  # clears the KV cache once the row is gone
+
+
+async def _etag_of_record(ctx: Context, media_id: str, key: str, notified: str | None) -> str | None:
+    """The ETag of the object this record was made from, when `key` still holds it; else None.
+
+    The notification's ETag when it names this record; otherwise (a reconcile message) the
+    ETag of what is at the key now, if the id derives from it. A key-only (older) id cannot
+    tell objects apart: it takes what is there now, as it always did.
+    """
+    bucket = ctx.settings.bucket
+    if notified is not None and media_id_for_object(bucket, key, notified) == media_id:
+        return notified
+    current = await ctx.storage.etag(key)
+    if current is None:
+        return None
+    if media_id_for_object(bucket, key, current) == media_id or media_id == media_id_for_key(bucket, key):
+        return current
+    return None
+
+
+async def _delete_upload_if_ours(ctx: Context, upload_key: str, etag: str) -> None:
+    """Delete the uploads/ key only while it holds the object this record was copied from."""
+    if await ctx.storage.etag(upload_key) == etag:
+        await ctx.storage.delete([upload_key])
+
+
+async def ensure_original(
+    ctx: Context, media: dict, upload_key: str | None = None, etag: str | None = None
+) -> dict | None:
     """Make sure a direct upload's file is under originals/<id> and its record points there.
 
-    `upload_key` is the uploads/ key when known (a notification); without it (a reconcile
-    message) it is derived from the record's name and checked against the id.
+    `upload_key` and `etag` come from the notification when there is one; a reconcile
+    message has neither, and the record's r2_key is then the uploads/ key.
     """
     media_id = media["id"]
     target = original_key(media_id)
+    bucket = ctx.settings.bucket
     if media["r2_key"] == target:
-        if media.get("source") == "r2":
-            # A crash between re-pointing and deleting leaves the upload behind: delete it now.
-            leftover = upload_key or _derived_upload_key(ctx, media)
-            if leftover and leftover != target:
-                await ctx.storage.delete([leftover])
+        if media.get("source") == "r2" and upload_key and upload_key != target:
+            # A crash between re-pointing and deleting leaves the upload behind: delete it now,
+            # but only if the key still holds this record's object, never a newer one.
+            current = await ctx.storage.etag(upload_key)
+            if current is not None and media_id_for_object(bucket, upload_key, current) == media_id:
+                await ctx.storage.delete([upload_key])
         return media
     source = media["r2_key"]
-    size = await ctx.storage.copy_object(source, target, media["content_type"])
+    expected = await _etag_of_record(ctx, media_id, source, etag)
+    # The copy checks the ETag of the very bytes it reads: never another object under this id.
+    size = None if expected is None else await ctx.storage.copy_object(source, target, media["content_type"], expected)
     if size is None and not await ctx.storage.exists(target):
-        reason = "the uploaded object disappeared before it could be processed"
-        await run(ctx.db, UPDATE_MEDIA_STATUS, "failed", reason, ctx.now_ms(), media_id)
+        # originals/<id> is only ever written from this record's object, so if it is there an
+        # earlier attempt copied it; otherwise the object is gone.
+        await run(ctx.db, UPDATE_MEDIA_STATUS, "failed", _GONE_REASON, ctx.now_ms(), media_id)
         await refresh_media(ctx, media_id)
         return None
     await run(ctx.db, SET_MEDIA_R2_KEY, target, ctx.now_ms(), media_id, source)
     media = await first_row(ctx.db, SELECT_MEDIA, media_id)
     if media is None:
-        # Deleted while we copied: take the copy away again.
+        # Deleted (or dropped for a newer object) while we copied: take the copy away again.
         await ctx.storage.delete([target])
         return None
-    if media["r2_key"] == target:
-        await ctx.storage.delete([source])
+    if media["r2_key"] == target and expected is not None:
+        await _delete_upload_if_ours(ctx, source, expected)
     await cache_media(ctx, media)
     return media
-
-
-def _derived_upload_key(ctx: Context, media: dict) -> str | None:
-    name = media.get("name")
-    if not name:
-        return None
-    candidate = ctx.settings.uploads_prefix + name
-    return candidate if media_id_for_key(ctx.settings.bucket, candidate) == media["id"] else None

@@ -96,6 +96,8 @@ async def _dispatch(ctx: Context, body: object, attempts: int, queue_name: str) 
         if created.bucket != ctx.settings.bucket:
             return Decision.ack("other_bucket")
         what, media = await record_direct_upload(ctx, created)
+        if what == "busy":  # another record still holds the key for a moment: try again
+            return Decision.retry(what, attempts, cap=ctx.settings.retry_max_seconds)
         if media is None:
             return Decision.ack(what)
         return await process_media(ctx, media["id"], attempts)

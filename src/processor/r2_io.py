@@ -11,6 +11,7 @@ import js
 
 from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length
 from processor.output_urls import MAX_REDIRECTS, OutputPolicy, OutputRefused, host_label, scrub_urls
+from processor.r2_notifications import normalise_etag
 from pyodide.ffi import to_js
 
 __all__ = ["OutputFetchError", "R2Storage"]
@@ -37,10 +38,14 @@ class R2Storage:
         self.bucket = bucket
         self.output_policy = output_policy or OutputPolicy()
 
-    async def read_head(self, key: str, length: int) -> tuple[bytes, int] | None:
-        """The first `length` bytes of an object and its full size, by a ranged get; None if absent."""
+    async def read_head(self, key: str, length: int, etag: str | None = None) -> tuple[bytes, int] | None:
+        """The first `length` bytes of an object and its full size, by a ranged get; None if absent
+        (or, given `etag`, if the object there now has another ETag)."""
         found = await self.bucket.get(key, {"range": {"offset": 0, "length": length}})
         if found is None:
+            return None
+        if etag is not None and normalise_etag(found.etag) != etag:
+            await found.body.cancel()
             return None
         data = await js.Response.new(found.body).arrayBuffer()
         return data.to_bytes(), int(found.size)
@@ -49,10 +54,19 @@ class R2Storage:
         """Whether an object is stored under `key`."""
         return (await self.bucket.head(key)) is not None
 
-    async def copy_object(self, source: str, target: str, content_type: str) -> int | None:
-        """Stream one object into another key; returns the size written, None if `source` is absent."""
+    async def etag(self, key: str) -> str | None:
+        """The ETag of the object under `key` (as R2Object.etag, unquoted), None if absent."""
+        found = await self.bucket.head(key)
+        return None if found is None else normalise_etag(found.etag)
+
+    async def copy_object(self, source: str, target: str, content_type: str, etag: str | None = None) -> int | None:
+        """Stream one object into another key; returns the size written, None if `source` is absent
+        or, given `etag`, holds another object: the ETag checked is that of the very bytes read."""
         found = await self.bucket.get(source)
         if found is None:
+            return None
+        if etag is not None and normalise_etag(found.etag) != etag:
+            await found.body.cancel()
             return None
         size = int(found.size)
         await self._put_stream(target, found.body, size, content_type)

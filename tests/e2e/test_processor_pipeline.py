@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from processor.r2_notifications import media_id_for_key
+from processor.r2_notifications import media_id_for_object
 from tests.e2e.conftest import eventually
 from tests.e2e.processor_helpers import make_audio, make_image, make_video, probe, upload, wait_final
 
@@ -78,10 +78,11 @@ def test_a_file_put_straight_into_r2_under_uploads_is_processed(api, pipeline, t
     data = make_audio(tmp_path / "direct.wav", seconds=1).read_bytes()
     put = httpx.put(f"{pipeline.processor_url}/__local/r2/media-pipeline/uploads/direct/tone%201.wav", content=data)
     assert put.status_code == 201 and put.json()["notified"] == ["media-pipeline-jobs"]
-    media_id = media_id_for_key("media-pipeline", key)
+    media_id = media_id_for_object("media-pipeline", key, put.json()["etag"])
     item = eventually(lambda: api.get(f"/api/media/{media_id}").status_code == 200, timeout=60) and wait_final(api, media_id)
     assert item["status"] == "completed", item
-    assert item["source"] == "r2" and item["name"] == "direct/tone 1.wav" and item["kind"] == "audio"
+    # The name is the key's base name, cleaned as API upload names are.
+    assert item["source"] == "r2" and item["name"] == "tone 1.wav" and item["kind"] == "audio"
     assert item["original_key"] == f"originals/{media_id}"
     original = api.get(f"/files/originals/{media_id}")
     assert original.status_code == 200 and original.content == data

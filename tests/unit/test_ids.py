@@ -1,6 +1,6 @@
 import pytest
 
-from common.ids import MEDIA_ID_LENGTH, is_media_id, new_media_id
+from common.ids import MEDIA_ID_LENGTH, is_media_id, media_id_from_digest, new_media_id
 
 RANDOM = bytes(range(10))
 
@@ -73,3 +73,11 @@ def test_is_media_id_rejects(value):
 def test_is_media_id_accepts():
     assert is_media_id("01jc5xq7m3r8a9b2c4d6e8f0gh")
     assert is_media_id("7zzzzzzzzzzzzzzzzzzzzzzzzz")
+
+
+def test_ids_from_a_digest_have_the_same_shape():
+    assert media_id_from_digest(bytes(16)) == "0" * 26
+    assert media_id_from_digest(b"\xff" * 16 + b"ignored") == "7" + "z" * 25
+    assert is_media_id(media_id_from_digest(bytes(range(32))))
+    with pytest.raises(ValueError):
+        media_id_from_digest(bytes(15))

@@ -2,7 +2,14 @@ import json
 
 import pytest
 
-from processor.r2_notifications import ObjectCreated, is_notification, media_id_for_key, parse_notification
+from processor.r2_notifications import (
+    ObjectCreated,
+    is_notification,
+    media_id_for_key,
+    media_id_for_object,
+    normalise_etag,
+    parse_notification,
+)
 
 
 def event(action="PutObject", key="uploads/clip.mp4", **extra):
@@ -52,6 +59,13 @@ def test_own_prefixes_are_ignored_even_without_a_prefix():
     assert parse_notification(event(key="clip.mp4"), "").key == "clip.mp4"
 
 
+def test_a_quoted_etag_is_read_as_r2_objects_give_it():
+    body = event()
+    body["object"]["eTag"] = '"abc123"'
+    assert parse_notification(body, "uploads/").etag == "abc123"
+    assert [normalise_etag(v) for v in ('"x-3"', 'W/"x"', "x", '""', "", None, 5)] == ["x-3", "x", "x", None, None, None, None]
+
+
 def test_missing_or_bad_size_and_etag():
     body = event()
     body["object"] = {"key": "uploads/a", "size": "12", "eTag": 5}
@@ -79,3 +93,29 @@ def test_media_id_for_key_has_the_shape_of_api_ids():
     ids = pytest.importorskip("common.ids")
     for key in ("uploads/a", "uploads/b.mp4", "uploads/ünïcode.wav"):
         assert ids.is_media_id(media_id_for_key("media", key))
+
+
+def test_the_key_only_id_of_records_made_before_keeps_its_value():
+    # Existing direct-upload rows carry this id; code that recognises them must compute it unchanged.
+    assert media_id_for_key("media", "uploads/clip.mp4") == "0btptkzjrs265b1pf6hm36wvr0"
+
+
+def test_the_object_id_changes_with_the_etag_and_only_with_the_object():
+    first = media_id_for_object("media", "uploads/clip.mp4", "abc")
+    assert first == media_id_for_object("media", "uploads/clip.mp4", "abc")  # a repeated notification
+    assert first == media_id_for_object("media", "uploads/clip.mp4", '"abc"')
+    assert first != media_id_for_object("media", "uploads/clip.mp4", "abd")  # another object at the key
+    assert first != media_id_for_object("media", "uploads/clip.mp4", "abc-2")
+    assert first != media_id_for_object("other", "uploads/clip.mp4", "abc")
+    assert first != media_id_for_object("media", "uploads/clip2.mp4", "abc")
+    assert first != media_id_for_key("media", "uploads/clip.mp4")
+    # Parts cannot run into each other.
+    assert media_id_for_object("media", "uploads/a", "b/c") != media_id_for_object("media", "uploads/a/b", "c")
+    # No ETag: the key-only id.
+    assert media_id_for_object("media", "uploads/clip.mp4", None) == media_id_for_key("media", "uploads/clip.mp4")
+
+
+def test_the_object_id_has_the_shape_of_api_ids():
+    ids = pytest.importorskip("common.ids")
+    for key in ("uploads/a", "uploads/b.mp4", "uploads/ünïcode.wav"):
+        assert ids.is_media_id(media_id_for_object("media", key, "0123456789abcdef0123456789abcdef"))

@@ -11,4 +11,5 @@ class Default(WorkerEntrypoint):
         return Response.json({"worker": "lr-ticker"})
 
     async def scheduled(self, controller, env=None, ctx=None):
-        await self.env.KV.put("cron:lr-ticker", json.dumps({"cron": controller.cron, "at": time.time()}))
+        record = {"cron": controller.cron, "at": time.time(), "scheduled_time": controller.scheduledTime}
+        await self.env.KV.put("cron:lr-ticker", json.dumps(record))
