@@ -379,7 +379,12 @@ def _upload_operation(seed: bool) -> dict:
                 ["unsupported_media_type", "media_type_mismatch"],
                 "MediaTypeError",
             ),
-            "503": _error("The job queue refused the message; nothing was stored.", ["queue_unavailable"]),
+            "503": _error(
+                "The job queue refused the message, or (a body without Content-Length) every part buffer"
+                " of the isolate stayed busy: nothing was stored; retry (after Retry-After for `busy`).",
+                ["queue_unavailable", "busy"],
+                headers={"Retry-After": _header("Seconds to wait (with `busy`).", {"type": "string"}, required=False)},
+            ),
         },
     }
 

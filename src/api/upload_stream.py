@@ -2,12 +2,13 @@
 
 The streaming itself is common.r2_streams (the processor stores outputs the same way);
 this module turns its outcomes into the API's answers: 400 when the body breaks or ends
-early, 413 as soon as a chunked body passes the size limit.
+early, 413 as soon as a chunked body passes the size limit, 503 with Retry-After when the
+isolate's part buffers for chunked bodies stay busy.
 """
 
 from api.errors import ApiError
 from api.upload_rules import file_too_large
-from common.r2_streams import BodyReader, StreamReadError, StreamTooLarge, put_in_parts, put_known_length
+from common.r2_streams import BodyReader, PartBuffersBusy, StreamReadError, StreamTooLarge, put_in_parts, put_known_length
 
 __all__ = ["BodyReader", "read_head", "store_known_length", "store_unknown_length"]
 
@@ -39,5 +40,8 @@ async def store_unknown_length(bucket, key: str, body: BodyReader, limit: int, o
         return await put_in_parts(bucket, key, body, options, limit)
     except StreamTooLarge as error:
         raise file_too_large(limit) from error
+    except PartBuffersBusy as error:  # too many chunked uploads at once in this isolate
+        raise ApiError(503, "busy", "Too many uploads without a Content-Length at once; retry shortly, or send"
+                       " Content-Length.", headers={"retry-after": str(error.retry_after)}) from error
     except StreamReadError as error:
         raise _incomplete(error) from error

@@ -7,12 +7,20 @@ it arrives.
 """
 
 import asyncio
+from collections import deque
 
 import js
 
 # R2 wants every part but the last of one size, and at least 5 MiB.
 PART_SIZE = 8 * 1024 * 1024
 HEAD_READ_SIZE = 64 * 1024
+# Every stream of unknown length holds one PART_SIZE buffer while it is stored. An isolate
+# has 128 MB for everything (Pyodide itself takes about half), so at most this many are held
+# at once; a further stream waits up to PART_BUFFER_WAIT_SECONDS for one, then gets
+# PartBuffersBusy (the API answers 503 with Retry-After, the processor retries its message).
+MAX_PART_BUFFERS = 4
+PART_BUFFER_WAIT_SECONDS = 30
+PART_BUFFERS_RETRY_AFTER = 5
 
 
 class StreamReadError(Exception):
@@ -25,6 +33,62 @@ class StreamTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the stream is over {limit} bytes")
         self.limit = limit
+
+
+class PartBuffersBusy(Exception):
+    """Every part buffer of this isolate stayed in use for PART_BUFFER_WAIT_SECONDS."""
+
+    def __init__(self, retry_after: int = PART_BUFFERS_RETRY_AFTER) -> None:
+        super().__init__(f"all {MAX_PART_BUFFERS} part buffers of this isolate are in use")
+        self.retry_after = retry_after
+
+
+class PartBudget:
+    """A count of part buffers in use in this isolate, handed on first come, first served.
+
+    Not an asyncio.Semaphore: that binds itself to the first event loop it waits on, and
+    the CPython tests run one loop per test (Pyodide has one loop per isolate).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.in_use = 0
+        self._waiters: deque = deque()
+
+    async def acquire(self, timeout: float) -> None:
+        """Take one buffer's place; PartBuffersBusy if none frees up within `timeout` seconds."""
+        self._waiters = deque(waiter for waiter in self._waiters if not waiter.done())  # gave up
+        if self.in_use < self.size and not self._waiters:
+            self.in_use += 1
+            return
+        granted = asyncio.get_running_loop().create_future()
+        self._waiters.append(granted)
+        try:
+            await asyncio.wait_for(asyncio.shield(granted), timeout)
+        except asyncio.TimeoutError:
+            if granted.done() and not granted.cancelled():
+                self.release()  # handed over just as the wait ended: pass it on
+            else:
+                granted.cancel()
+            raise PartBuffersBusy() from None
+        except BaseException:
+            if granted.done() and not granted.cancelled():
+                self.release()
+            else:
+                granted.cancel()
+            raise
+
+    def release(self) -> None:
+        """Give the place to the longest waiter, or free it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the place moves on; in_use is unchanged
+                return
+        self.in_use -= 1
+
+
+PART_BUFFERS = PartBudget(MAX_PART_BUFFERS)
 
 
 class BodyReader:
@@ -104,18 +168,24 @@ async def put_known_length(bucket, key: str, stream, length: int, options: dict,
 async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit: int):
     """Put a stream of unknown length into R2; StreamTooLarge as soon as it passes `limit` bytes.
 
-    Parts are PART_SIZE bytes read straight into JS buffers; a stream that fits in one part
-    is a plain put. On any error the multipart upload is aborted and the stream cancelled.
+    Parts are PART_SIZE bytes read straight into one JS buffer (reused: the Blob handed to R2
+    is a copy), taken from the isolate's PART_BUFFERS; a stream that fits in one part is a
+    plain put. On any error the multipart upload is aborted and the stream cancelled.
+    PartBuffersBusy when no buffer frees up in time (nothing was read or stored then).
     """
     upload = None
     parts = []
     received = 0
     pending = body.head_chunks[0] if body.head_chunks else None
     body.head_chunks = []
+    budget = PART_BUFFERS
+    held = False
     try:
+        await budget.acquire(PART_BUFFER_WAIT_SECONDS)
+        held = True
+        part = js.Uint8Array.new(PART_SIZE)
         while True:
             # Fill one part: the head piece (if any) first, then reads into the rest.
-            part = js.Uint8Array.new(PART_SIZE)
             filled = 0
             if pending is not None:
                 part.set(pending, 0)
@@ -151,6 +221,9 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
             except Exception:
                 pass
         raise
+    finally:
+        if held:
+            budget.release()
 
 
 def blob_of(buffer, length: int):

@@ -1,0 +1,205 @@
+"""common.r2_streams bounds the 8 MiB part buffers held at once in an isolate (chunked
+uploads and output copies of unknown length), and the API answers 503 when they stay busy."""
+
+import asyncio
+import sys
+import types
+
+import pytest
+
+ALLOCATED = []  # sizes of the JS buffers the code under test allocated
+
+
+class _U8:
+    def __init__(self, data):
+        self.data = bytearray(data)
+
+    @property
+    def byteLength(self):
+        return len(self.data)
+
+    def set(self, other, offset):
+        self.data[offset:offset + other.byteLength] = other.data
+
+    def subarray(self, start, end):
+        return _U8(self.data[start:end])
+
+    def to_bytes(self):
+        return bytes(self.data)
+
+
+def _new_buffer(size):
+    ALLOCATED.append(size)
+    return _U8(bytes(size))
+
+
+FAKE_JS = types.SimpleNamespace(
+    Uint8Array=types.SimpleNamespace(new=_new_buffer),
+    Blob=types.SimpleNamespace(new=lambda parts: parts[0].to_bytes()),
+    Array=types.SimpleNamespace(of=lambda *items: list(items)),
+)
+MODULES = ("common.r2_streams", "api.upload_stream", "api.upload_rules")
+
+
+@pytest.fixture
+def streams(monkeypatch):
+    """common.r2_streams against a stub `js` (the real one exists only in Pyodide), with a
+    fresh budget and a short wait."""
+    monkeypatch.setitem(sys.modules, "js", FAKE_JS)
+    for name in MODULES:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import common.r2_streams as module
+
+    module.PART_BUFFERS = module.PartBudget(module.MAX_PART_BUFFERS)
+    module.PART_BUFFER_WAIT_SECONDS = 0.2
+    ALLOCATED.clear()
+    yield module
+    for name in MODULES:
+        sys.modules.pop(name, None)
+
+
+class GatedBody:
+    """A chunked body that sends `data` once its gate opens, then ends."""
+
+    def __init__(self, data=b"x" * 10):
+        self.head_chunks = []
+        self.gate = asyncio.Event()
+        self.data = data
+        self.reading = False
+        self.sent = False
+        self.cancelled = False
+
+    async def read(self, at_least, size):
+        self.reading = True
+        await self.gate.wait()
+        if self.sent:
+            return None
+        self.sent = True
+        return _U8(self.data)
+
+    async def cancel(self):
+        self.cancelled = True
+
+
+class Bucket:
+    def __init__(self):
+        self.objects = {}
+
+    async def put(self, key, value, options):
+        self.objects[key] = value
+        return types.SimpleNamespace(size=len(value))
+
+
+async def until(check, turns=10_000):
+    """Let the event loop run until `check()` holds (no wall-clock sleeps)."""
+    for _ in range(turns):
+        if check():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition not reached")
+
+
+def test_no_more_than_max_part_buffers_are_held_and_the_next_stream_waits_for_one(streams):
+    limit = streams.MAX_PART_BUFFERS
+
+    async def main():
+        bucket = Bucket()
+        bodies = [GatedBody() for _ in range(limit + 2)]
+        tasks = [asyncio.ensure_future(streams.put_in_parts(bucket, f"k{i}", body, {}, 1000))
+                 for i, body in enumerate(bodies)]
+        await until(lambda: sum(body.reading for body in bodies) == limit)
+        assert len(ALLOCATED) == limit and streams.PART_BUFFERS.in_use == limit
+        assert not bodies[limit].reading and not bodies[limit + 1].reading  # waiting for a buffer
+        bodies[0].gate.set()
+        await until(lambda: bodies[limit].reading)  # the first waiter got the freed buffer
+        assert not bodies[limit + 1].reading and len(ALLOCATED) == limit + 1
+        for body in bodies:
+            body.gate.set()
+        results = await asyncio.gather(*tasks)
+        assert [r.size for r in results] == [10] * (limit + 2)
+        assert streams.PART_BUFFERS.in_use == 0 and sorted(bucket.objects) == sorted(f"k{i}" for i in range(limit + 2))
+
+    asyncio.run(main())
+
+
+def test_a_stream_that_gets_no_buffer_in_time_is_refused_untouched(streams):
+    limit = streams.MAX_PART_BUFFERS
+
+    async def main():
+        bucket = Bucket()
+        holders = [GatedBody() for _ in range(limit)]
+        tasks = [asyncio.ensure_future(streams.put_in_parts(bucket, f"k{i}", body, {}, 1000))
+                 for i, body in enumerate(holders)]
+        await until(lambda: all(body.reading for body in holders))
+        late = GatedBody()
+        late.gate.set()
+        with pytest.raises(streams.PartBuffersBusy) as busy:
+            await streams.put_in_parts(bucket, "late", late, {}, 1000)
+        assert busy.value.retry_after > 0
+        assert late.cancelled and not late.reading and "late" not in bucket.objects
+        for body in holders:
+            body.gate.set()
+        await asyncio.gather(*tasks)
+        assert streams.PART_BUFFERS.in_use == 0
+        # The budget recovers: a new stream gets a buffer at once.
+        again = GatedBody()
+        again.gate.set()
+        assert (await streams.put_in_parts(bucket, "again", again, {}, 1000)).size == 10
+
+    asyncio.run(main())
+
+
+def test_a_failing_stream_gives_its_buffer_back(streams):
+    class Broken(GatedBody):
+        async def read(self, at_least, size):
+            raise streams.StreamReadError("reset")
+
+    async def main():
+        for _ in range(streams.MAX_PART_BUFFERS + 1):
+            with pytest.raises(streams.StreamReadError):
+                await streams.put_in_parts(Bucket(), "k", Broken(), {}, 1000)
+        assert streams.PART_BUFFERS.in_use == 0
+
+    asyncio.run(main())
+
+
+def test_the_budget_hands_places_over_in_order_and_forgets_waiters_that_gave_up(streams):
+    async def main():
+        budget = streams.PartBudget(1)
+        await budget.acquire(1)
+        with pytest.raises(streams.PartBuffersBusy):
+            await budget.acquire(0.01)  # gave up: must not take the next place
+        order = []
+
+        async def waiter(name):
+            await budget.acquire(5)
+            order.append(name)
+
+        first, second = asyncio.ensure_future(waiter("a")), asyncio.ensure_future(waiter("b"))
+        await until(lambda: len(budget._waiters) == 2)
+        budget.release()
+        await until(lambda: order == ["a"])
+        budget.release()
+        await until(lambda: order == ["a", "b"])
+        await asyncio.gather(first, second)
+        budget.release()
+        assert budget.in_use == 0 and not budget._waiters
+
+    asyncio.run(main())
+
+
+def test_the_api_answers_503_with_retry_after_when_the_buffers_stay_busy(streams):
+    from api.errors import ApiError
+    from api.upload_stream import store_unknown_length
+
+    async def main():
+        budget = streams.PART_BUFFERS
+        for _ in range(budget.size):
+            await budget.acquire(1)
+        body = GatedBody()
+        with pytest.raises(ApiError) as error:
+            await store_unknown_length(Bucket(), "originals/x", body, 1000, {})
+        assert (error.value.status, error.value.code) == (503, "busy")
+        assert int(error.value.headers["retry-after"]) > 0 and body.cancelled
+
+    asyncio.run(main())
