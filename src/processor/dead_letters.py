@@ -8,6 +8,7 @@ it again, so an Ittybit outage longer than one message's retries does not fail u
 from __future__ import annotations
 
 from common.d1 import all_rows, first_row, run
+from common.public_errors import public_reason
 from common.job_messages import parse_job_message
 from common.media_records import SELECT_MEDIA
 from processor.context import Context
@@ -37,7 +38,8 @@ def give_up_reason(renditions: list[dict], attempts: int | None) -> str:
     """'gave up after N attempts: <last error>' from the renditions' retry notes."""
     open_rows = [r for r in renditions if r.get("status") not in ("completed", "failed")]
     noted = sorted((r for r in open_rows if r.get("error")), key=lambda r: r.get("updated_at") or 0)
-    last_error = " ".join(str(noted[-1]["error"]).split()) if noted else "the queue message kept failing"
+    # The notes are ours, but quote Ittybit's and the network's words: clean them again.
+    last_error = public_reason(noted[-1]["error"]) if noted else "the queue message kept failing"
     tries = max([int(r.get("attempts") or 0) for r in open_rows] + [int(attempts or 0)])
     counted = f"{tries} attempts" if tries else "repeated attempts"
     return f"gave up after {counted}: {last_error}"[:500]

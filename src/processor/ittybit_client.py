@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from common.public_errors import public_reason
 from processor.ittybit_transport import Transport, TransportError, TransportResponse
 from processor.presets import Preset
 
@@ -210,7 +211,8 @@ def _error_details(body: bytes, status: int) -> tuple[str | None, str]:
         message = text
     if not message:
         message = f"HTTP {status} with no error message"
-    return kind, " ".join(message.split())[:_MAX_MESSAGE_CHARS]
+    # Stored as a rendition's public error: no path on Ittybit's disks, no URL beyond its host.
+    return kind, public_reason(message, _MAX_MESSAGE_CHARS)
 
 
 def _object_from(payload: Any) -> dict[str, Any] | None:
@@ -293,7 +295,7 @@ class IttybitClient:
         try:
             response = await self._transport(method, self.base_url + path, headers, body)
         except TransportError as exc:
-            raise RetryableError(f"no response from Ittybit: {exc}") from exc
+            raise RetryableError(f"no response from Ittybit: {public_reason(exc)}") from exc
         return self._result(method, path, response)
 
     def _result(self, method: str, path: str, response: TransportResponse) -> dict[str, Any]:

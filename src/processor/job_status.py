@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.public_errors import public_reason
+
 __all__ = ["FINAL", "STATUSES", "JobOutcome", "normalize_status", "outcome_from_job"]
 
 STATUSES = ("pending", "processing", "completed", "failed")
@@ -82,11 +84,14 @@ def _str(value: object) -> str | None:
 
 
 def _error_text(value: object) -> str | None:
+    """Ittybit's error words, cleaned: they become the rendition's public `error`, which must
+    not name a file on Ittybit's disks or a URL's path and query (common.public_errors)."""
+    text: str | None = None
     if isinstance(value, str):
-        return value or None
-    if isinstance(value, Mapping):
-        return _str(value.get("message")) or _str(value.get("kind")) or _str(value.get("code"))
-    return None
+        text = value or None
+    elif isinstance(value, Mapping):
+        text = _str(value.get("message")) or _str(value.get("kind")) or _str(value.get("code"))
+    return public_reason(text) or None if text is not None else None
 
 
 def _file(output: object) -> Mapping[str, Any]:

@@ -24,6 +24,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+# One cleaner for every error text (common.public_errors); re-exported here, where it began.
+from common.public_errors import host_label, scrub_urls
+
 __all__ = [
     "DEFAULT_OUTPUT_HOSTS",
     "MAX_REDIRECTS",
@@ -40,7 +43,6 @@ DEFAULT_OUTPUT_HOSTS = ("*.ittybitcdn.com", "*.ittybit.com")
 MAX_REDIRECTS = 3
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _HOST_NAME = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\]")
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*")
 
 
 class OutputRefused(Exception):
@@ -109,27 +111,6 @@ def _target(url: str) -> tuple[str, str, int]:
     if parts.username is not None or parts.password is not None:
         raise OutputRefused(f"the output URL on {host_label(url)} carries credentials")
     return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
-
-
-def host_label(url: str) -> str:
-    """The host (and a non-default port) of a URL, for error texts; never its path or query."""
-    try:
-        parts = urlsplit(str(url))
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "an unreadable URL"
-    if not host:
-        return "an unreadable URL"
-    if ":" in host:
-        host = f"[{host}]"
-    scheme = parts.scheme.lower()
-    return f"{host}:{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else host
-
-
-def scrub_urls(text: str) -> str:
-    """`text` with every URL in it replaced by its host (for logs and stored errors)."""
-    return _URL_IN_TEXT.sub(lambda match: f"<{host_label(match.group(0))}>", str(text))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 
 from common.d1 import first_row, run
 from common.media_records import SELECT_MEDIA
+from common.public_errors import public_reason
 from processor.context import Context
 from processor.media_refresh import refresh_media
 from processor.presets import DEFAULT_PRESETS, Preset
@@ -46,7 +47,8 @@ async def store_rendition(ctx: Context, message: StoreMessage) -> str:
     try:
         size = await ctx.storage.store_from_url(message.output_url, key, content_type, row["size"])
     except Exception as error:
-        await run(ctx.db, NOTE_RETRY, f"copying the output into R2 failed: {error}"[:500], ctx.now_ms(),
+        # The error may be an OSError or a fetch error quoting the output URL: people get neither.
+        await run(ctx.db, NOTE_RETRY, public_reason(f"copying the output into R2 failed: {error}"), ctx.now_ms(),
                   message.media_id, message.rendition)
         raise
     # A DELETE of the media may have run while we copied: do not leave its file behind.
