@@ -70,3 +70,29 @@ CREATE TABLE IF NOT EXISTS job_polls (
   PRIMARY KEY (media_id, name),
   FOREIGN KEY (media_id, name) REFERENCES renditions (media_id, name) ON DELETE CASCADE
 );
+
+-- What Ittybit's probe found about the original (issue 17): renditions are sized from it (never
+-- above the source), and GET /api/media/{id} shows it. width/height are the DISPLAYED frame (a
+-- phone video stored 1920x1080 with a 90 degree rotation is 1080x1920); rotation is what the file
+-- said, for information. `pending` while the probe task runs (task_id set once Ittybit answered);
+-- `failed` means the source could not be read, and its media failed with `error`.
+-- A table of its own for the same reason as job_polls: this file is applied again to existing
+-- databases and SQLite has no ADD COLUMN IF NOT EXISTS, while CREATE TABLE IF NOT EXISTS is
+-- idempotent. A row goes with its media (ON DELETE CASCADE where foreign keys are enforced, and
+-- DELETE /api/media deletes it explicitly in the same batch).
+CREATE TABLE IF NOT EXISTS media_probes (
+  media_id     TEXT PRIMARY KEY REFERENCES media (id) ON DELETE CASCADE,
+  status       TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed')),
+  task_id      TEXT,
+  format       TEXT,
+  width        INTEGER,
+  height       INTEGER,
+  rotation     INTEGER,
+  duration     REAL,
+  fps          REAL,
+  video_codec  TEXT,
+  audio_codec  TEXT,
+  error        TEXT,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+);

@@ -12,6 +12,7 @@ from common import d1
 from common.ids import is_media_id
 from common.media_records import (
     DELETE_MEDIA,
+    DELETE_PROBE,
     DELETE_RENDITIONS,
     SELECT_MEDIA,
     SELECT_RENDITIONS,
@@ -110,7 +111,7 @@ async def delete_media(env, media_id: str) -> dict:
     keys |= await _keys_under(env.MEDIA, f"renditions/{media_id}/")
     if keys:
         await env.MEDIA.delete(sorted(keys))
-    await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_MEDIA, media_id)])
+    await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA, media_id)])
     await env.METADATA.delete(media_cache_key(media_id))
     return {"deleted": media_id, "objects_deleted": len(keys)}
 

@@ -10,6 +10,8 @@ __all__ = [
     "COUNT_PENDING_BEFORE",
     "RENDITION_FIELDS",
     "DELETE_MEDIA",
+    "DELETE_PROBE",
+    "PROBE_COLUMNS",
     "DELETE_RENDITIONS",
     "INSERT_MEDIA",
     "INSERT_MEDIA_RETURNING",
@@ -39,8 +41,20 @@ INSERT_MEDIA = (
 # INSERT_MEDIA that also returns the stored row (none when it did nothing).
 INSERT_MEDIA_RETURNING = f"{INSERT_MEDIA} RETURNING {MEDIA_COLUMNS}"
 
-# Parameters: id.
-SELECT_MEDIA = f"SELECT {MEDIA_COLUMNS} FROM media WHERE id = ?"
+# What the original's probe found (table media_probes, issue 17), joined onto a media row:
+# all NULL until the probe completed. No name clashes with MEDIA_COLUMNS.
+PROBE_COLUMNS = (
+    "p.width AS width, p.height AS height, p.rotation AS rotation, p.duration AS duration,"
+    " p.fps AS fps, p.video_codec AS video_codec, p.audio_codec AS audio_codec"
+)
+_MEDIA_COLUMNS_QUALIFIED = ", ".join(f"media.{column.strip()}" for column in MEDIA_COLUMNS.split(","))
+_WITH_PROBE = (
+    f"SELECT {_MEDIA_COLUMNS_QUALIFIED}, {PROBE_COLUMNS}"
+    " FROM media LEFT JOIN media_probes p ON p.media_id = media.id"
+)
+
+# Parameters: id. The media row with its probe's facts.
+SELECT_MEDIA = f"{_WITH_PROBE} WHERE media.id = ?"
 
 # Parameters: media id.
 SELECT_RENDITIONS = (
@@ -52,6 +66,9 @@ SELECT_RENDITIONS = (
 # Parameters: media id. ON DELETE CASCADE covers this too, but only where
 # foreign keys are enforced; run it first, in the same batch as DELETE_MEDIA.
 DELETE_RENDITIONS = "DELETE FROM renditions WHERE media_id = ?"
+
+# Parameters: media id. As DELETE_RENDITIONS: in the batch before DELETE_MEDIA.
+DELETE_PROBE = "DELETE FROM media_probes WHERE media_id = ?"
 
 # Parameters: id.
 DELETE_MEDIA = "DELETE FROM media WHERE id = ?"
@@ -108,6 +125,29 @@ def iso_time(epoch_ms: int | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}Z"
 
 
+def orientation(width: object, height: object) -> str | None:
+    """portrait, landscape or square for a displayed size; None when unknown."""
+    if not isinstance(width, int) or not isinstance(height, int) or width <= 0 or height <= 0:
+        return None
+    if width == height:
+        return "square"
+    return "portrait" if height > width else "landscape"
+
+
+def _source_facts(media: Mapping) -> dict:
+    """The original's displayed size, duration (video, audio), frame rate and codec (video): None until probed."""
+    kind = media.get("kind")
+    width, height = media.get("width"), media.get("height")
+    return {
+        "width": width,
+        "height": height,
+        "orientation": orientation(width, height),
+        "duration": media.get("duration") if kind in ("video", "audio") else None,
+        "fps": media.get("fps") if kind == "video" else None,
+        "codec": media.get("video_codec") if kind == "video" else None,
+    }
+
+
 def media_json(media: Mapping, renditions: Sequence[Mapping]) -> dict:
     """The public JSON of a media row and its rendition rows (rendition urls left None)."""
     return {
@@ -122,6 +162,7 @@ def media_json(media: Mapping, renditions: Sequence[Mapping]) -> dict:
         "original_key": media.get("r2_key"),
         "created_at": iso_time(media.get("created_at")),
         "updated_at": iso_time(media.get("updated_at")),
+        **_source_facts(media),
         "renditions": [
             {**{field: row.get(field) for field in RENDITION_FIELDS}, "url": None}
             for row in sorted(renditions, key=lambda row: row.get("name") or "")
@@ -136,15 +177,16 @@ def list_query(
     conditions: list[str] = []
     params: list = []
     if status is not None:
-        conditions.append("status = ?")
+        conditions.append("media.status = ?")
         params.append(status)
     if cursor is not None:
         created_at, media_id = cursor
         # Expanded keyset form: it uses the (created_at DESC, id DESC) indexes everywhere.
-        conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+        conditions.append("(media.created_at < ? OR (media.created_at = ? AND media.id < ?))")
         params.extend([created_at, created_at, media_id])
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    sql = f"SELECT {MEDIA_COLUMNS} FROM media{where} ORDER BY created_at DESC, id DESC LIMIT ?"
+    # Qualified: media_probes has a status and a created_at of its own.
+    sql = f"{_WITH_PROBE}{where} ORDER BY media.created_at DESC, media.id DESC LIMIT ?"
     params.append(limit + 1)
     return sql, params
 

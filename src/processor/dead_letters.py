@@ -13,6 +13,7 @@ from common.job_messages import parse_job_message
 from common.media_records import SELECT_MEDIA
 from processor.context import Context
 from processor.media_refresh import refresh_media
+from processor.probe import SELECT_PROBE
 from processor.r2_notifications import media_id_for_object, parse_notification
 from processor.rendition_store import FAIL_OPEN_RENDITIONS, SELECT_RENDITIONS_FOR_MEDIA, UPDATE_MEDIA_STATUS
 from processor.store_messages import parse_store_message
@@ -34,10 +35,13 @@ def dead_letter_media_id(body: object, uploads_prefix: str) -> str | None:
     return None
 
 
-def give_up_reason(renditions: list[dict], attempts: int | None) -> str:
-    """'gave up after N attempts: <last error>' from the renditions' retry notes."""
+def give_up_reason(renditions: list[dict], attempts: int | None, probe: dict | None = None) -> str:
+    """'gave up after N attempts: <last error>' from the renditions' retry notes (or, before any
+    rendition exists, the note of the source's probe that never finished)."""
     open_rows = [r for r in renditions if r.get("status") not in ("completed", "failed")]
     noted = sorted((r for r in open_rows if r.get("error")), key=lambda r: r.get("updated_at") or 0)
+    if not noted and probe is not None and probe.get("status") == "pending":
+        noted = [{"error": probe.get("error") or "the probe of the source never finished"}]
     # The notes are ours, but quote Ittybit's and the network's words: clean them again.
     last_error = public_reason(noted[-1]["error"]) if noted else "the queue message kept failing"
     tries = max([int(r.get("attempts") or 0) for r in open_rows] + [int(attempts or 0)])
@@ -56,7 +60,8 @@ async def give_up(ctx: Context, body: object, attempts: int | None = None) -> st
     if media["status"] in ("completed", "failed"):
         return "already_final"
     renditions = await all_rows(ctx.db, SELECT_RENDITIONS_FOR_MEDIA, media_id)
-    reason = give_up_reason(renditions, attempts)
+    probe = await first_row(ctx.db, SELECT_PROBE, media_id)
+    reason = give_up_reason(renditions, attempts, probe)
     now = ctx.now_ms()
     if now - int(media["created_at"]) < ctx.settings.give_up_after_seconds * 1000:
         # Young: most likely Ittybit is down for a while. The reconcile cron queues media left

@@ -260,6 +260,29 @@ class IttybitClient:
         """GET /jobs/{id}; returns the job object."""
         return await self._call("GET", f"/jobs/{quote(job_id, safe='')}", None, None)
 
+    async def probe(
+        self,
+        input_url: str,
+        metadata: Mapping[str, Any],
+        idempotency_key: str,
+        connection_id: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /tasks {"kind": "probe"}: what the input is (format, displayed size, duration, codecs).
+
+        Ittybit's standalone probe task ("returns format, dimensions, duration, codecs"); its
+        exact shape is not in the reference, so the answer is returned as it came and read by
+        processor.source_info, which accepts a task with a file `output` or a bare file. A
+        final task may come at once (the emulator probes synchronously) or later (get_task).
+        """
+        body: dict[str, Any] = {"kind": "probe", "input": input_url, "metadata": dict(metadata)}
+        if connection_id:
+            body["connection_id"] = connection_id
+        return await self._call("POST", "/tasks", body, idempotency_key)
+
+    async def get_task(self, task_id: str) -> dict[str, Any]:
+        """GET /tasks/{id}; returns the task object."""
+        return await self._call("GET", f"/tasks/{quote(task_id, safe='')}", None, None)
+
     async def create_connection(
         self,
         name: str,

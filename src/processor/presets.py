@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.rendition_sizing import bounds_from_options
+
 __all__ = [
     "DEFAULT_PRESETS",
     "JOB_KINDS_FOR_MEDIA",
@@ -44,6 +46,8 @@ _DEFAULT_FORMAT = {"video": "mp4", "image": "webp", "audio": "mp3"}
 _EXTENSIONS = {"jpeg": "jpg"}
 
 _NAME = re.compile(r"[a-z0-9_-]{1,32}")
+# The source's probe shares the renditions' Idempotency-Key scheme under this name.
+RESERVED_NAMES = frozenset({"probe"})
 
 
 @dataclass(frozen=True)
@@ -69,15 +73,18 @@ class Preset:
         return _FORMATS[self.kind].get(self.output_format(), "application/octet-stream")
 
 
+# Sizes are bounds, never targets (common.rendition_sizing): `max_long` / `max_short` are the
+# largest long and short side whatever the orientation, a source smaller than the box keeps its
+# own size, and every preset is made even when it comes out the same size as another.
 DEFAULT_PRESETS: dict[str, tuple[Preset, ...]] = {
     "video": (
-        Preset("web", "video", {"format": "mp4", "width": 1920, "quality": "high"}),
-        Preset("mobile", "video", {"format": "mp4", "width": 480, "quality": "medium"}),
-        Preset("thumbnail", "image", {"format": "webp", "width": 640, "start": 2}),
+        Preset("web", "video", {"format": "mp4", "max_long": 1920, "max_short": 1080, "quality": "high"}),
+        Preset("mobile", "video", {"format": "mp4", "max_long": 854, "max_short": 480, "quality": "medium"}),
+        Preset("thumbnail", "image", {"format": "webp", "max_long": 640, "start": 2}),
     ),
     "image": (
-        Preset("large", "image", {"format": "webp", "width": 1920}),
-        Preset("thumbnail", "image", {"format": "webp", "width": 640}),
+        Preset("large", "image", {"format": "webp", "max_long": 2048}),
+        Preset("thumbnail", "image", {"format": "webp", "max_long": 640}),
     ),
     "audio": (Preset("web", "audio", {"format": "mp3"}),),
 }
@@ -102,6 +109,9 @@ def _check_options(where: str, kind: str, options: object) -> dict[str, Any]:
                 allowed = ", ".join(_FORMATS[kind])
                 raise ValueError(f"{where}: format {value!r} is not one of {allowed} for a {kind} job")
         elif key in ("width", "height"):
+            # A ceiling on that side of the displayed frame (common.rendition_sizing), never a target.
+            _check_positive_int(where, key, value)
+        elif key in ("max_long", "max_short") and kind != "audio":
             _check_positive_int(where, key, value)
         elif key == "quality":
             if value not in QUALITY_WORDS:
@@ -122,6 +132,10 @@ def _check_options(where: str, kind: str, options: object) -> dict[str, Any]:
         else:
             # Unknown keys are refused so a typo ("widht") fails at deploy, not silently at Ittybit.
             raise ValueError(f"{where}: unknown option {key!r} for a {kind} job")
+    try:
+        bounds_from_options(options)  # max_short above max_long cannot be met
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
     if _is_number(options.get("start")) and _is_number(options.get("end")):
         if options["end"] <= options["start"]:
             raise ValueError(f"{where}: 'end' must be after 'start'")
@@ -145,6 +159,9 @@ def _presets_for_kind(media_kind: str, entries: object) -> tuple[Preset, ...]:
             raise ValueError(f"{where}: name {name!r} must match [a-z0-9_-]{{1,32}}")
         if name in seen:
             raise ValueError(f"{where}: name {name!r} is used twice for {media_kind}")
+        if name in RESERVED_NAMES:
+            # Its Idempotency-Key would be the probe task's (processor.probe).
+            raise ValueError(f"{where}: name {name!r} is reserved")
         seen.add(name)
         kind = entry.get("kind", media_kind)
         if kind not in JOB_KINDS_FOR_MEDIA[media_kind]:

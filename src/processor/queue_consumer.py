@@ -22,6 +22,7 @@ from processor.rendition_copy import store_rendition
 from processor.job_status import JobOutcome
 from processor.outcomes import apply_outcome
 from processor.output_urls import OutputRefused, scrub_urls
+from processor.probe import ensure_probe
 from processor.store_messages import StoreMessage, parse_store_message
 from processor.submission import submit_renditions
 
@@ -51,13 +52,23 @@ def is_dead_letter_queue(queue_name: str) -> bool:
 
 
 async def process_media(ctx: Context, media_id: str, attempts: int) -> Decision:
-    """Submit the renditions of one media item (after moving a direct upload into place)."""
+    """Probe the source, then submit the renditions of one media item (after moving a direct
+    upload into place)."""
     media = await first_row(ctx.db, SELECT_MEDIA, media_id)
     if media is None:
         return Decision.ack("missing")  # deleted meanwhile
     if media["source"] == "r2" and media["r2_key"] != original_key(media_id):
-        if await ensure_original(ctx, media) is None:
+        media = await ensure_original(ctx, media)
+        if media is None:
             return Decision.ack("gone")
+    if media["status"] in ("completed", "failed"):
+        return Decision.ack("final")
+    if ctx.settings.probe_sources:
+        step = await ensure_probe(ctx, media)
+        if step.action == "retry":
+            return Decision.retry(step.what, attempts, step.retry_after, cap=ctx.settings.retry_max_seconds)
+        if step.action == "stop":
+            return Decision.ack(step.what)
     submission = await submit_renditions(ctx, media_id)
     if submission.retry:
         return Decision.retry(

@@ -43,6 +43,11 @@ class Settings:
     # The reconcile gives up on (fails) a job it has polled this many times without it settling,
     # or whose submission is older than give_up_after_seconds: 288 polls is a day of 5-minute runs.
     reconcile_max_polls: int = 288
+    # Probe each original (Ittybit POST /tasks kind probe) before its renditions, so they are
+    # sized from it and never exceed it. Off (PROBE_SOURCES=false) sends the presets' boxes,
+    # which may scale a small source up: only for measuring the probe's cost, or an account
+    # without the probe task.
+    probe_sources: bool = True
 
     @property
     def output_policy(self) -> OutputPolicy:
@@ -91,6 +96,17 @@ def _count(env: object, name: str, default: int) -> int:
     return value
 
 
+def _flag(env: object, name: str, default: bool) -> bool:
+    text = _text(env, name).lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {text[:20]!r}")
+
+
 def _timeout(env: object, name: str, default: int) -> int:
     """Whole seconds, at least 1; the error names the var only."""
     text = _text(env, name)
@@ -126,6 +142,7 @@ def settings_from_env(env: object) -> Settings:
         insecure_output_hosts=parse_host_list(_text(env, "ITTYBIT_INSECURE_OUTPUT_HOSTS"), "ITTYBIT_INSECURE_OUTPUT_HOSTS"),
         output_timeout_seconds=_timeout(env, "ITTYBIT_OUTPUT_TIMEOUT_SECONDS", 600),
         reconcile_max_polls=_count(env, "RECONCILE_MAX_POLLS", 288),
+        probe_sources=_flag(env, "PROBE_SOURCES", True),
     )
 
 

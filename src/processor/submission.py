@@ -2,7 +2,12 @@
 
 Rows first (INSERT OR IGNORE), then a job for each rendition without one, under the
 deterministic Idempotency-Key of (media record, rendition), so a redelivered message or a retry
-after a lost answer never makes a second job. Transient failures (429, 5xx, network,
+after a lost answer never makes a second job. Each row's options are the job's options,
+computed once when the row is inserted from the preset's bounds and the probed source
+(common.rendition_sizing: never above the source, orientation kept, explicit width AND
+height), and the job is submitted with the row's options: a redelivered message replays
+the identical body under the same key, even if the presets changed meanwhile. Without a
+probe (PROBE_SOURCES off, or a source of unknown size) the box itself is sent. Transient failures (429, 5xx, network,
 an account problem) leave the rendition pending and ask for the message to be retried;
 any other refusal fails that rendition with Ittybit's message.
 """
@@ -14,12 +19,15 @@ from dataclasses import dataclass
 
 from common.d1 import all_rows, batch, first_row, run
 from common.media_records import SELECT_MEDIA
+from common.public_errors import public_reason
+from common.rendition_sizing import TooSmallForVideo, job_options, rendition_size
 from processor.context import Context
 from processor.ittybit_client import RejectedError, RetryableError, idempotency_key, input_url_for
 from processor.job_status import outcome_from_job
 from processor.media_refresh import refresh_media
 from processor.outcomes import apply_outcome
 from processor.presets import Preset, rendition_key
+from processor.probe import SELECT_PROBE
 from processor.rendition_store import (
     INSERT_RENDITION,
     MARK_MEDIA_PROCESSING,
@@ -47,12 +55,19 @@ class Submission:
     error: str | None = None
 
 
-def _preset_for(row: dict, presets: tuple[Preset, ...]) -> Preset:
-    for preset in presets:
-        if preset.name == row["name"]:
-            return preset
-    # A preset removed from the config since the row was made: the row remembers its job.
-    return Preset(row["name"], row["kind"], json.loads(row["options"] or "{}"))
+def planned_options(preset: Preset, probe: dict | None) -> tuple[dict, str | None]:
+    """The Ittybit options of one rendition for a probed source, and why it cannot be made (or None).
+
+    Sized from the displayed size the probe stored (rotation already applied); unknown size
+    (no probe, audio, or a probe that found none) sends the preset's box.
+    """
+    width = probe.get("width") if probe else None
+    height = probe.get("height") if probe else None
+    try:
+        size = rendition_size(preset.kind, preset.options, width, height) if width and height else None
+    except TooSmallForVideo as error:
+        return job_options(preset.options, None), str(error)
+    return job_options(preset.options, size), None
 
 
 def _input_url(ctx: Context, key: str) -> str:
@@ -82,8 +97,12 @@ async def submit_renditions(ctx: Context, media_id: str) -> Submission:
         await run(ctx.db, UPDATE_MEDIA_STATUS, "failed", reason, now, media_id)
         await refresh_media(ctx, media_id)
         return Submission("final", error=reason)
+    probe = await first_row(ctx.db, SELECT_PROBE, media_id)
+    if probe is not None and probe["status"] != "completed":
+        probe = None
+    plans = {p.name: planned_options(p, probe) for p in presets}
     await batch(ctx.db, [
-        (INSERT_RENDITION, media_id, p.name, p.kind, json.dumps(p.options, sort_keys=True),
+        (INSERT_RENDITION, media_id, p.name, p.kind, json.dumps(plans[p.name][0], sort_keys=True),
          rendition_key(media_id, p), now, now)
         for p in presets
     ])
@@ -92,13 +111,18 @@ async def submit_renditions(ctx: Context, media_id: str) -> Submission:
     for row in rows:
         if row["job_id"] or row["status"] in _FINAL:
             continue
-        preset = _preset_for(row, presets)
         name = row["name"]
+        refusal = plans.get(name, (None, None))[1]
+        if refusal is not None:
+            ctx.log(f"processor: {media_id}/{name} cannot be made: {refusal}")
+            await run(ctx.db, MARK_REJECTED, refusal, ctx.now_ms(), media_id, name)
+            continue
         try:
             job = await ctx.client.create_job(
-                preset.kind,
+                row["kind"],
                 _input_url(ctx, media["r2_key"]),
-                preset.options,
+                # The row's options, as computed when it was inserted: the same body on every retry.
+                json.loads(row["options"] or "{}"),
                 {"media_id": media_id, "rendition": name},
                 ctx.settings.webhook_url,
                 idempotency_key(media_id, name, media["created_at"]),
@@ -140,8 +164,9 @@ async def submit_renditions(ctx: Context, media_id: str) -> Submission:
 async def _note_retry(
     ctx: Context, result: Submission, media_id: str, name: str, message: str, retry_after: float | None
 ) -> None:
+    message = public_reason(message)
     ctx.log(f"processor: {media_id}/{name} will be retried: {message}")
-    await run(ctx.db, NOTE_RETRY, message[:500], ctx.now_ms(), media_id, name)
+    await run(ctx.db, NOTE_RETRY, message, ctx.now_ms(), media_id, name)
     result.retry = True
     result.error = message
     if retry_after is not None:

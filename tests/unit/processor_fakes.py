@@ -158,16 +158,64 @@ class FakeStorage:
             self.objects.pop(key, None)
 
 
+# What the fake probe finds by default: a landscape 1280x720 H.264 video of 2 s.
+PROBE_FILE = {"object": "file", "kind": "video", "format": "mp4", "width": 1280, "height": 720, "rotation": 0,
+              "duration": 2.0, "fps": 30.0, "codec": "h264", "audio_codec": "aac", "filesize": 10}
+
+
 class FakeIttybit:
-    """Answers POST /jobs and GET /jobs/{id} like Ittybit, keeping one job per Idempotency-Key."""
+    """Answers POST /jobs, GET /jobs/{id}, POST /tasks (probe) and GET /tasks/{id} like Ittybit,
+    keeping one job (task) per Idempotency-Key.
+
+    `fail_next` answers the next /jobs calls; `probe_fail_next` the next /tasks calls.
+    `probe_file` is what a probe finds (None: the source is unreadable, the task fails);
+    `probe_status` the status a new probe task starts in ("completed" at once, as the emulator).
+    """
 
     def __init__(self) -> None:
         self.jobs: dict[str, dict] = {}
         self.by_key: dict[str, str] = {}
         self.fail_next: list[TransportResponse] = []
+        self.tasks: dict[str, dict] = {}
+        self.task_keys: dict[str, str] = {}
+        self.probe_fail_next: list[TransportResponse] = []
+        self.probe_file: dict | None = dict(PROBE_FILE)
+        self.probe_status = "completed"
+        self.probe_error = "input is not a readable media file"
         self.transport = MockTransport(self.handle)
 
+    def _tasks(self, request):
+        if self.probe_fail_next:
+            return self.probe_fail_next.pop(0)
+        if request.method == "POST":
+            key = request.headers["idempotency-key"]
+            if key in self.task_keys:
+                return TransportResponse.json(200, self.tasks[self.task_keys[key]])
+            body = request.json()
+            task_id = f"task_{len(self.tasks) + 1}"
+            task = {"id": task_id, "object": "task", "kind": body["kind"], "input": body["input"],
+                    "metadata": body.get("metadata"), "status": self.probe_status, "error": None, "output": None}
+            self.tasks[task_id] = task
+            self.task_keys[key] = task_id
+            if self.probe_status == "completed":
+                self.finish_probe(task_id)
+            return TransportResponse.json(201, task)
+        task_id = request.url.rsplit("/", 1)[-1]
+        if task_id in self.tasks:
+            return TransportResponse.json(200, self.tasks[task_id])
+        return TransportResponse.json(404, {"kind": "not_found", "message": "no such task"})
+
+    def finish_probe(self, task_id: str) -> dict:
+        task = self.tasks[task_id]
+        if self.probe_file is None:
+            task.update(status="failed", error=self.probe_error, output=None)
+        else:
+            task.update(status="completed", output=dict(self.probe_file))
+        return task
+
     def handle(self, request):
+        if request.url.endswith("/tasks") or "/tasks/" in request.url:
+            return self._tasks(request)
         if self.fail_next:
             return self.fail_next.pop(0)
         if request.method == "POST" and request.url.endswith("/jobs"):

@@ -6,6 +6,7 @@ import pytest
 from common.media_records import (
     COUNT_PENDING_BEFORE,
     DELETE_MEDIA,
+    DELETE_PROBE,
     DELETE_RENDITIONS,
     INSERT_MEDIA,
     SELECT_MEDIA,
@@ -84,6 +85,8 @@ def test_insert_and_select(db):
         "source": "api",
         "created_at": 1_700_000_000_123,
         "updated_at": 1_700_000_000_123,
+        # Not probed yet: the original's facts are unknown.
+        **dict.fromkeys(("width", "height", "rotation", "duration", "fps", "video_codec", "audio_codec")),
     }
     assert rows(db, SELECT_MEDIA, ("nope",)) == []
 
@@ -240,7 +243,7 @@ def test_list_filters_by_status_across_pages(db, status):
 def test_list_query_parameters():
     sql, params = list_query(None, None, 20)
     assert "WHERE" not in sql and params == [21]
-    assert sql.endswith("ORDER BY created_at DESC, id DESC LIMIT ?")
+    assert sql.endswith("ORDER BY media.created_at DESC, media.id DESC LIMIT ?")
     sql, params = list_query("failed", (5, "m1"), 10)
     assert params == ["failed", 5, 5, "m1", 11]
     assert sql.count("?") == len(params)
@@ -304,6 +307,7 @@ def test_media_json(db):
         "original_key": "originals/m1",
         "created_at": "2023-11-14T22:13:20.123Z",
         "updated_at": "2023-11-14T22:13:20.500Z",
+        **dict.fromkeys(("width", "height", "orientation", "duration", "fps", "codec")),
         "renditions": [
             {
                 "name": "thumbnail",
@@ -341,3 +345,55 @@ def test_media_json_without_renditions_or_optional_fields():
     body = media_json({"id": "m1", "r2_key": "k", "created_at": 0}, [])
     assert body["renditions"] == [] and body["original_key"] == "k"
     assert body["updated_at"] is None and body["name"] is None
+
+
+def probe(db, media_id, status="completed", **facts):
+    columns = ", ".join(["media_id", "status", "created_at", "updated_at", *facts])
+    marks = ", ".join("?" * (4 + len(facts)))
+    db.execute(f"INSERT INTO media_probes ({columns}) VALUES ({marks})", (media_id, status, 1, 1, *facts.values()))
+
+
+@pytest.mark.parametrize(
+    ("kind", "facts", "expected"),
+    [
+        ("video", {"width": 1080, "height": 1920, "rotation": 90, "duration": 2.0, "fps": 29.97, "video_codec": "h264",
+                   "audio_codec": "aac"},
+         {"width": 1080, "height": 1920, "orientation": "portrait", "duration": 2.0, "fps": 29.97, "codec": "h264"}),
+        ("image", {"width": 640, "height": 480, "video_codec": "mjpeg", "fps": 25.0, "duration": 0.04},
+         {"width": 640, "height": 480, "orientation": "landscape", "duration": None, "fps": None, "codec": None}),
+        ("audio", {"duration": 3.5, "audio_codec": "mp3"},
+         {"width": None, "height": None, "orientation": None, "duration": 3.5, "fps": None, "codec": None}),
+        ("image", {"width": 500, "height": 500},
+         {"width": 500, "height": 500, "orientation": "square", "duration": None, "fps": None, "codec": None}),
+    ],
+)
+def test_media_json_shows_the_original_s_facts_once_probed(db, kind, facts, expected):
+    insert(db, "m1", 1, kind=kind)
+    probe(db, "m1", **facts)
+    [media] = rows(db, SELECT_MEDIA, ("m1",))
+    body = media_json(media, [])
+    assert {key: body[key] for key in expected} == expected
+    sql, params = list_query(None, None, 5)
+    [listed] = rows(db, sql, params)
+    assert {key: media_json(listed, [])[key] for key in expected} == expected
+
+
+def test_a_pending_probe_shows_nothing_and_the_listing_filters_on_the_media_status(db):
+    insert(db, "m1", 1, status="completed")
+    probe(db, "m1", status="pending")  # its own status must not be confused with the media's
+    [media] = rows(db, SELECT_MEDIA, ("m1",))
+    assert media["status"] == "completed" and media_json(media, [])["width"] is None
+    sql, params = list_query("completed", (2, "zz"), 5)
+    assert [row["id"] for row in rows(db, sql, params)] == ["m1"]
+    assert rows(db, *list_query("pending", None, 5)) == []
+
+
+def test_the_probe_goes_with_its_media(db):
+    insert(db, "m1", 1)
+    insert(db, "m2", 2)
+    probe(db, "m1", width=2, height=2)
+    probe(db, "m2", width=2, height=2)
+    db.execute(DELETE_PROBE, ("m1",))
+    db.execute(DELETE_MEDIA, ("m1",))
+    db.execute(DELETE_MEDIA, ("m2",))  # ON DELETE CASCADE where foreign keys are enforced
+    assert rows(db, "SELECT * FROM media_probes") == []

@@ -14,7 +14,7 @@ from processor.ittybit_client import (
     parse_retry_after,
 )
 from processor.ittybit_transport import MockTransport, TransportError, TransportResponse
-from processor.presets import DEFAULT_PRESETS
+from processor.presets import DEFAULT_PRESETS, Preset
 
 NOW = 1_700_000_000.0
 JOB = {"id": "job_1", "object": "job", "status": "pending", "tasks": []}
@@ -42,12 +42,13 @@ def test_idempotency_key_changes_with_the_record_not_only_the_id():
 
 
 def test_job_payload_with_s3_input_and_connection():
-    preset = DEFAULT_PRESETS["video"][2]
+    # The options as submission computes them for a 1280x720 source (explicit sides, never the box).
+    preset = Preset("thumbnail", "image", {"format": "webp", "width": 640, "height": 360, "fit": "fill", "start": 2})
     payload = job_payload(preset, "s3://media/originals/m1", {"media_id": "m1", "rendition": "thumbnail"}, "https://p.test/webhooks/ittybit", "conn_1")
     assert payload == {
         "kind": "image",
         "input": "s3://media/originals/m1",
-        "options": {"format": "webp", "width": 640, "start": 2},
+        "options": {"format": "webp", "width": 640, "height": 360, "fit": "fill", "start": 2},
         "metadata": {"media_id": "m1", "rendition": "thumbnail"},
         "webhook_url": "https://p.test/webhooks/ittybit",
         "connection_id": "conn_1",
@@ -247,3 +248,18 @@ async def test_async_handler_and_empty_key():
     assert await client.get_job("job_1") == JOB
     with pytest.raises(ValueError, match="API key"):
         IttybitClient("https://x", "", MockTransport(handler))
+
+
+async def test_probe_posts_a_probe_task_and_get_task_reads_it():
+    task = {"id": "task_1", "object": "task", "kind": "probe", "status": "completed",
+            "output": {"object": "file", "width": 640, "height": 480}}
+    client, transport = client_for(lambda request: TransportResponse.json(201 if request.method == "POST" else 200, task))
+    answer = await client.probe("s3://media/originals/m1", {"media_id": "m1", "rendition": "probe"}, "k" * 32, "conn_1")
+    assert answer == task
+    await client.get_task("task/1")
+    post, get = transport.requests
+    assert (post.method, post.url) == ("POST", "https://api.example.test/tasks")
+    assert post.json() == {"kind": "probe", "input": "s3://media/originals/m1",
+                           "metadata": {"media_id": "m1", "rendition": "probe"}, "connection_id": "conn_1"}
+    assert post.headers["idempotency-key"] == "k" * 32
+    assert (get.method, get.url) == ("GET", "https://api.example.test/tasks/task%2F1")

@@ -7,15 +7,16 @@ from processor.presets import DEFAULT_PRESETS, Preset, presets_from_var, renditi
 
 def test_default_video_presets():
     web, mobile, thumbnail = DEFAULT_PRESETS["video"]
-    assert web == Preset("web", "video", {"format": "mp4", "width": 1920, "quality": "high"})
-    assert mobile == Preset("mobile", "video", {"format": "mp4", "width": 480, "quality": "medium"})
-    assert thumbnail == Preset("thumbnail", "image", {"format": "webp", "width": 640, "start": 2})
+    # Bounds, not targets (issue 17): the long and short side whatever the orientation.
+    assert web == Preset("web", "video", {"format": "mp4", "max_long": 1920, "max_short": 1080, "quality": "high"})
+    assert mobile == Preset("mobile", "video", {"format": "mp4", "max_long": 854, "max_short": 480, "quality": "medium"})
+    assert thumbnail == Preset("thumbnail", "image", {"format": "webp", "max_long": 640, "start": 2})
 
 
 def test_default_image_and_audio_presets():
     assert [(p.name, p.kind, p.options) for p in DEFAULT_PRESETS["image"]] == [
-        ("large", "image", {"format": "webp", "width": 1920}),
-        ("thumbnail", "image", {"format": "webp", "width": 640}),
+        ("large", "image", {"format": "webp", "max_long": 2048}),
+        ("thumbnail", "image", {"format": "webp", "max_long": 640}),
     ]
     (web,) = DEFAULT_PRESETS["audio"]
     assert (web.name, web.kind, web.output_extension(), web.output_content_type()) == (
@@ -81,10 +82,17 @@ def test_kind_defaults_to_media_kind():
         ('{"video": [{"name": "' + "a" * 33 + '", "kind": "video"}]}', "must match"),
         ('{"video": [{"name": "a", "kind": "video"}, {"name": "a", "kind": "video"}]}', "used twice"),
         ('{"image": [{"name": "a", "kind": "video"}]}', "kind 'video' must be one of image"),
+        ('{"image": [{"name": "probe", "kind": "image"}]}', "name 'probe' is reserved"),
         ('{"video": [{"name": "a", "kind": "document"}]}', "kind 'document'"),
         ('{"video": [{"name": "a", "kind": "video", "options": {"width": "1920"}}]}', "'width' must be a whole number"),
         ('{"video": [{"name": "a", "kind": "video", "options": {"width": true}}]}', "'width' must be a whole number"),
         ('{"video": [{"name": "a", "kind": "video", "options": {"width": 0}}]}', "'width' must be a whole number"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"max_long": 0}}]}', "'max_long' must be a whole number"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"max_short": 1.5}}]}', "'max_short' must be a whole number"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"max_long": 20000}}]}', "'max_long' must be a whole number"),
+        ('{"video": [{"name": "a", "kind": "video", "options": {"max_long": 480, "max_short": 854}}]}',
+         "'max_short' \\(854\\) must not exceed 'max_long'"),
+        ('{"audio": [{"name": "a", "kind": "audio", "options": {"max_long": 480}}]}', "unknown option 'max_long'"),
         ('{"video": [{"name": "a", "kind": "video", "options": {"quality": 80}}]}', "quality 80 must be one of"),
         ('{"video": [{"name": "a", "kind": "video", "options": {"quality": "best"}}]}', "quality 'best'"),
         ('{"video": [{"name": "a", "kind": "video", "options": {"format": "webp"}}]}', "format 'webp' is not one of"),
@@ -100,3 +108,12 @@ def test_kind_defaults_to_media_kind():
 def test_invalid_var_is_refused_clearly(value, message):
     with pytest.raises(ValueError, match=message):
         presets_from_var(value)
+
+
+def test_bounds_are_accepted_with_legacy_width_ceilings():
+    presets = presets_from_var(json.dumps({
+        "video": [{"name": "web", "kind": "video", "options": {"max_long": 1280, "max_short": 720, "width": 1000}}],
+        "image": [{"name": "square", "kind": "image", "options": {"max_long": 500, "max_short": 500, "fit": "cover"}}],
+    }))
+    assert presets["video"][0].options == {"max_long": 1280, "max_short": 720, "width": 1000}
+    assert presets["image"][0].options["fit"] == "cover"

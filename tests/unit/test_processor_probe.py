@@ -1,0 +1,230 @@
+"""The source is probed before its renditions, which are sized from it and never exceed it (issue 17)."""
+
+import dataclasses
+import json
+
+from processor.dead_letters import give_up
+from processor.ittybit_client import idempotency_key
+from processor.ittybit_transport import TransportResponse
+from processor.presets import presets_from_var
+from processor.queue_consumer import handle_message
+from processor.reconcile import reconcile
+from processor.settings import settings_from_env
+from tests.unit.processor_fakes import NOW, PROBE_FILE, insert_media, make_context
+
+MEDIA = "01aaaaaaaaaaaaaaaaaaaaaaaa"
+QUEUE = "media-pipeline-jobs"
+MESSAGE = {"type": "media.process", "media_id": MEDIA, "r2_key": f"originals/{MEDIA}"}
+
+
+async def process(ctx, attempts=1):
+    return await handle_message(ctx, MESSAGE, attempts, QUEUE)
+
+
+def requests(ctx, path):
+    return [r for r in ctx.itty.transport.requests if r.url.split("?")[0].rstrip("/").endswith(path)
+            or f"{path}/" in r.url]
+
+
+def job_options(ctx):
+    return {r.json()["metadata"]["rendition"]: r.json()["options"] for r in requests(ctx, "/jobs") if r.method == "POST"}
+
+
+def sizes(ctx):
+    return {name: (o.get("width"), o.get("height")) for name, o in job_options(ctx).items()}
+
+
+def rows(ctx, table="renditions"):
+    return ctx.db.rows(f"SELECT * FROM {table} WHERE {'id' if table == 'media' else 'media_id'} = ?", MEDIA)
+
+
+async def test_the_probe_comes_first_and_sizes_never_exceed_the_source():
+    ctx = make_context()
+    insert_media(ctx, MEDIA)
+    decision = await process(ctx)
+    assert decision.action == "ack"
+    methods = [(r.method, r.url.rsplit("/", 1)[-1]) for r in ctx.itty.transport.requests]
+    assert methods[0] == ("POST", "tasks") and all(m == ("POST", "jobs") for m in methods[1:])
+    probe = requests(ctx, "/tasks")[0]
+    body = probe.json()
+    assert body["kind"] == "probe" and body["metadata"] == {"media_id": MEDIA, "rendition": "probe"}
+    assert body["input"].startswith(f"https://api.test/files/originals/{MEDIA}?expires=")
+    assert probe.headers["idempotency-key"] == idempotency_key(MEDIA, "probe", int(NOW * 1000))
+    # A 1280x720 source: web keeps 1280x720 (its box is 1920x1080), mobile and thumbnail shrink.
+    assert job_options(ctx) == {
+        "web": {"format": "mp4", "quality": "high", "width": 1280, "height": 720, "fit": "fill"},
+        "mobile": {"format": "mp4", "quality": "medium", "width": 854, "height": 480, "fit": "fill"},
+        "thumbnail": {"format": "webp", "start": 2, "width": 640, "height": 360, "fit": "fill"},
+    }
+    # The row holds the very options the job was made with.
+    assert {r["name"]: json.loads(r["options"]) for r in rows(ctx)} == job_options(ctx)
+    (stored,) = rows(ctx, "media_probes")
+    assert (stored["status"], stored["width"], stored["height"], stored["fps"], stored["video_codec"]) == (
+        "completed", 1280, 720, 30.0, "h264")
+    cached = ctx.kv.json(f"media:{MEDIA}")
+    assert (cached["width"], cached["height"], cached["duration"], cached["fps"], cached["codec"]) == (
+        1280, 720, 2.0, 30.0, "h264")
+    assert cached["orientation"] == "landscape"
+
+
+async def test_a_portrait_source_gets_portrait_renditions():
+    ctx = make_context()
+    ctx.itty.probe_file = {**PROBE_FILE, "width": 1080, "height": 1920, "rotation": 90}
+    insert_media(ctx, MEDIA)
+    await process(ctx)
+    assert sizes(ctx) == {"web": (1080, 1920), "mobile": (480, 854), "thumbnail": (360, 640)}
+
+
+async def test_a_small_image_keeps_its_own_size():
+    ctx = make_context()
+    ctx.itty.probe_file = {"object": "file", "kind": "image", "format": "jpeg", "width": 320, "height": 240,
+                           "codec": "mjpeg"}
+    insert_media(ctx, MEDIA, kind="image")
+    await process(ctx)
+    # Not skipped although equal: every preset name is always there.
+    assert sizes(ctx) == {"large": (320, 240), "thumbnail": (320, 240)}
+    cached = ctx.kv.json(f"media:{MEDIA}")
+    assert (cached["width"], cached["codec"], cached["fps"], cached["duration"]) == (320, None, None, None)
+
+
+async def test_a_redelivered_message_replays_the_same_bodies_even_after_the_presets_changed():
+    ctx = make_context()
+    insert_media(ctx, MEDIA)
+    await process(ctx)
+    first = job_options(ctx)
+    assert await process(ctx) == await process(ctx)
+    assert len(requests(ctx, "/tasks")) == 1  # the stored probe is used, not asked again
+    assert len(ctx.itty.jobs) == 3
+    # A lost job (Ittybit forgot it) is made again: with the row's options, not the new presets'.
+    ctx.db.conn.execute("UPDATE renditions SET job_id = NULL, status = 'pending' WHERE name = 'mobile'")
+    ctx.db.conn.execute("UPDATE media SET status = 'pending'")
+    ctx.settings = dataclasses.replace(ctx.settings, presets=presets_from_var(json.dumps(
+        {"video": [{"name": "mobile", "kind": "video", "options": {"max_long": 320}}]})))
+    ctx.itty.by_key.clear()
+    await process(ctx)
+    posts = [r.json() for r in requests(ctx, "/jobs") if r.method == "POST"]
+    assert posts[-1]["metadata"]["rendition"] == "mobile" and posts[-1]["options"] == first["mobile"]
+
+
+async def test_an_unreadable_source_fails_the_media_without_a_path_and_makes_no_job():
+    ctx = make_context()
+    ctx.itty.probe_file = None
+    ctx.itty.probe_error = "/var/lib/emu/inputs/task_1/input: Invalid data found when processing input"
+    insert_media(ctx, MEDIA)
+    decision = await process(ctx)
+    assert decision.action == "ack" and decision.what == "unreadable"
+    (media,) = rows(ctx, "media")
+    assert media["status"] == "failed"
+    assert media["error"] == "the source could not be read: <path>: Invalid data found when processing input"
+    assert rows(ctx) == [] and requests(ctx, "/jobs") == []
+    assert ctx.kv.json(f"media:{MEDIA}")["status"] == "failed"
+    # Redelivered: nothing more is asked.
+    assert (await process(ctx)).action == "ack" and len(ctx.itty.transport.requests) == 1
+
+
+async def test_a_probe_still_running_is_asked_for_again_by_id():
+    ctx = make_context()
+    ctx.itty.probe_status = "processing"
+    insert_media(ctx, MEDIA)
+    decision = await process(ctx, attempts=1)
+    assert decision.action == "retry" and decision.delay == 2
+    (stored,) = rows(ctx, "media_probes")
+    assert (stored["status"], stored["task_id"]) == ("pending", "task_1")
+    assert rows(ctx) == [] and rows(ctx, "media")[0]["status"] == "pending"
+    assert (await process(ctx, attempts=2)).delay == 4
+    ctx.itty.finish_probe("task_1")
+    assert (await process(ctx, attempts=3)).action == "ack"
+    assert [(r.method, r.url.rsplit("/", 1)[-1]) for r in requests(ctx, "/tasks")] == [
+        ("POST", "tasks"), ("GET", "task_1"), ("GET", "task_1")]
+    assert len(ctx.itty.jobs) == 3
+
+
+async def test_transient_probe_errors_retry_with_backoff_and_retry_after():
+    ctx = make_context()
+    ctx.itty.probe_fail_next = [
+        TransportResponse.json(503, {"message": "down for /srv/itty/x maintenance"}),
+        TransportResponse.json(429, {"message": "slow down"}, {"retry-after": "40"}),
+    ]
+    insert_media(ctx, MEDIA)
+    first = await process(ctx, attempts=3)
+    assert (first.action, first.delay) == ("retry", 8)
+    assert rows(ctx, "media_probes")[0]["error"] == "probing the source: down for <path> maintenance"
+    second = await process(ctx, attempts=1)
+    assert second.action == "retry" and second.delay >= 40
+    assert rows(ctx) == []
+    assert (await process(ctx, attempts=2)).action == "ack" and len(ctx.itty.jobs) == 3
+
+
+async def test_an_account_problem_retries_and_another_refusal_fails_the_media():
+    ctx = make_context()
+    ctx.itty.probe_fail_next = [TransportResponse.json(401, {"message": "bad key"})]
+    insert_media(ctx, MEDIA)
+    assert (await process(ctx)).action == "retry"
+    ctx.itty.probe_fail_next = [TransportResponse.json(400, {"kind": "invalid_input", "message": "unsupported input"})]
+    assert (await process(ctx)).what == "unreadable"
+    (media,) = rows(ctx, "media")
+    assert media["status"] == "failed"
+    assert media["error"] == "the source could not be read: Ittybit rejected the probe (400 invalid_input): unsupported input"
+    assert requests(ctx, "/jobs") == []
+
+
+async def test_a_forgotten_task_is_created_again_under_the_same_key():
+    ctx = make_context()
+    ctx.itty.probe_status = "processing"
+    insert_media(ctx, MEDIA)
+    await process(ctx)
+    ctx.itty.tasks.clear()
+    ctx.itty.task_keys.clear()
+    ctx.itty.probe_status = "completed"
+    assert (await process(ctx)).action == "ack"
+    keys = {r.headers.get("idempotency-key") for r in requests(ctx, "/tasks") if r.method == "POST"}
+    assert keys == {idempotency_key(MEDIA, "probe", int(NOW * 1000))}
+    assert rows(ctx, "media_probes")[0]["status"] == "completed"
+
+
+async def test_a_one_pixel_video_fails_its_video_renditions_with_the_reason():
+    ctx = make_context()
+    ctx.itty.probe_file = {**PROBE_FILE, "width": 1, "height": 1}
+    insert_media(ctx, MEDIA)
+    await process(ctx)
+    by_name = {r["name"]: r for r in rows(ctx)}
+    assert by_name["web"]["status"] == by_name["mobile"]["status"] == "failed"
+    assert "too small for a 4:2:0 video rendition" in by_name["web"]["error"]
+    assert sizes(ctx) == {"thumbnail": (1, 1)}
+
+
+async def test_without_the_probe_the_boxes_are_sent():
+    ctx = make_context(probe_sources=False)
+    insert_media(ctx, MEDIA)
+    await process(ctx)
+    assert requests(ctx, "/tasks") == []
+    assert job_options(ctx)["web"] == {"format": "mp4", "quality": "high", "width": 1920, "height": 1080, "fit": "contain"}
+
+
+def test_the_probe_switch_is_read_from_the_env():
+    class Env:
+        PROBE_SOURCES = "false"
+
+    assert settings_from_env(Env()).probe_sources is False
+    assert settings_from_env(object()).probe_sources is True
+    Env.PROBE_SOURCES = "maybe"
+    try:
+        settings_from_env(Env())
+    except ValueError as error:
+        assert "PROBE_SOURCES" in str(error)
+    else:
+        raise AssertionError("a bad PROBE_SOURCES must be refused")
+
+
+async def test_a_probe_that_never_finished_is_requeued_by_the_reconcile_and_named_by_the_dead_letter():
+    ctx = make_context(reconcile_after_seconds=60)
+    ctx.itty.probe_fail_next = [TransportResponse.json(503, {"message": "unavailable"})]
+    insert_media(ctx, MEDIA)
+    assert (await process(ctx)).action == "retry"
+    ctx.clock = lambda: NOW + 120
+    result = await reconcile(ctx)
+    assert result.requeued == 1 and ctx.jobs.sent[-1]["media_id"] == MEDIA
+    # Past the give-up age, the dead letter fails it with the probe's note.
+    ctx.clock = lambda: NOW + ctx.settings.give_up_after_seconds + 1
+    assert await give_up(ctx, MESSAGE, 6) == "failed"
+    assert rows(ctx, "media")[0]["error"] == "gave up after 6 attempts: probing the source: unavailable"
