@@ -29,6 +29,19 @@ _NULLABLE_STRING = {"type": ["string", "null"]}
 _NULLABLE_INT = {"type": ["integer", "null"], "minimum": 0}
 _STATUS = {"type": "string", "enum": ["pending", "processing", "completed", "failed"]}
 _KIND = {"type": "string", "enum": ["image", "video", "audio"]}
+# What the probe of the original found (issue 17): null until the processor has probed it.
+_SOURCE_FACTS = {
+    "width": {**_NULLABLE_INT, "description": "the original's displayed width in pixels (rotation applied)"},
+    "height": {**_NULLABLE_INT, "description": "the original's displayed height in pixels (rotation applied)"},
+    "orientation": {
+        "type": ["string", "null"],
+        "enum": ["portrait", "landscape", "square", None],
+        "description": "from the displayed width and height",
+    },
+    "duration": {"type": ["number", "null"], "minimum": 0, "description": "seconds; video and audio only"},
+    "fps": {"type": ["number", "null"], "minimum": 0, "description": "frames per second; video only"},
+    "codec": {**_NULLABLE_STRING, "description": "the video codec as ffprobe names it (h264, hevc, vp9, av1...); video only"},
+}
 
 
 def _ref(name: str) -> dict:
@@ -143,6 +156,7 @@ _SCHEMAS: dict = {
             "original_key",
             "created_at",
             "updated_at",
+            *_SOURCE_FACTS,
         ],
         "properties": {
             "id": _MEDIA_ID,
@@ -156,6 +170,7 @@ _SCHEMAS: dict = {
             "original_key": _NULLABLE_STRING,
             "created_at": {"type": ["string", "null"], "format": "date-time"},
             "updated_at": {"type": ["string", "null"], "format": "date-time"},
+            **_SOURCE_FACTS,
         },
     },
     "Rendition": {
