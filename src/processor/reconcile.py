@@ -9,7 +9,9 @@ through BATCH_LIMIT instead of starving newer ones; a job still open after RECON
 polls, or submitted longer than GIVE_UP_AFTER_SECONDS ago, is given up: its rendition fails
 with the reason. Media whose renditions are all final but whose own status is not (the refresh
 after the last final write failed) get their status recomputed. Media still pending (or with
-renditions never submitted) after RECONCILE_AFTER_SECONDS are queued again with reason "reconcile".
+renditions never submitted) after RECONCILE_AFTER_SECONDS are queued again with reason "reconcile";
+that includes media whose source probe never finished (a media item stays `pending` until its
+probe is stored and its renditions submitted), and the message asks for the probe task again.
 """
 
 from __future__ import annotations
