@@ -9,7 +9,7 @@ _WEBHOOK_KEYS = ("attempted", "succeeded", "failed", "retried", "exhausted", "dr
 
 
 class Counters:
-    """Thread-safe tallies of jobs, requests, webhook deliveries and ffmpeg time."""
+    """Thread-safe tallies of jobs, probe tasks, requests, webhook deliveries and ffmpeg time."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -24,6 +24,9 @@ class Counters:
             self._connections_by_key: dict[str, int] = defaultdict(int)
             self._replays_by_key: dict[str, int] = defaultdict(int)
             self._jobs_final: dict[str, int] = defaultdict(int)
+            self._probes_created = 0
+            self._probes_by_key: dict[str, int] = defaultdict(int)
+            self._probes_final: dict[str, int] = defaultdict(int)
             self._requests_total = 0
             self._by_route: dict[str, int] = defaultdict(int)
             self._by_status: dict[str, int] = defaultdict(int)
@@ -48,6 +51,16 @@ class Counters:
     def replayed(self, idempotency_key: str) -> None:
         with self._lock:
             self._replays_by_key[idempotency_key] += 1
+
+    def probe_created(self, idempotency_key: str | None) -> None:
+        with self._lock:
+            self._probes_created += 1
+            if idempotency_key is not None:
+                self._probes_by_key[idempotency_key] += 1
+
+    def probe_final(self, status: str) -> None:
+        with self._lock:
+            self._probes_final[status] += 1
 
     def job_final(self, status: str) -> None:
         with self._lock:
@@ -87,6 +100,9 @@ class Counters:
                 "connections_created": self._connections_created,
                 "connections_by_idempotency_key": dict(self._connections_by_key),
                 "jobs_finished": dict(self._jobs_final),
+                "probes_created": self._probes_created,
+                "probes_by_idempotency_key": dict(self._probes_by_key),
+                "probes_finished": dict(self._probes_final),
                 "requests": {
                     "total": self._requests_total,
                     "by_route": dict(self._by_route),

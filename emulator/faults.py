@@ -17,7 +17,7 @@ __all__ = ["Switches", "Faults", "SWITCH_HELP"]
 class Switches:
     """The runtime-tunable knobs; the field names are the JSON keys of the admin API."""
 
-    # API answers (POST/GET /jobs*, /connections*); a faulted answer never creates anything.
+    # API answers (POST/GET /jobs*, /tasks*, /connections*); a faulted answer never creates anything.
     error_rate: float = 0.0
     rate_limit_rate: float = 0.0
     retry_after: int = 1
@@ -29,6 +29,9 @@ class Switches:
     fail_job_rate: float = 0.0
     processing_delay_ms: int = 0
     status_vocabulary: str = "completed"
+    # Probe tasks.
+    fail_probe_rate: float = 0.0
+    probe_delay_ms: int = 0
     # Output files.
     chunked_outputs: bool = False
     # Webhooks.
@@ -52,11 +55,13 @@ SWITCH_HELP = {
     "retry_after": "seconds sent in Retry-After on injected 429s",
     "slow_ms": "delay added before every API answer",
     "max_requests_per_second": "real rate limit on API routes (0 = off); excess gets 429",
-    "drop_response_rate": "share of POST /jobs whose job IS created but whose answer is dropped (connection closed)",
+    "drop_response_rate": "share of POST /jobs and POST /tasks whose job or task IS created but whose answer is dropped (connection closed)",
     "idempotency_mismatch_status": "status for a reused Idempotency-Key with another body: 409 (conflict), 422 or 400",
     "fail_job_rate": "share of jobs that end failed with an injected error",
     "processing_delay_ms": "extra time each job spends in processing",
     "status_vocabulary": "final success status: completed, succeeded or ready",
+    "fail_probe_rate": "share of probe tasks that end failed with an injected error",
+    "probe_delay_ms": "answer POST /tasks at once with status processing and finish the probe this long after (0 = probe before answering)",
     "chunked_outputs": "serve output files chunked, without Content-Length, and report no filesize (outputs of unknown length)",
     "webhook_format": "job (bare job object) or event (envelope {id, object: event, kind, data, created_at})",
     "processing_webhooks": "also send a webhook when a job starts processing",

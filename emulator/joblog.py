@@ -3,14 +3,14 @@ delivery), so a person watching the emulator sees the pipeline move.
 
 Lines go to the ``emulator.jobs`` logger at INFO: ``python -m emulator`` prints them on
 stderr whatever ``--verbose`` says; in-process emulators (tests) leave them to the
-caller's logging set-up. Every line starts ``job <id> ``.
+caller's logging set-up. Every line starts ``job <id> `` (``task <id> `` for a probe task).
 Query strings are cut from URLs (a signed input URL carries its signature there).
 """
 
 import logging
 import re
 
-__all__ = ["log", "step", "describe", "scrub"]
+__all__ = ["log", "step", "task_step", "describe", "scrub"]
 
 log = logging.getLogger("emulator.jobs")
 
@@ -33,6 +33,10 @@ def describe(kind: str, metadata: dict) -> str:
     return " ".join(words)
 
 
-def step(job_id: str, message: str) -> None:
+def step(job_id: str, message: str, subject: str = "job") -> None:
     if log.isEnabledFor(logging.INFO):
-        log.info("job %s %s", job_id, scrub(message))
+        log.info("%s %s %s", subject, job_id, scrub(message))
+
+
+def task_step(task_id: str, message: str) -> None:
+    step(task_id, message, subject="task")

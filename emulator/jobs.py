@@ -1,4 +1,4 @@
-"""Jobs and storage connections: the in-memory store, its state transitions and JSON shapes."""
+"""Jobs, standalone tasks and storage connections: the in-memory store, its state transitions and JSON shapes."""
 
 import threading
 import time
@@ -80,12 +80,14 @@ class JobStore:
         self._jobs: dict[str, Job] = {}
         self._order: list[str] = []
         self.connections: dict[str, dict] = {}
+        self._tasks: dict = {}  # standalone tasks (probing.Task) by id
 
     def clear(self) -> None:
         with self.lock:
             self._jobs.clear()
             self._order.clear()
             self.connections.clear()
+            self._tasks.clear()
             self.idempotency.clear()
 
     def count(self) -> int:
@@ -142,6 +144,34 @@ class JobStore:
                 "has_more": len(jobs) > limit,
                 "next_cursor": page[-1].id if len(jobs) > limit else None,
             }
+
+    def add_task(self, task):
+        with self.lock:
+            self._tasks[task.id] = task
+            return task
+
+    def find_task(self, task_id: str):
+        with self.lock:
+            return self._tasks.get(task_id)
+
+    def task_snapshot(self, task_id: str) -> dict:
+        with self.lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                raise ApiError(404, f"task {task_id} not found", "not_found")
+            return task.to_dict()
+
+    def finish_task(self, task_id: str, status: str, error: str | None = None, output: dict | None = None) -> dict | None:
+        """Make a task final and return its JSON; a final task never changes again (None)."""
+        with self.lock:
+            task = self._tasks.get(task_id)
+            if task is None or task.final:
+                return None
+            task.status, task.error, task.output = status, error, output
+            task.updated = max(now_ms(), task.updated)
+            snapshot = task.to_dict()
+        task.done.set()
+        return snapshot
 
     def add_connection(self, spec: dict) -> dict:
         connection = {"id": new_id("con"), "object": "connection", **spec, "created": now_ms()}

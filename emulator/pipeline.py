@@ -14,12 +14,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from emulator import joblog, transcode
+from emulator import heif, joblog, transcode
 from emulator.config import Config
 from emulator.counters import Counters
 from emulator.download import download, resolve_input_url
 from emulator.faults import Faults
 from emulator.jobs import JobStore
+from emulator.probing import Prober, Task
+from emulator.reasons import public_reason
 from emulator.transcode import TranscodeError
 from emulator.webhooks import Dispatcher
 
@@ -45,6 +47,12 @@ class Processor:
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._prober = Prober(config, joblog.task_step)
+
+    @property
+    def probe_timeout_s(self) -> float:
+        """The longest a probe can take (a HEIF download, its decoding and ffprobe)."""
+        return self._config.download_timeout_s + self._config.ffmpeg_timeout_s + self._prober.timeout_s
 
     @property
     def files_dir(self) -> str:
@@ -52,6 +60,33 @@ class Processor:
 
     def submit(self, job_id: str) -> None:
         self._pool.submit(self._process_safely, job_id)
+
+    def probe(self, task: Task, delay_ms: int = 0) -> None:
+        """Run the probe task to its final state (after ``delay_ms``); never raises."""
+        if delay_ms and self._stopping.wait(delay_ms / 1000):
+            return
+        status, output, error = "completed", None, None
+        try:
+            forced = task.metadata.get("emulator_fail")
+            if forced:
+                raise TranscodeError(forced if isinstance(forced, str) else "forced failure (metadata.emulator_fail)")
+            if self._faults.roll(self._faults.current.fail_probe_rate):
+                raise TranscodeError("injected failure (fail_probe_rate)")
+            output = self._prober.run(task)
+        except TranscodeError as failure:
+            status, error = "failed", str(failure)
+        except Exception as failure:  # the emulator must survive any one probe
+            log.exception("task %s crashed", task.id)
+            status, error = "failed", f"internal error: {type(failure).__name__}: {failure}"
+        if error is not None:
+            error = public_reason(error, roots=(self._config.data_dir,))
+        if self._store.finish_task(task.id, status, error=error, output=output) is None:
+            return
+        self._counters.probe_final(status)
+        if error is not None:
+            joblog.task_step(task.id, f"failed: {error}")
+        else:
+            joblog.task_step(task.id, "completed: " + _describe_output(output))
 
     def stop(self) -> None:
         """Cancel queued jobs and kill running ffmpeg processes."""
@@ -68,7 +103,7 @@ class Processor:
             self._finish(job_id, "failed", error=str(error))
         except Exception as error:  # the emulator must survive any one job
             log.exception("job %s crashed", job_id)
-            self._finish(job_id, "failed", error=f"internal error: {error}")
+            self._finish(job_id, "failed", error=f"internal error: {type(error).__name__}: {error}")
         finally:
             shutil.rmtree(os.path.join(self._config.data_dir, "inputs", job_id), ignore_errors=True)
 
@@ -94,7 +129,13 @@ class Processor:
         url = resolve_input_url(job.input, self._config.s3_base_url)
         size = download(url, source, self._config.max_input_bytes, self._config.download_timeout_s)
         joblog.step(job_id, f"input fetched: {size} bytes")
-        info = transcode.media_info(transcode.probe(source))
+        names = {source: "input"}
+        brand = heif.heif_brand(heif.read_head(source))
+        if brand is not None:
+            source = heif.decode_still(source, work_dir, self._config.ffmpeg_timeout_s)
+            names[source] = "input"
+            joblog.step(job_id, f"decoded by libheif ({brand})")
+        info = transcode.media_info(transcode.probe(source, roots=(self._config.data_dir,)))
 
         options = job.normalized_options
         fmt = options["format"]
@@ -103,7 +144,7 @@ class Processor:
         os.makedirs(out_dir, exist_ok=True)
         target = os.path.join(out_dir, name)
         argv = transcode.build_command(job.kind, options, info, source, target, transcode.available_encoders())
-        self._run_ffmpeg(job_id, argv, f"{job.kind} {fmt}")
+        self._run_ffmpeg(job_id, argv, f"{job.kind} {fmt}", {**names, target: "output"})
         if not os.path.exists(target) or os.path.getsize(target) == 0:
             raise TranscodeError("ffmpeg produced no output (is options.start inside the input?)")
         url = f"{self._public_url()}/files/{job_id}/{name}"
@@ -112,16 +153,16 @@ class Processor:
             summary["filesize"] = None
         self._finish(job_id, self._faults.current.status_vocabulary, output_file=summary)
 
-    def _run_ffmpeg(self, job_id: str, argv: list[str], what: str) -> None:
+    def _run_ffmpeg(self, job_id: str, argv: list[str], what: str, names: dict | None = None) -> None:
         while not self._ffmpeg_slots.acquire(timeout=0.2):
             if self._stopping.is_set():
                 raise TranscodeError("emulator stopping")
         try:
-            self._run_ffmpeg_in_slot(job_id, argv, what)
+            self._run_ffmpeg_in_slot(job_id, argv, what, names or {})
         finally:
             self._ffmpeg_slots.release()
 
-    def _run_ffmpeg_in_slot(self, job_id: str, argv: list[str], what: str) -> None:
+    def _run_ffmpeg_in_slot(self, job_id: str, argv: list[str], what: str, names: dict) -> None:
         started = time.monotonic()
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         joblog.step(job_id, f"ffmpeg start ({what})")
@@ -141,11 +182,15 @@ class Processor:
             self._counters.ffmpeg(seconds)
             joblog.step(job_id, f"ffmpeg end: {seconds:.2f} s (exit {process.returncode})")
         if process.returncode != 0:
-            raise TranscodeError(f"ffmpeg failed: {transcode.last_line(stderr) or f'exit code {process.returncode}'}")
+            why = public_reason(transcode.last_lines(stderr) or f"exit code {process.returncode}", names,
+                                (self._config.data_dir,))
+            raise TranscodeError(f"ffmpeg failed: {why}")
 
     def _finish(self, job_id: str, status: str, error: str | None = None, output_file: dict | None = None) -> None:
         if self._stopping.is_set():
             return
+        if error is not None:
+            error = public_reason(error, roots=(self._config.data_dir,))
         snapshot = self._store.transition(job_id, status, error=error, output_file=output_file)
         if snapshot is None:
             return
@@ -162,3 +207,14 @@ class Processor:
         url = (job.webhook_url if job else None) or self._config.default_webhook_url
         if url:
             self._dispatcher.enqueue(snapshot, url, event)
+
+
+def _describe_output(output: dict) -> str:
+    """``video mp4 1080x1920 h264 2.000 s`` for the log."""
+    words = [output["kind"], output["format"]]
+    if output.get("width"):
+        words.append(f"{output['width']}x{output['height']}")
+    words += [w for w in (output.get("codec"), output.get("audio_codec")) if w]
+    if output.get("duration") is not None:
+        words.append(f"{output['duration']:.3f} s")
+    return " ".join(words)

@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,7 @@ from emulator.auth import check_bearer
 from emulator.errors import ApiError
 from emulator.idempotency import fingerprint
 from emulator.jobs import Job, connection_view
+from emulator.probing import Task, validate_task_request
 from emulator.validation import validate_connection_request, validate_idempotency_key, validate_job_request
 
 __all__ = ["EmulatorHTTPServer", "Handler", "ROUTES"]
@@ -76,6 +78,8 @@ ROUTES = [
     _route("POST", "/jobs", "create_job", faultable=True),
     _route("GET", "/jobs", "list_jobs", faultable=True),
     _route("GET", "/jobs/{job_id}", "get_job", faultable=True),
+    _route("POST", "/tasks", "create_task", faultable=True),
+    _route("GET", "/tasks/{task_id}", "get_task", faultable=True),
     _route("POST", "/connections", "create_connection", faultable=True),
     _route("GET", "/connections", "list_connections", faultable=True),
     _route("GET", "/connections/{connection_id}", "get_connection", faultable=True),
@@ -143,6 +147,44 @@ class Actions:
             joblog.step(job.id, "answer dropped (fault drop_response_rate): the job exists, the client saw none")
             return Reply(drop=True)
         return Reply(201, snapshot)
+
+    def create_task(self, req: Request) -> Reply:
+        """A standalone probe task, run before answering (a final task) unless ``probe_delay_ms`` is set."""
+        app = self.app
+        store, counters = app.store, app.counters
+        key = validate_idempotency_key(req.headers.get("Idempotency-Key"))
+        body = req.json()
+        digest = fingerprint(body)
+        with store.lock:
+            existing = self._lookup("tasks", key, digest) if key else None
+            task = store.find_task(existing) if existing is not None else None
+            replay = task is not None
+            if not replay:
+                task = store.add_task(Task(**validate_task_request(body, store.connections)))
+                if key:
+                    store.idempotency.remember("tasks", key, digest, task.id)
+                counters.probe_created(key)
+        delay_ms = app.faults.current.probe_delay_ms
+        if replay:
+            counters.replayed(key)
+            joblog.task_step(task.id, "replayed: same Idempotency-Key and body, no new task")
+            if not delay_ms:
+                task.done.wait(app.processor.probe_timeout_s)  # a concurrent first request is still probing
+            return Reply(200, store.task_snapshot(task.id), {"Idempotent-Replayed": "true"})
+        joblog.task_step(task.id, f"created: {joblog.describe(task.kind, task.metadata)}")
+        if delay_ms:
+            threading.Thread(target=app.processor.probe, args=(task, delay_ms), name=f"probe-{task.id}", daemon=True).start()
+        else:
+            app.processor.probe(task)
+        snapshot = store.task_snapshot(task.id)
+        if app.faults.roll(app.faults.current.drop_response_rate):
+            counters.fault("dropped_response")
+            joblog.task_step(task.id, "answer dropped (fault drop_response_rate): the task exists, the client saw none")
+            return Reply(drop=True)
+        return Reply(201, snapshot)
+
+    def get_task(self, req: Request) -> Reply:
+        return Reply(200, self.app.store.task_snapshot(req.params["task_id"]))
 
     def list_jobs(self, req: Request) -> Reply:
         raw = req.arg("limit") or "20"

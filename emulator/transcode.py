@@ -5,12 +5,15 @@ import json
 import subprocess
 from dataclasses import dataclass
 
+from emulator.reasons import public_reason
+
 __all__ = [
     "MediaInfo",
     "TranscodeError",
     "build_command",
     "file_summary",
     "media_info",
+    "last_lines",
     "output_extension",
     "probe",
 ]
@@ -206,23 +209,34 @@ def build_command(kind: str, options: dict, info: MediaInfo, src: str, dst: str,
     return [*base, *before, "-i", src, *after, "-map", "0:a:0", "-vn", *codec[:2], *bitrate, *codec[2:], dst]
 
 
-def probe(path: str, timeout_s: float = 60.0) -> dict:
-    """ffprobe's JSON for ``path``; TranscodeError when it is not readable media."""
+def probe(path: str, timeout_s: float = 60.0, label: str = "input", roots: tuple = ()) -> dict:
+    """ffprobe's JSON for ``path``; TranscodeError when it is not readable media.
+
+    The error names ``path`` by ``label`` and hides every other path (``roots``: the data dir).
+    """
     argv = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", path]
     try:
         done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as error:
         raise TranscodeError("ffprobe timed out reading the input") from error
-    probed = json.loads(done.stdout or b"{}") if done.returncode == 0 else {}
+    try:
+        probed = json.loads(done.stdout or b"{}") if done.returncode == 0 else {}
+    except ValueError:
+        probed = {}
     if done.returncode != 0 or not probed.get("streams"):
-        reason = last_line(done.stderr) or "no media streams found"
+        reason = public_reason(last_lines(done.stderr) or "no media streams found", {path: label}, roots)
         raise TranscodeError(f"input is not a readable media file: {reason}")
     return probed
 
 
-def last_line(stderr: bytes) -> str:
-    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+def last_lines(stderr: bytes, count: int = 2) -> str:
+    """The last ``count`` distinct non-empty lines joined by "; " (ffmpeg says what failed, then where)."""
+    lines = []
+    for line in stderr.decode(errors="replace").splitlines():
+        line = line.strip()
+        if line and line not in lines[-1:]:
+            lines.append(line)
+    return "; ".join(lines[-count:])
 
 
 def file_summary(probed: dict, kind: str, fmt: str, url: str, size: int) -> dict:
