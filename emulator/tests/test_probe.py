@@ -298,3 +298,16 @@ def test_reset_forgets_tasks(client, range_server):
     assert client.get("/_emulator/counters").json()["probes_created"] == 0
     assert _probe(client, range_server, "photo.jpg", "probe-reset-key-0001").status_code == 201
 
+
+
+def test_an_s3_input_is_probed_through_s3_base_url(tmp_path, range_server):
+    emulator = start_emulator(tmp_path, config={"s3_base_url": range_server.url + "/{key}"})
+    try:
+        with httpx.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60) as client:
+            connection = client.post("/connections", json={"kind": "s3", "access_key_id": "a", "secret_access_key": "b"}).json()
+            task = client.post("/tasks", json={"kind": "probe", "input": "s3://media/exif6.jpg",
+                                               "connection_id": connection["id"]}).json()
+            assert task["status"] == "completed", task["error"]
+            assert task["input"] == "s3://media/exif6.jpg" and (task["output"]["width"], task["output"]["height"]) == (480, 640)
+    finally:
+        emulator.stop()
