@@ -46,18 +46,27 @@ def test_video_image_and_audio_reach_completed_with_probed_renditions(api, video
         assert streams(info, "video")[0]["codec_name"] == "h264"
         assert streams(info, "audio"), "the audio track is kept"
         assert 3.5 < float(info["format"]["duration"]) < 4.5
-    # The emulator scales to the requested width keeping the aspect (16:9), upscaling 1280 -> 1920.
-    assert (streams(web, "video")[0]["width"], streams(web, "video")[0]["height"]) == (1920, 1080)
-    assert (streams(mobile, "video")[0]["width"], streams(mobile, "video")[0]["height"]) == (480, 270)
+    # Presets are bounds (issue 17): the 1280x720 source is not scaled up to web's 1920x1080 box.
+    assert (streams(web, "video")[0]["width"], streams(web, "video")[0]["height"]) == (1280, 720)
+    assert (streams(mobile, "video")[0]["width"], streams(mobile, "video")[0]["height"]) == (854, 480)
     assert thumb["format"]["format_name"] == "webp_pipe"
     assert (streams(thumb, "video")[0]["width"], streams(thumb, "video")[0]["height"]) == (640, 360)
     # What D1/KV record matches the files.
-    assert (video["web"]["width"], video["web"]["height"]) == (1920, 1080)
+    assert (video["web"]["width"], video["web"]["height"]) == (1280, 720)
+    # The original's own facts, from the probe.
+    original = done["video"]
+    assert (original["width"], original["height"], original["orientation"]) == (1280, 720, "landscape")
+    assert abs(original["duration"] - 4.0) < 0.1 and original["fps"] == 25 and original["codec"] == "h264"
     assert video["web"]["content_type"] == "video/mp4" and video["thumbnail"]["content_type"] == "image/webp"
     assert video["web"]["output_key"] == f"renditions/{ids['video']}/web.mp4"
 
     image = {r["name"]: r for r in done["image"]["renditions"]}
-    assert set(image) == {"large", "thumbnail"} and image["thumbnail"]["width"] == 640
+    assert set(image) == {"large", "thumbnail"}
+    # A 320x240 image is smaller than both boxes: both keep its size (duplicates are not skipped).
+    for name in ("large", "thumbnail"):
+        still = probe(api.get(image[name]["url"]).content, tmp_path, f"{name}.webp")
+        assert (streams(still, "video")[0]["width"], streams(still, "video")[0]["height"]) == (320, 240), name
+    assert (done["image"]["width"], done["image"]["height"], done["image"]["codec"]) == (320, 240, None)
     audio = {r["name"]: r for r in done["audio"]["renditions"]}
     assert set(audio) == {"web"}
     mp3 = probe(api.get(audio["web"]["url"]).content, tmp_path, "web.mp3")
@@ -69,8 +78,10 @@ def test_a_corrupt_video_ends_failed_with_a_reason(api, video_bytes):
     media_id = upload(api, corrupt, "video/mp4")
     item = wait_final(api, media_id)
     assert item["status"] == "failed"
-    assert item["error"] and "web:" in item["error"]
-    assert all(r["status"] == "failed" and r["error"] for r in item["renditions"])
+    # The probe finds it unreadable: the media fails with the reason, and no rendition job is made.
+    assert item["error"].startswith("the source could not be read: "), item["error"]
+    assert "/" not in item["error"].removeprefix("the source could not be read: "), item["error"]
+    assert item["renditions"] == []
 
 
 def test_a_file_put_straight_into_r2_under_uploads_is_processed(api, pipeline, tmp_path):
@@ -91,14 +102,17 @@ def test_a_file_put_straight_into_r2_under_uploads_is_processed(api, pipeline, t
     assert rows[0]["n"] == 1
 
 
-def test_deleting_a_completed_media_removes_its_renditions(api):
+def test_deleting_a_completed_media_removes_its_renditions(api, pipeline):
     media_id = upload(api, make_image_bytes(), "image/png")
     item = wait_final(api, media_id)
     assert item["status"] == "completed"
     urls = [r["url"] for r in item["renditions"]] + [f"/files/originals/{media_id}"]
     assert all(api.get(url).status_code == 200 for url in urls)
+    probed = f"SELECT status FROM media_probes WHERE media_id = '{media_id}'"
+    assert pipeline.workers.d1_query("DB", probed) == [{"status": "completed"}]
     assert api.delete(f"/api/media/{media_id}").status_code in (200, 204)
     assert api.get(f"/api/media/{media_id}").status_code == 404
+    assert pipeline.workers.d1_query("DB", f"SELECT * FROM media_probes WHERE media_id = '{media_id}'") == []
     for url in urls:
         assert api.get(url).status_code == 404, url
 
