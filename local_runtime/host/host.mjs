@@ -18,6 +18,17 @@ import * as cloudflareWorkers from "cloudflare:workers";
 const config = JSON.parse(hostConfigText);
 const patchedContexts = new WeakSet();
 const PRODUCTION_MEMORY_LIMIT = 128 * 1024 * 1024;
+// wrangler dev answers the client from a proxy worker in a second workerd, which streams
+// the request body on to this one. When a handler answers before reading the whole body
+// (a 413 or 415 refusing an upload), this workerd closes the connection with body bytes
+// still arriving, the proxy's fetch fails ("Network connection lost") and the client gets
+// a 500 or a reset instead of the answer. So the host reads and discards what is left of
+// the body before handing the answer over: up to DRAIN_MAX_BYTES, and only while bytes
+// keep coming (a client that declared a body but waits before sending it is answered
+// after DRAIN_IDLE_MS). Production has no such proxy; workerd discards the rest itself.
+const DRAIN_MAX_BYTES = 1024 * 1024 * 1024;
+const DRAIN_IDLE_MS = 2000;
+const IDLE = Symbol("idle");
 
 // Pyodide fetches its wasm and stdlib by URL; answer from the imported modules (no I/O)
 // and instantiate the module workerd already compiled (code generation is refused later).
@@ -107,6 +118,37 @@ function reseedOnce() {
   bootstrap.reseed();
 }
 
+// Read what the handler left of the request body (see DRAIN_MAX_BYTES); a body that
+// was read to its end, cancelled or is still locked is left alone. Returns the bytes read.
+async function drainUnreadBody(request) {
+  const body = request.body;
+  if (body === null || body.locked) return 0;
+  const reader = body.getReader();
+  let drained = 0;
+  let timer;
+  try {
+    while (drained < DRAIN_MAX_BYTES) {
+      const idle = new Promise((resolve) => {
+        timer = setTimeout(resolve, DRAIN_IDLE_MS, IDLE);
+      });
+      const result = await Promise.race([reader.read(), idle]);
+      clearTimeout(timer);
+      if (result === IDLE || result.done) break;
+      drained += result.value.byteLength;
+    }
+  } catch {
+    // Cancelled or broken: there is nothing more to read.
+  } finally {
+    clearTimeout(timer);
+    try {
+      reader.releaseLock();
+    } catch {
+      // A read still pending after the idle wait: the lock goes with the request.
+    }
+  }
+  return drained;
+}
+
 function localRoute(request, env) {
   const url = new URL(request.url);
   if (!url.pathname.startsWith("/__local/")) return null;
@@ -161,6 +203,7 @@ export default {
       console.error(`Uncaught exception in ${config.workerName}'s fetch handler:\n${error?.stack ?? error}`);
       return new Response(null, { status: 500 });
     } finally {
+      await drainUnreadBody(request);
       checkHeap();
     }
   },

@@ -10,7 +10,23 @@ from api.errors import ApiError
 from api.upload_rules import file_too_large
 from common.r2_streams import BodyReader, PartBuffersBusy, StreamReadError, StreamTooLarge, put_in_parts, put_known_length
 
-__all__ = ["BodyReader", "read_head", "store_known_length", "store_unknown_length"]
+__all__ = ["BodyReader", "RequestBody", "read_head", "store_known_length", "store_unknown_length"]
+
+
+class RequestBody(BodyReader):
+    """A request body: refusing it releases the reader instead of cancelling the stream.
+
+    The runtime discards what is left of a request body once the answer is sent. Cancelling
+    it ourselves gains nothing, and would keep the local runtime from reading the rest
+    before it answers, which the proxy of `wrangler dev` needs to pass a 413 or 415 on
+    (docs/reliability.md, "A refused upload's 413").
+    """
+
+    async def cancel(self) -> None:
+        try:
+            self.reader.releaseLock()
+        except Exception:
+            pass
 
 
 def _incomplete(error: StreamReadError) -> ApiError:

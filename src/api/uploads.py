@@ -6,7 +6,7 @@ import time
 from api.errors import ApiError
 from api.media_cache import cache_record, uncache_record
 from api.upload_rules import check_declared_length, declared_length, empty_body, file_name, max_file_size
-from api.upload_stream import BodyReader, read_head, store_known_length, store_unknown_length
+from api.upload_stream import RequestBody, read_head, store_known_length, store_unknown_length
 from common import d1
 from common.ids import new_media_id
 from common.job_messages import job_message
@@ -22,7 +22,7 @@ async def upload_media(request, env) -> tuple[int, dict]:
     stream = request.body
     if stream is None:
         raise empty_body()
-    body = BodyReader(stream)
+    body = RequestBody(stream)
     head = await read_head(body, SNIFF_BYTES)
     if not head:
         raise empty_body()

@@ -73,6 +73,15 @@ class Default(WorkerEntrypoint):
             obj = await self.env.BUCKET.put(rest, fixed.readable)
             await piping
             return json_response({"size": obj.size})
+        if path == "/refuse":
+            # Answer before the body is read (as an upload refused by its Content-Length),
+            # or after reading `?read=` bytes of it and letting the reader go.
+            wanted = int(url.searchParams.get("read") or 0)
+            if wanted:
+                reader = request.body.getReader(mode="byob")
+                await reader.readAtLeast(wanted, js.Uint8Array.new(wanted))
+                reader.releaseLock()
+            return json_response({"error": "refused"}, status=413)
         if head == "object" and method == "GET":
             return await self.get_object(request, rest)
         if head == "multipart" and method == "POST":
