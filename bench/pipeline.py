@@ -8,6 +8,11 @@ is ffmpeg_seconds / ffmpeg_peak_concurrency; the overhead is measured against th
 
     .venv/bin/python -m bench.pipeline                # N=50, 3 runs
     .venv/bin/python -m bench.pipeline -n 6 --runs 1  # quick
+    .venv/bin/python -m bench.pipeline -n 10 --no-probe   # without the source probe (PROBE_SOURCES=false)
+
+It also reports, from D1's own timestamps (no polling error), each item's time from its
+upload (media.created_at) to its first Ittybit job (renditions.submitted_at) and to its
+first completed rendition: the latency the probe before the renditions adds (issue 17).
 """
 
 from __future__ import annotations
@@ -36,15 +41,15 @@ from scripts.pipeline_stack import PipelineStack, Ports
 SOURCES = ["testsrc", "testsrc2", "smptebars", "rgbtestsrc", "mandelbrot", "life"]
 
 
-def generate_videos(folder: Path, count: int, seconds: float) -> list[Path]:
-    """`count` distinct small MP4s (lavfi sources, 320x240, 25 fps, a sine tone)."""
+def generate_videos(folder: Path, count: int, seconds: float, size: str = "320x240") -> list[Path]:
+    """`count` distinct small MP4s (lavfi sources, 320x240 unless told, 25 fps, a sine tone)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
         source = SOURCES[index % len(SOURCES)]
         path = folder / f"video-{index:03d}.mp4"
         subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}=size=320x240:rate=25",
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}=size={size}:rate=25",
              "-f", "lavfi", "-i", f"sine=frequency={220 + 10 * index}",
              "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
              "-c:a", "aac", "-shortest", str(path)],
@@ -54,10 +59,36 @@ def generate_videos(folder: Path, count: int, seconds: float) -> list[Path]:
     return paths
 
 
-def one_run(tmp: Path, videos: list[Path], concurrency: int, timeout: float) -> dict:
+# Per media item: upload -> probe stored, -> first job submitted, -> first rendition completed (ms).
+LATENCY_SQL = """
+SELECT m.id, m.created_at,
+       (SELECT p.updated_at FROM media_probes p WHERE p.media_id = m.id AND p.status = 'completed') AS probed_at,
+       (SELECT MIN(r.submitted_at) FROM renditions r WHERE r.media_id = m.id) AS first_submitted_at,
+       (SELECT MIN(r.updated_at) FROM renditions r WHERE r.media_id = m.id AND r.status = 'completed') AS first_done_at
+FROM media m ORDER BY m.created_at, m.id
+"""
+
+
+def latencies(stack: PipelineStack) -> dict:
+    """Seconds from upload to probe / first job / first completed rendition: the first item's and the median."""
+    try:
+        rows = stack.workers.d1_query("DB", LATENCY_SQL)
+    except Exception:  # an older schema without media_probes
+        rows = stack.workers.d1_query("DB", LATENCY_SQL.replace(
+            "(SELECT p.updated_at FROM media_probes p WHERE p.media_id = m.id AND p.status = 'completed')", "NULL"))
+    out: dict = {}
+    for name, column in (("probe", "probed_at"), ("first_job", "first_submitted_at"), ("first_rendition", "first_done_at")):
+        values = [(r[column] - r["created_at"]) / 1000 for r in rows if r[column] is not None]
+        out[f"{name}_first_item_s"] = values[0] if values else None
+        out[f"{name}_median_s"] = median(values) if values else None
+    return out
+
+
+def one_run(tmp: Path, videos: list[Path], concurrency: int, timeout: float, probe: bool = True) -> dict:
     stack = PipelineStack(
         ports=Ports.free(), state_dir=tmp / "state", work_dir=tmp / "work",
         registry_dir=tmp / "registry", dev_vars=DEV_VARS,
+        processor_vars={} if probe else {"PROBE_SOURCES": "false"},
     )
     load_before = load_average()
     started = time.perf_counter()
@@ -98,6 +129,7 @@ def one_run(tmp: Path, videos: list[Path], concurrency: int, timeout: float) -> 
                 time.sleep(0.2)
         counters = httpx.get(f"{stack.emulator_url}/_emulator/counters",
                              headers={"authorization": f"Bearer {ITTYBIT_KEY}"}, timeout=30).json()
+        latency = latencies(stack)
     finally:
         stack.stop()
     peak = max(1, counters["ffmpeg_peak_concurrency"])
@@ -110,7 +142,7 @@ def one_run(tmp: Path, videos: list[Path], concurrency: int, timeout: float) -> 
         "ffmpeg_floor_seconds": floor, "overhead": wall / floor - 1 if floor else None,
         "first_job_seconds": first_job, "last_job_created_seconds": last_job, "last_ffmpeg_end_seconds": last_ffmpeg,
         "tail_seconds": wall - last_ffmpeg if last_ffmpeg is not None else None,
-        "load_before": load_before, "load_after": load_average(),
+        "load_before": load_before, "load_after": load_average(), "probe": probe, **latency,
     }
 
 
@@ -121,14 +153,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each generated video")
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--no-probe", action="store_true", help="PROBE_SOURCES=false: renditions without the probe")
+    parser.add_argument("--size", default="320x240",
+                        help="source size; 1920x1080 makes the same renditions with and without the probe")
     args = parser.parse_args()
     info = print_machine("pipeline")
     results = {"machine": info, "runs": []}
     with temporary_dir("bench-pipeline-") as tmp:
-        videos = generate_videos(tmp / "videos", args.n, args.seconds)
+        videos = generate_videos(tmp / "videos", args.n, args.seconds, args.size)
         print(f"generated {len(videos)} videos of {args.seconds:g} s, {sum(p.stat().st_size for p in videos) / 1e6:.1f} MB in all")
         for number in range(args.runs):
-            run = one_run(tmp / f"run-{number}", videos, args.concurrency, args.timeout)
+            run = one_run(tmp / f"run-{number}", videos, args.concurrency, args.timeout, probe=not args.no_probe)
             results["runs"].append(run)
             print(f"run {number + 1}: " + ", ".join(
                 f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in run.items()))
@@ -150,8 +185,20 @@ def main() -> None:
             " / ".join(f"{r['load_before'].split()[0]}→{r['load_after'].split()[0]}" for r in runs),
         ]],
     ))
+    def fmt(key: str) -> str:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return f"{median(values):.2f}" if values else "-"
+
+    print()
+    print(f"probe {'off (PROBE_SOURCES=false)' if args.no_probe else 'on'}; seconds from an item's upload (D1 timestamps), medians of runs:")
+    print(table(
+        ["", "first item", "median item"],
+        [[f"upload → {label}", fmt(f"{key}_first_item_s"), fmt(f"{key}_median_s")]
+         for label, key in (("probe stored", "probe"), ("first Ittybit job", "first_job"),
+                            ("first rendition completed", "first_rendition"))],
+    ))
     print(f"load average at end: {load_average()}")
-    save_json("pipeline", results)
+    save_json("pipeline-noprobe" if args.no_probe else "pipeline", results)
 
 
 if __name__ == "__main__":
