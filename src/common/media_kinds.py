@@ -250,16 +250,22 @@ def _ogg(head: bytes) -> Sniffed | None:
 
 
 def _mpeg_ts(head: bytes) -> Sniffed | None:
-    # A transport stream starts with a sync byte and, in practice, the PAT
-    # (PID 0, payload start set, table id 0): strict enough to never match text.
+    # A transport stream starts with a sync byte and, in practice, a table: the PAT
+    # (PID 0, table id 0) or, as ffmpeg writes it, the SDT (PID 0x11, table id 0x42 or
+    # 0x46), with payload start set: strict enough to never match text.
     if len(head) < 6 or head[0] != 0x47:
         return None
-    if head[1] & 0xDF != 0x40 or head[2] != 0x00 or head[3] & 0x30 == 0:
+    if head[1] & 0xDF != 0x40 or head[3] & 0x30 == 0:
         return None
+    tables = _TS_TABLES_BY_PID.get(head[2])
     pointer = head[4]
-    if 5 + pointer >= len(head) or head[5 + pointer] != 0x00:
+    if tables is None or 5 + pointer >= len(head) or head[5 + pointer] not in tables:
         return None
     return _MPEG_TS
+
+
+# PID (low byte; the high bits are checked above to be 0) -> table ids that may open it.
+_TS_TABLES_BY_PID = {0x00: {0x00}, 0x11: {0x42, 0x46}}
 
 
 def _id3(head: bytes) -> Sniffed | None:

@@ -196,6 +196,13 @@ SAMPLES = {
         "video/mp2t",
         "ts",
     ),
+    # ffmpeg's muxer writes the SDT (PID 0x11, table 0x42) before the PAT.
+    "mpeg_ts_sdt_first": (
+        b"\x47\x40\x11\x10\x00\x42\xf0\x25\x00\x01\xc1\x00\x00\xff\x01\xff",
+        "video",
+        "video/mp2t",
+        "ts",
+    ),
     "flv": (
         b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00",
         "video",
@@ -309,6 +316,8 @@ def test_recognises_signatures_followed_by_more_data(name):
         b"\xff\xf1\x7c\x80",  # ADTS with an invalid sampling index
         b"\x47\x45\x54\x20\x2f",  # "GET /": starts with the TS sync byte
         b"\x47\x40\x00\x10\x00\x02",  # TS header but not a PAT
+        b"\x47\x40\x11\x10\x00\x02",  # SDT's PID but not an SDT table
+        b"\x47\x40\x12\x10\x00\x42",  # an SDT table id on another PID
         b"\x00\x01\x02\x03\x04\x05\x06\x07",
         b"abcdmoovabcdmdat",  # text that looks like an atom name
     ],
