@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import quote
+
+from common.keys import FILE_PREFIXES, FILES_ROUTE_PREFIX, file_path
 
 __all__ = [
     "FILES_ROUTE_PREFIX",
@@ -15,8 +16,6 @@ __all__ = [
     "resolve_file_key",
 ]
 
-FILE_PREFIXES = ("originals", "renditions")
-FILES_ROUTE_PREFIX = "/files/"
 MAX_KEY_BYTES = 1024  # R2's limit on key length.
 
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -44,11 +43,6 @@ def resolve_file_key(raw_path: str) -> str | None:
     ):
         return None
     return key
-
-
-def file_path(key: str) -> str:
-    """The encoded URL path that serves `key`: "/files/" + key, percent-encoded but for "/"."""
-    return FILES_ROUTE_PREFIX + quote(key, safe="/")
 
 
 def _percent_decode(text: str, lenient: bool = False) -> str | None:

@@ -1,1 +1,2 @@
-"""Pure logic shared by the API and processor workers (standard library only)."""
+"""What both workers share: pure modules (CPython-importable), plus the runtime edges
+`r2_streams` (imports `js`) and `responses` (imports `workers`)."""

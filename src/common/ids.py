@@ -1,12 +1,23 @@
 """Media ids: 26-character, lowercase, time-ordered (ULID layout, Crockford base32).
 
-Direct uploads get ids of the same shape from a digest instead (media_id_from_digest): not
+Direct uploads get ids of the same shape from a digest instead (media_id_for_object): not
 time-ordered, but deterministic, so a repeated R2 notification finds the same record.
 """
 
 from __future__ import annotations
 
-__all__ = ["MEDIA_ID_LENGTH", "is_media_id", "media_id_from_digest", "new_media_id"]
+import hashlib
+import json
+
+__all__ = [
+    "MEDIA_ID_LENGTH",
+    "is_media_id",
+    "media_id_for_key",
+    "media_id_for_object",
+    "media_id_from_digest",
+    "new_media_id",
+    "normalise_etag",
+]
 
 MEDIA_ID_LENGTH = 26
 
@@ -52,3 +63,44 @@ def is_media_id(value: object) -> bool:
         and value[0] in "01234567"
         and all(char in _ALPHABET_SET for char in value)
     )
+
+
+def normalise_etag(value: object) -> str | None:
+    """An ETag as R2Object.etag gives it (no quotes, no W/), or None when absent or not text.
+
+    Notifications carry it bare; HTTP headers quote it: both compare equal after this.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    return text or None
+
+
+def media_id_for_object(bucket: str, key: str, etag: str | None) -> str:
+    """The media id of one directly uploaded object: the bucket, the key AND the object's ETag.
+
+    A repeated or reordered notification of the same object maps to the same record (and
+    INSERT ... ON CONFLICT DO NOTHING keeps one row); a different object put at the same key
+    later has another ETag, so it becomes a media item of its own instead of being taken for
+    a leftover of the first. Same shape as new_media_id's ids, not time-ordered.
+    Without an ETag (no real notification lacks one) it is the key-only id of media_id_for_key.
+    """
+    etag = normalise_etag(etag)
+    if etag is None:
+        return media_id_for_key(bucket, key)
+    # JSON keeps the three parts apart whatever characters the key holds.
+    identity = json.dumps(["r2-object", bucket, key, etag], ensure_ascii=False, separators=(",", ":"))
+    return media_id_from_digest(hashlib.sha256(identity.encode()).digest())
+
+
+def media_id_for_key(bucket: str, key: str) -> str:
+    """The key-only id: sha256("bucket/key")'s first 128 bits in base32.
+
+    What direct uploads got before the ETag was part of their identity; records made then
+    keep it, so code that recognises a record from its key still checks this form too.
+    """
+    return media_id_from_digest(hashlib.sha256(f"{bucket}/{key}".encode()).digest())

@@ -1,4 +1,4 @@
-"""Media records in D1: SQL statements, pagination and their public JSON."""
+"""Media records in D1: their statuses, SQL statements, pagination and public JSON."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from datetime import UTC, datetime, timedelta
 __all__ = [
     "CACHE_TTL_SECONDS",
     "COUNT_PENDING_BEFORE",
+    "FINAL",
+    "MEDIA_EXISTS",
+    "RENDITION_COLUMNS",
+    "STATUSES",
     "RENDITION_FIELDS",
     "DELETE_MEDIA",
     "DELETE_PROBE",
@@ -26,6 +30,10 @@ __all__ = [
     "split_page",
     "stats_json",
 ]
+
+# The status words of media, rendition and probe rows; a final one never changes again.
+STATUSES = ("pending", "processing", "completed", "failed")
+FINAL = frozenset({"completed", "failed"})
 
 MEDIA_COLUMNS = "id, r2_key, name, content_type, kind, size, status, error, source, created_at, updated_at"
 
@@ -56,12 +64,17 @@ _WITH_PROBE = (
 # Parameters: id. The media row with its probe's facts.
 SELECT_MEDIA = f"{_WITH_PROBE} WHERE media.id = ?"
 
-# Parameters: media id.
-SELECT_RENDITIONS = (
-    "SELECT media_id, name, kind, job_id, status, output_key, output_url, content_type,"
-    " width, height, duration, size, error, created_at, updated_at"
-    " FROM renditions WHERE media_id = ? ORDER BY name"
+# Parameters: id. Whether the media row is still there (a re-check after a write that raced a DELETE).
+MEDIA_EXISTS = "SELECT 1 AS found FROM media WHERE id = ?"
+
+RENDITION_COLUMNS = (
+    "media_id, name, kind, options, job_id, status, output_key, output_url, content_type,"
+    " width, height, duration, size, error, attempts, submitted_at, created_at, updated_at"
 )
+
+# Parameters: media id. In preset order (rows of one media share created_at; rowid keeps
+# insertion order); media_json sorts them by name for the public JSON.
+SELECT_RENDITIONS = f"SELECT {RENDITION_COLUMNS} FROM renditions WHERE media_id = ? ORDER BY created_at, rowid"
 
 # Parameters: media id. ON DELETE CASCADE covers this too, but only where
 # foreign keys are enforced; run it first, in the same batch as DELETE_MEDIA.

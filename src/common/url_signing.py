@@ -6,9 +6,10 @@ import base64
 import hashlib
 import hmac
 
+from common.keys import file_path
 from common.secrets_compare import constant_time_equals
 
-__all__ = ["MAX_LIFETIME_SECONDS", "signature", "signed_url", "verify"]
+__all__ = ["MAX_LIFETIME_SECONDS", "signature", "signed_file_url", "signed_url", "verify"]
 
 # A link valid for longer than this was not made by us (or by a sane caller).
 MAX_LIFETIME_SECONDS = 7 * 24 * 3600
@@ -28,6 +29,11 @@ def signed_url(base_url: str, path: str, secret: str, expires: int) -> str:
     """A full URL for the already-encoded `path` (starting /files/) valid until `expires`."""
     sig = signature(secret, path, expires)
     return f"{base_url.rstrip('/')}{path}?expires={int(expires)}&signature={sig}"
+
+
+def signed_file_url(base_url: str, key: str, secret: str, expires: int) -> str:
+    """The signed /files/ URL of an R2 key (the API's links and the processor's job inputs)."""
+    return signed_url(base_url, file_path(key), secret, expires)
 
 
 def verify(

@@ -6,7 +6,7 @@ serves originals/ and renditions/, the record is pointed at the copy, and only t
 uploads/ object deleted. From there on it is processed like an API upload.
 
 Identity: the id is derived from the bucket, the key and the object's ETag (see
-r2_notifications.media_id_for_object), so a repeated or reordered notification of one object
+common.ids.media_id_for_object), so a repeated or reordered notification of one object
 finds the same record, and a different object put at the same key later is a media item of
 its own. Every read of the uploads/ key checks the ETag of what it read: the sniff and the
 copy never take another object's bytes for this record, and the uploads/ key is deleted only
@@ -18,28 +18,19 @@ from __future__ import annotations
 
 from common.d1 import first_row, run
 from common.file_names import clean_file_name
+from common.ids import media_id_for_key, media_id_for_object
+from common.keys import original_key
+from common.media_cache import cache_media
 from common.media_kinds import SNIFF_BYTES, sniff
-from common.media_records import INSERT_MEDIA, MEDIA_COLUMNS, SELECT_MEDIA
+from common.media_records import FINAL, INSERT_MEDIA, SELECT_MEDIA
+from common.messages import ObjectCreated
 from processor.context import Context
-from processor.media_refresh import cache_media, refresh_media
-from processor.r2_notifications import ObjectCreated, media_id_for_key, media_id_for_object
-from processor.rendition_store import SET_MEDIA_R2_KEY, UPDATE_MEDIA_STATUS
+from processor.media_status import refresh_media
+from processor.sql import DELETE_UNMOVED_MEDIA, SELECT_MEDIA_BY_R2_KEY, SET_MEDIA_R2_KEY, UPDATE_MEDIA_STATUS
 
-__all__ = ["ensure_original", "original_key", "record_direct_upload"]
-
-# Parameters: r2_key. The record that holds an uploads/ key (r2_key is UNIQUE).
-SELECT_MEDIA_BY_R2_KEY = f"SELECT {MEDIA_COLUMNS} FROM media WHERE r2_key = ?"
-
-# Parameters: id, r2_key. Removes a direct upload that never reached originals/ (so it has no
-# renditions), only while it still points at that uploads/ key.
-DELETE_UNMOVED_MEDIA = "DELETE FROM media WHERE id = ? AND r2_key = ? AND source = 'r2'"
+__all__ = ["ensure_original", "record_direct_upload"]
 
 _GONE_REASON = "the uploaded object was deleted or replaced before it could be processed"
-
-
-def original_key(media_id: str) -> str:
-    """Where a media item's original lives: originals/<id>."""
-    return f"originals/{media_id}"
 
 
 def _upload_name(key: str) -> str | None:
@@ -102,7 +93,7 @@ async def _legacy_record(ctx: Context, created: ObjectCreated) -> dict | None:
     """A record made before the ETag was part of the id, still waiting at this key (in flight
     across a deploy): it is this notification's record, as it was then."""
     legacy = await first_row(ctx.db, SELECT_MEDIA, media_id_for_key(created.bucket, created.key))
-    if legacy is None or legacy["r2_key"] != created.key or legacy["status"] in ("completed", "failed"):
+    if legacy is None or legacy["r2_key"] != created.key or legacy["status"] in FINAL:
         return None
     return legacy
 
@@ -175,5 +166,5 @@ async def ensure_original(
         return None
     if media["r2_key"] == target and expected is not None:
         await _delete_upload_if_ours(ctx, source, expected)
-    await cache_media(ctx, media)
+    await cache_media(ctx.kv, ctx.db, media)
     return media

@@ -1,4 +1,4 @@
-"""The one module that knows Ittybit's HTTP API: jobs, connections, errors, idempotency.
+"""The one module that knows Ittybit's HTTP API: jobs, tasks, connections, errors, idempotency.
 
 Exceptions::
 
@@ -24,11 +24,9 @@ from urllib.parse import quote
 
 from common.public_errors import public_reason
 from processor.ittybit_transport import Transport, TransportError, TransportResponse
-from processor.presets import Preset
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "INPUT_MODES",
     "IttybitClient",
     "IttybitError",
     "RejectedError",
@@ -36,13 +34,10 @@ __all__ = [
     "TransportError",
     "TransportResponse",
     "idempotency_key",
-    "input_url_for",
-    "job_payload",
     "parse_retry_after",
 ]
 
 DEFAULT_BASE_URL = "https://api.ittybit.com"
-INPUT_MODES = ("s3", "signed_url")
 
 # 409: a request with the same Idempotency-Key still in flight (the usual meaning); it settles.
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -120,45 +115,6 @@ def _job_body(
     if connection_id:
         body["connection_id"] = connection_id
     return body
-
-
-def job_payload(
-    preset: Preset,
-    input_url: str,
-    metadata: Mapping[str, Any],
-    webhook_url: str | None,
-    connection_id: str | None = None,
-) -> dict[str, Any]:
-    """The POST /jobs body for one preset."""
-    return _job_body(preset.kind, input_url, preset.options, metadata, webhook_url, connection_id)
-
-
-def input_url_for(
-    mode: str,
-    bucket: str,
-    key: str,
-    *,
-    connection_id: str | None = None,
-    public_api_url: str | None = None,
-    signing_secret: str | None = None,
-    expires: int | None = None,
-) -> str:
-    """The job input: `s3://bucket/key` (needs a connection) or a signed URL to the API's /files/ route."""
-    if mode == "s3":
-        if not connection_id:
-            raise ValueError("input mode 's3' needs an Ittybit connection id (ITTYBIT_CONNECTION_ID)")
-        if not bucket:
-            raise ValueError("input mode 's3' needs the bucket name")
-        return f"s3://{bucket}/{key}"
-    if mode == "signed_url":
-        if not public_api_url or not signing_secret or expires is None:
-            raise ValueError("input mode 'signed_url' needs the public API URL, the signing secret and an expiry")
-        # Imported here so the s3 mode, and this module's import, do not depend on the API package.
-        from api.file_keys import file_path
-        from common.url_signing import signed_url
-
-        return signed_url(public_api_url, file_path(key), signing_secret, expires)
-    raise ValueError(f"input mode must be one of {', '.join(INPUT_MODES)}, not {mode!r}")
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -6,12 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.media_records import FINAL
 from common.public_errors import public_reason
 
-__all__ = ["FINAL", "STATUSES", "JobOutcome", "normalize_status", "outcome_from_job"]
-
-STATUSES = ("pending", "processing", "completed", "failed")
-FINAL = frozenset({"completed", "failed"})
+__all__ = ["JobOutcome", "normalize_status", "outcome_from_job"]
 
 _COMPLETED_WORDS = frozenset({"succeeded", "success", "completed", "complete", "ready", "done", "finished"})
 _FAILED_WORDS = frozenset({"failed", "failure", "error", "errored", "cancelled", "canceled", "aborted", "rejected"})

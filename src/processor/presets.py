@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.keys import rendition_key as _rendition_key
 from common.rendition_sizing import bounds_from_options
 
 __all__ = [
@@ -196,4 +197,4 @@ def presets_from_var(value: str | None) -> dict[str, tuple[Preset, ...]]:
 
 def rendition_key(media_id: str, preset: Preset) -> str:
     """The R2 key a rendition is stored under: renditions/<media id>/<name>.<ext>."""
-    return f"renditions/{media_id}/{preset.name}.{preset.output_extension()}"
+    return _rendition_key(media_id, preset.name, preset.output_extension())

@@ -5,8 +5,8 @@ what Ittybit does with a width above its input is not documented; so before any 
 job the processor asks Ittybit's probe (POST /tasks {"kind": "probe"}) and records the
 answer in `media_probes`:
 
-* completed: the facts are stored (displayed size, rotation, duration, fps, codecs), the KV
-  cache refreshed (GET /api/media shows them), and the renditions are submitted;
+* completed: the facts are stored (displayed size, rotation, duration, fps, codecs) and the
+  renditions are submitted (whose refresh of the KV cache lets GET /api/media show them);
 * failed (the source is not a readable media file): the media fails with Ittybit's reason,
   cleaned of paths and URLs, and no rendition job is made;
 * still running: the row stays `pending` with the task id, and the message is retried
@@ -28,59 +28,14 @@ from dataclasses import dataclass
 from common.d1 import first_row, run
 from common.public_errors import public_reason
 from processor.context import Context
-from processor.ittybit_client import RejectedError, RetryableError, idempotency_key, input_url_for
-from processor.media_refresh import refresh_media
-from processor.rendition_store import UPDATE_MEDIA_STATUS
-from processor.settings import input_expiry
+from processor.ittybit_client import RejectedError, RetryableError, idempotency_key
+from processor.media_status import refresh_media
 from processor.source_info import ProbeResult, read_probe
+from processor.sql import FORGET_PROBE_TASK, NOTE_PROBE_PENDING, SELECT_PROBE, UPDATE_MEDIA_STATUS, record_probe
 
-__all__ = [
-    "PROBE_NAME",
-    "ProbeStep",
-    "SELECT_PROBE",
-    "ensure_probe",
-]
+__all__ = ["PROBE_NAME", "ProbeStep", "ensure_probe"]
 
 PROBE_NAME = "probe"
-
-# media_id
-SELECT_PROBE = """
-SELECT media_id, status, task_id, format, width, height, rotation, duration, fps, video_codec, audio_codec,
-       error, created_at, updated_at
-FROM media_probes WHERE media_id = ?
-"""
-
-# media_id, task_id, error, created_at, updated_at: a probe asked for (or a retry noted), still open.
-# Never touches a final row; keeps a known task id when this attempt learnt none.
-NOTE_PROBE_PENDING = """
-INSERT INTO media_probes (media_id, status, task_id, error, created_at, updated_at)
-VALUES (?, 'pending', ?, ?, ?, ?)
-ON CONFLICT (media_id) DO UPDATE SET
-  task_id = COALESCE(excluded.task_id, media_probes.task_id),
-  error = excluded.error,
-  updated_at = excluded.updated_at
-WHERE media_probes.status = 'pending'
-"""
-
-# media_id: Ittybit no longer knows the task (404); the next attempt creates it again.
-FORGET_PROBE_TASK = """
-UPDATE media_probes SET task_id = NULL WHERE media_id = ? AND status = 'pending'
-"""
-
-# media_id, status, task_id, format, width, height, rotation, duration, fps, video_codec, audio_codec,
-# error, created_at, updated_at: the final answer; a final row stays as it is.
-RECORD_PROBE = """
-INSERT INTO media_probes (media_id, status, task_id, format, width, height, rotation, duration, fps,
-                          video_codec, audio_codec, error, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (media_id) DO UPDATE SET
-  status = excluded.status, task_id = COALESCE(excluded.task_id, media_probes.task_id),
-  format = excluded.format, width = excluded.width, height = excluded.height,
-  rotation = excluded.rotation, duration = excluded.duration, fps = excluded.fps,
-  video_codec = excluded.video_codec, audio_codec = excluded.audio_codec,
-  error = excluded.error, updated_at = excluded.updated_at
-WHERE media_probes.status = 'pending'
-"""
 
 
 @dataclass(frozen=True)
@@ -91,19 +46,6 @@ class ProbeStep:
     what: str
     probe: dict | None = None
     retry_after: float | None = None
-
-
-def _input_url(ctx: Context, key: str) -> str:
-    settings = ctx.settings
-    return input_url_for(
-        settings.input_mode,
-        settings.bucket,
-        key,
-        connection_id=settings.connection_id or None,
-        public_api_url=settings.public_api_url,
-        signing_secret=settings.url_signing_secret,
-        expires=input_expiry(ctx.clock(), settings.signed_url_ttl),
-    )
 
 
 async def _note(ctx: Context, media_id: str, task_id: str | None, error: str | None) -> None:
@@ -122,24 +64,17 @@ async def _ask(ctx: Context, media: dict, row: dict | None) -> dict:
                 raise
             ctx.log(f"processor: probe task {task_id} of {media['id']} is unknown to Ittybit; asking again")
             await run(ctx.db, FORGET_PROBE_TASK, media["id"])
-    settings = ctx.settings
     return await ctx.client.probe(
-        _input_url(ctx, media["r2_key"]),
+        ctx.settings.input_url(media["r2_key"], ctx.clock()),
         {"media_id": media["id"], "rendition": PROBE_NAME},
         idempotency_key(media["id"], PROBE_NAME, media["created_at"]),
-        settings.connection_id if settings.input_mode == "s3" else None,
+        ctx.settings.input_connection_id,
     )
 
 
 async def _record(ctx: Context, media_id: str, result: ProbeResult) -> None:
-    now = ctx.now_ms()
-    source = result.source
-    facts = (
-        (source.format, source.width, source.height, source.rotation, source.duration, source.fps,
-         source.video_codec, source.audio_codec)
-        if source is not None else (None,) * 8
-    )
-    await run(ctx.db, RECORD_PROBE, media_id, result.status, result.task_id, *facts, result.error, now, now)
+    await run(ctx.db, *record_probe(media_id, status=result.status, task_id=result.task_id, source=result.source,
+                                    error=result.error, now=ctx.now_ms()))
 
 
 async def ensure_probe(ctx: Context, media: dict) -> ProbeStep:
@@ -172,7 +107,7 @@ async def ensure_probe(ctx: Context, media: dict) -> ProbeStep:
         return ProbeStep("stop", "missing")  # the media was deleted meanwhile (the row cascaded)
     if row["status"] == "failed":
         return await _fail_media(ctx, media_id, row)
-    await refresh_media(ctx, media_id)  # GET /api/media shows the facts from now on
+    # The submission that follows refreshes the media (GET /api/media then shows the facts).
     return ProbeStep("submit", "probed", row)
 
 

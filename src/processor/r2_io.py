@@ -1,4 +1,4 @@
-"""R2 and HTTP streaming for the processor (the runtime edge under processor.storage).
+"""R2 and HTTP streaming for the processor (the runtime edge behind Context.storage).
 
 Files never pass through Python: an object or a download goes from a JavaScript
 ReadableStream straight into `MEDIA.put`. R2 needs a stream's length up front, so a body
@@ -9,9 +9,9 @@ upload of fixed-size parts.
 
 import js
 
+from common.ids import normalise_etag
 from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length
 from processor.output_urls import MAX_REDIRECTS, OutputPolicy, OutputRefused, host_label, scrub_urls
-from processor.r2_notifications import normalise_etag
 from pyodide.ffi import to_js
 
 __all__ = ["OutputFetchError", "R2Storage"]

@@ -19,14 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.d1 import all_rows, first_row, run
-from common.job_messages import job_message
 from common.media_records import SELECT_MEDIA
+from common.messages import job_message
 from processor.context import Context
 from processor.ittybit_client import IttybitError, RejectedError
 from processor.job_status import outcome_from_job
-from processor.media_refresh import refresh_media
-from processor.outcomes import apply_outcome
-from processor.rendition_store import (
+from processor.media_status import refresh_media
+from processor.renditions import apply_outcome
+from processor.sql import (
     GIVE_UP_JOB,
     PRUNE_JOB_POLLS,
     PRUNE_WEBHOOK_DELIVERIES,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from processor.ittybit_client import DEFAULT_BASE_URL, INPUT_MODES
+from common.url_signing import signed_file_url
+from processor.ittybit_client import DEFAULT_BASE_URL
 from processor.output_urls import DEFAULT_OUTPUT_HOSTS, HostEntry, OutputPolicy, parse_host_list
 from processor.presets import DEFAULT_PRESETS, Preset, presets_from_var
 
-__all__ = ["Settings", "input_expiry", "settings_from_env"]
+__all__ = ["INPUT_MODES", "Settings", "input_expiry", "input_url_for", "settings_from_env"]
 
 WEBHOOK_PATH = "/webhooks/ittybit"
+# How Ittybit reads an original: s3://bucket/key through a connection, or a signed /files/ URL.
+INPUT_MODES = ("s3", "signed_url")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,23 @@ class Settings:
         """The rules an output URL must pass (never this deployment's own hosts)."""
         own = tuple(url for url in (self.public_api_url, self.public_processor_url) if url)
         return OutputPolicy(self.output_hosts, self.insecure_output_hosts, own, timeout_seconds=self.output_timeout_seconds)
+
+    @property
+    def input_connection_id(self) -> str | None:
+        """The Ittybit connection a job or probe names: only in input mode s3."""
+        return self.connection_id if self.input_mode == "s3" else None
+
+    def input_url(self, key: str, now_seconds: float) -> str:
+        """The input Ittybit is given for the R2 object `key` (see input_url_for)."""
+        return input_url_for(
+            self.input_mode,
+            self.bucket,
+            key,
+            connection_id=self.connection_id or None,
+            public_api_url=self.public_api_url,
+            signing_secret=self.url_signing_secret,
+            expires=input_expiry(now_seconds, self.signed_url_ttl),
+        )
 
     @property
     def webhook_url(self) -> str | None:
@@ -155,3 +175,27 @@ def input_expiry(now_seconds: float, ttl: int) -> int:
     """
     ttl = max(1, int(ttl))
     return (int(now_seconds) // ttl + 2) * ttl
+
+
+def input_url_for(
+    mode: str,
+    bucket: str,
+    key: str,
+    *,
+    connection_id: str | None = None,
+    public_api_url: str | None = None,
+    signing_secret: str | None = None,
+    expires: int | None = None,
+) -> str:
+    """The job input: `s3://bucket/key` (needs a connection) or a signed URL to the API's /files/ route."""
+    if mode == "s3":
+        if not connection_id:
+            raise ValueError("input mode 's3' needs an Ittybit connection id (ITTYBIT_CONNECTION_ID)")
+        if not bucket:
+            raise ValueError("input mode 's3' needs the bucket name")
+        return f"s3://{bucket}/{key}"
+    if mode == "signed_url":
+        if not public_api_url or not signing_secret or expires is None:
+            raise ValueError("input mode 'signed_url' needs the public API URL, the signing secret and an expiry")
+        return signed_file_url(public_api_url, key, signing_secret, expires)
+    raise ValueError(f"input mode must be one of {', '.join(INPUT_MODES)}, not {mode!r}")

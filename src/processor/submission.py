@@ -17,36 +17,30 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from common.d1 import all_rows, batch, first_row, run
-from common.media_records import SELECT_MEDIA
+from common.d1 import all_rows, batch, run
+from common.media_records import FINAL, SELECT_RENDITIONS
 from common.public_errors import public_reason
 from common.rendition_sizing import TooSmallForVideo, job_options, rendition_size
 from processor.context import Context
-from processor.ittybit_client import RejectedError, RetryableError, idempotency_key, input_url_for
+from processor.ittybit_client import RejectedError, RetryableError, idempotency_key
 from processor.job_status import outcome_from_job
-from processor.media_refresh import refresh_media
-from processor.outcomes import apply_outcome
+from processor.media_status import refresh_media
 from processor.presets import Preset, rendition_key
-from processor.probe import SELECT_PROBE
-from processor.rendition_store import (
+from processor.renditions import apply_outcome
+from processor.sql import (
     INSERT_RENDITION,
     MARK_MEDIA_PROCESSING,
     MARK_REJECTED,
     MARK_SUBMITTED,
     NOTE_RETRY,
-    SELECT_RENDITIONS_FOR_MEDIA,
     UPDATE_MEDIA_STATUS,
 )
-from processor.settings import input_expiry
 
 __all__ = ["Submission", "submit_renditions"]
 
-_FINAL = ("completed", "failed")
-
-
 @dataclass
 class Submission:
-    """What one pass did: `state` (missing, final, submitted) and whether to retry the message."""
+    """What one pass did: `state` (final, submitted) and whether to retry the message."""
 
     state: str
     submitted: int = 0
@@ -70,26 +64,13 @@ def planned_options(preset: Preset, probe: dict | None) -> tuple[dict, str | Non
     return job_options(preset.options, size), None
 
 
-def _input_url(ctx: Context, key: str) -> str:
-    settings = ctx.settings
-    return input_url_for(
-        settings.input_mode,
-        settings.bucket,
-        key,
-        connection_id=settings.connection_id or None,
-        public_api_url=settings.public_api_url,
-        signing_secret=settings.url_signing_secret,
-        expires=input_expiry(ctx.clock(), settings.signed_url_ttl),
-    )
+async def submit_renditions(ctx: Context, media: dict, probe: dict | None) -> Submission:
+    """Create the rendition rows and the missing Ittybit jobs of one media item.
 
-
-async def submit_renditions(ctx: Context, media_id: str) -> Submission:
-    """Create the rendition rows and the missing Ittybit jobs of one media item."""
-    media = await first_row(ctx.db, SELECT_MEDIA, media_id)
-    if media is None:
-        return Submission("missing")
-    if media["status"] in _FINAL:
-        return Submission("final")
+    `media` is its row as the caller just read it (not final), `probe` the source's probe
+    row (or None): neither is read again here.
+    """
+    media_id = media["id"]
     now = ctx.now_ms()
     presets = ctx.settings.presets.get(media["kind"], ())
     if not presets:
@@ -97,7 +78,6 @@ async def submit_renditions(ctx: Context, media_id: str) -> Submission:
         await run(ctx.db, UPDATE_MEDIA_STATUS, "failed", reason, now, media_id)
         await refresh_media(ctx, media_id)
         return Submission("final", error=reason)
-    probe = await first_row(ctx.db, SELECT_PROBE, media_id)
     if probe is not None and probe["status"] != "completed":
         probe = None
     plans = {p.name: planned_options(p, probe) for p in presets}
@@ -106,10 +86,10 @@ async def submit_renditions(ctx: Context, media_id: str) -> Submission:
          rendition_key(media_id, p), now, now)
         for p in presets
     ])
-    rows = await all_rows(ctx.db, SELECT_RENDITIONS_FOR_MEDIA, media_id)
+    rows = await all_rows(ctx.db, SELECT_RENDITIONS, media_id)
     result = Submission("submitted")
     for row in rows:
-        if row["job_id"] or row["status"] in _FINAL:
+        if row["job_id"] or row["status"] in FINAL:
             continue
         name = row["name"]
         refusal = plans.get(name, (None, None))[1]
@@ -120,13 +100,13 @@ async def submit_renditions(ctx: Context, media_id: str) -> Submission:
         try:
             job = await ctx.client.create_job(
                 row["kind"],
-                _input_url(ctx, media["r2_key"]),
+                ctx.settings.input_url(media["r2_key"], ctx.clock()),
                 # The row's options, as computed when it was inserted: the same body on every retry.
                 json.loads(row["options"] or "{}"),
                 {"media_id": media_id, "rendition": name},
                 ctx.settings.webhook_url,
                 idempotency_key(media_id, name, media["created_at"]),
-                ctx.settings.connection_id if ctx.settings.input_mode == "s3" else None,
+                ctx.settings.input_connection_id,
             )
         except RetryableError as error:
             await _note_retry(ctx, result, media_id, name, error.message, error.retry_after)

@@ -272,3 +272,14 @@ def insert_media(ctx: Context, media_id: str, kind: str = "video", status: str =
         " VALUES (?, ?, 'clip', 'video/mp4', ?, 10, ?, 'api', ?, ?)",
         (media_id, f"originals/{media_id}", kind, status, now, now),
     )
+
+
+async def submit(ctx: Context, media_id: str):
+    """submit_renditions for a media row as the consumer reads it (with its probe row, if any)."""
+    from common.d1 import first_row
+    from common.media_records import SELECT_MEDIA
+    from processor.sql import SELECT_PROBE
+    from processor.submission import submit_renditions
+
+    media = await first_row(ctx.db, SELECT_MEDIA, media_id)
+    return await submit_renditions(ctx, media, await first_row(ctx.db, SELECT_PROBE, media_id))

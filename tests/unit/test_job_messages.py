@@ -2,7 +2,19 @@ import json
 
 import pytest
 
-from common.job_messages import JobMessage, job_message, parse_job_message
+from common.messages import JobMessage, StoreMessage, job_message, parse_message
+
+
+def parse_job_message(body):
+    """The JobMessage common.messages.parse_message finds in a body, or None."""
+    message = parse_message(body)
+    return message if isinstance(message, JobMessage) else None
+
+
+def parse_store_message(body):
+    """The StoreMessage common.messages.parse_message finds in a body, or None."""
+    message = parse_message(body)
+    return message if isinstance(message, StoreMessage) else None
 
 
 def test_job_message_shape():
@@ -72,12 +84,11 @@ def test_job_message_is_frozen():
 
 
 def test_deeply_nested_json_text_is_not_a_message_of_any_kind():
-    from processor.store_messages import parse_store_message
-
     nested = "[" * 100_000 + "]" * 100_000
     assert parse_job_message(nested) is None
     assert parse_job_message(nested.encode()) is None
     assert parse_store_message(nested) is None
+    assert parse_message(nested) is None
 
 
 def test_a_job_message_sent_as_json_bytes_is_read():

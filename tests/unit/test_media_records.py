@@ -118,7 +118,10 @@ def test_renditions_sorted_and_deleted(db):
     for name in ("thumbnail", "mobile", "web"):
         add_rendition(db, "m1", name)
     add_rendition(db, "m2", "web")
-    assert [row["name"] for row in rows(db, SELECT_RENDITIONS, ("m1",))] == [
+    # In insertion (preset) order; the public JSON sorts them by name.
+    found = rows(db, SELECT_RENDITIONS, ("m1",))
+    assert [row["name"] for row in found] == ["thumbnail", "mobile", "web"]
+    assert [r["name"] for r in media_json(rows(db, SELECT_MEDIA, ("m1",))[0], found)["renditions"]] == [
         "mobile",
         "thumbnail",
         "web",

@@ -1,6 +1,6 @@
 import pytest
 
-from processor.backoff import MAX_QUEUE_DELAY, retry_delay
+from processor.queue_consumer import MAX_QUEUE_DELAY, retry_delay
 
 
 @pytest.mark.parametrize(("attempts", "expected"), [(0, 2), (1, 2), (2, 4), (3, 8), (5, 32), (8, 256), (9, 300), (500, 300)])

@@ -1,5 +1,4 @@
 import hashlib
-import importlib.util
 
 import pytest
 
@@ -9,12 +8,11 @@ from processor.ittybit_client import (
     RejectedError,
     RetryableError,
     idempotency_key,
-    input_url_for,
-    job_payload,
     parse_retry_after,
 )
 from processor.ittybit_transport import MockTransport, TransportError, TransportResponse
 from processor.presets import DEFAULT_PRESETS, Preset
+from processor.settings import input_url_for
 
 NOW = 1_700_000_000.0
 JOB = {"id": "job_1", "object": "job", "status": "pending", "tasks": []}
@@ -41,10 +39,14 @@ def test_idempotency_key_changes_with_the_record_not_only_the_id():
     assert idempotency_key("m1", "web", 1_800_000_000_001) != first
 
 
-def test_job_payload_with_s3_input_and_connection():
+async def test_job_body_with_s3_input_and_connection():
     # The options as submission computes them for a 1280x720 source (explicit sides, never the box).
     preset = Preset("thumbnail", "image", {"format": "webp", "width": 640, "height": 360, "fit": "fill", "start": 2})
-    payload = job_payload(preset, "s3://media/originals/m1", {"media_id": "m1", "rendition": "thumbnail"}, "https://p.test/webhooks/ittybit", "conn_1")
+    client, transport = client_for(lambda request: TransportResponse.json(201, JOB))
+    await client.create_job(preset.kind, "s3://media/originals/m1", preset.options,
+                            {"media_id": "m1", "rendition": "thumbnail"}, "https://p.test/webhooks/ittybit",
+                            idempotency_key("m1", "thumbnail", 1), "conn_1")
+    payload = transport.requests[0].json()
     assert payload == {
         "kind": "image",
         "input": "s3://media/originals/m1",
@@ -53,12 +55,15 @@ def test_job_payload_with_s3_input_and_connection():
         "webhook_url": "https://p.test/webhooks/ittybit",
         "connection_id": "conn_1",
     }
-    payload["options"]["width"] = 1
     assert preset.options["width"] == 640
 
 
-def test_job_payload_with_signed_url_has_no_connection():
-    payload = job_payload(DEFAULT_PRESETS["video"][0], "https://api.test/files/x?sig=1", {}, "https://p.test/w")
+async def test_job_body_with_signed_url_has_no_connection():
+    preset = DEFAULT_PRESETS["video"][0]
+    client, transport = client_for(lambda request: TransportResponse.json(201, JOB))
+    await client.create_job(preset.kind, "https://api.test/files/x?sig=1", preset.options, {}, "https://p.test/w",
+                            idempotency_key("m1", "web", 1))
+    payload = transport.requests[0].json()
     assert "connection_id" not in payload
     assert payload["input"] == "https://api.test/files/x?sig=1"
 
@@ -80,12 +85,8 @@ def test_input_url_for_validates(mode, kwargs, message):
         input_url_for(mode, "media", "originals/m1", **kwargs)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("common.url_signing") is None or importlib.util.find_spec("api.file_keys") is None,
-    reason="common.url_signing / api.file_keys not written yet",
-)
 def test_input_url_for_signed_url_uses_the_shared_signer():
-    from api.file_keys import file_path
+    from common.keys import file_path
     from common.url_signing import signed_url
 
     url = input_url_for("signed_url", "media", "originals/m1", public_api_url="https://api.test", signing_secret="s3cret", expires=NOW + 900)

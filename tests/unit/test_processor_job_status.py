@@ -1,6 +1,7 @@
 import pytest
 
-from processor.job_status import FINAL, JobOutcome, normalize_status, outcome_from_job
+from common.media_records import FINAL
+from processor.job_status import JobOutcome, normalize_status, outcome_from_job
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import pytest
 
-from processor.media_state import aggregate_status, can_transition, failure_reason
+from processor.media_status import aggregate_status, can_transition, failure_reason
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 import dataclasses
 import json
 
-from processor.dead_letters import give_up
+from common.messages import parse_message
+from processor.queue_consumer import give_up
 from processor.ittybit_client import idempotency_key
 from processor.ittybit_transport import TransportResponse
 from processor.presets import presets_from_var
@@ -226,5 +227,5 @@ async def test_a_probe_that_never_finished_is_requeued_by_the_reconcile_and_name
     assert result.requeued == 1 and ctx.jobs.sent[-1]["media_id"] == MEDIA
     # Past the give-up age, the dead letter fails it with the probe's note.
     ctx.clock = lambda: NOW + ctx.settings.give_up_after_seconds + 1
-    assert await give_up(ctx, MESSAGE, 6) == "failed"
+    assert await give_up(ctx, parse_message(MESSAGE), 6) == "failed"
     assert rows(ctx, "media")[0]["error"] == "gave up after 6 attempts: probing the source: unavailable"

@@ -2,12 +2,12 @@
 
 import pytest
 
-from processor.dead_letters import give_up_reason
+from common.messages import StoreMessage
 from processor.ittybit_client import IttybitClient, RejectedError, RetryableError
 from processor.ittybit_transport import MockTransport, TransportError, TransportResponse
 from processor.job_status import outcome_from_job
-from processor.rendition_copy import store_rendition
-from processor.store_messages import StoreMessage
+from processor.queue_consumer import give_up_reason
+from processor.renditions import store_rendition
 from tests.unit.processor_fakes import NOW, insert_media, make_context
 
 MEDIA = "01aaaaaaaaaaaaaaaaaaaaaaaa"

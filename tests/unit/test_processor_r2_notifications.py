@@ -2,14 +2,19 @@ import json
 
 import pytest
 
-from processor.r2_notifications import (
-    ObjectCreated,
-    is_notification,
-    media_id_for_key,
-    media_id_for_object,
-    normalise_etag,
-    parse_notification,
-)
+from common.ids import media_id_for_key, media_id_for_object, normalise_etag
+from common.messages import IgnoredNotification, ObjectCreated, parse_message
+
+
+def parse_notification(body, prefix):
+    """The ObjectCreated common.messages.parse_message finds in a body, or None."""
+    message = parse_message(body, prefix)
+    return message if isinstance(message, ObjectCreated) else None
+
+
+def is_notification(body):
+    """Whether parse_message reads the body as an R2 notification (acted on or not)."""
+    return isinstance(parse_message(body), (ObjectCreated, IgnoredNotification))
 
 
 def event(action="PutObject", key="uploads/clip.mp4", **extra):

@@ -1,8 +1,8 @@
-from processor.dead_letters import give_up
+from common.messages import parse_message
+from processor.queue_consumer import give_up
 from processor.ittybit_client import RejectedError
 from processor.reconcile import reconcile
-from processor.submission import submit_renditions
-from tests.unit.processor_fakes import NOW, insert_media, make_context
+from tests.unit.processor_fakes import NOW, insert_media, make_context, submit
 
 MEDIA = "01cccccccccccccccccccccccc"
 
@@ -10,7 +10,7 @@ MEDIA = "01cccccccccccccccccccccccc"
 async def test_a_job_whose_webhook_never_came_is_read_back_and_its_copy_queued():
     ctx = make_context(reconcile_after_seconds=60)
     insert_media(ctx, MEDIA, kind="audio")
-    await submit_renditions(ctx, MEDIA)
+    await submit(ctx, MEDIA)
     job_id = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
     ctx.itty.finish(job_id, "https://out.test/o")
     assert (await reconcile(ctx)).jobs_checked == 0  # too recent
@@ -38,13 +38,13 @@ async def test_a_dead_letter_fails_the_media_with_the_last_error_unless_final():
         "INSERT INTO renditions (media_id, name, kind, options, attempts, error, created_at, updated_at)"
         " VALUES (?, 'web', 'audio', '{}', 7, 'rate limited', 1, 1)", (MEDIA,))
     body = {"type": "media.process", "media_id": MEDIA, "r2_key": "x", "reason": "upload"}
-    assert await give_up(ctx, body, 1) == "failed"
+    assert await give_up(ctx, parse_message(body), 1) == "failed"
     row = ctx.db.rows("SELECT status, error FROM media")[0]
     assert row == {"status": "failed", "error": "gave up after 7 attempts: rate limited"}
     assert ctx.db.rows("SELECT status FROM renditions")[0]["status"] == "failed"
     assert ctx.kv.json(f"media:{MEDIA}")["status"] == "failed"
-    assert await give_up(ctx, body, 1) == "already_final"
-    assert await give_up(ctx, {"junk": 1}, 1) == "unknown"
+    assert await give_up(ctx, parse_message(body), 1) == "already_final"
+    assert await give_up(ctx, parse_message({"junk": 1}), 1) == "unknown"
 
 
 async def test_a_dead_letter_leaves_young_media_for_the_reconcile_which_queues_it_again():
@@ -55,7 +55,7 @@ async def test_a_dead_letter_leaves_young_media_for_the_reconcile_which_queues_i
         " VALUES (?, 'web', 'audio', '{}', 7, 'ittybit: HTTP 503', 1, 1)", (MEDIA,))
     body = {"type": "media.process", "media_id": MEDIA, "r2_key": "x", "reason": "upload"}
     ctx.clock = lambda: NOW + 3599  # one second short of GIVE_UP_AFTER_SECONDS
-    assert await give_up(ctx, body, 7) == "left_for_reconcile"
+    assert await give_up(ctx, parse_message(body), 7) == "left_for_reconcile"
     assert ctx.db.rows("SELECT status FROM media")[0]["status"] == "processing"
     assert ctx.db.rows("SELECT status FROM renditions")[0]["status"] == "pending"
     result = await reconcile(ctx)
@@ -66,7 +66,7 @@ async def test_a_dead_letter_leaves_young_media_for_the_reconcile_which_queues_i
 async def test_a_job_ittybit_no_longer_knows_is_submitted_again():
     ctx = make_context(reconcile_after_seconds=60)
     insert_media(ctx, MEDIA, kind="audio")
-    await submit_renditions(ctx, MEDIA)
+    await submit(ctx, MEDIA)
     old_job = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
     ctx.itty.jobs.clear()  # Ittybit forgot it (the emulator restarted, say): GET /jobs/{id} is a 404
     ctx.itty.by_key.clear()
@@ -77,7 +77,7 @@ async def test_a_job_ittybit_no_longer_knows_is_submitted_again():
     assert row == {"job_id": None, "status": "pending", "submitted_at": None}
     assert ctx.jobs.sent[-1] == {"type": "media.process", "media_id": MEDIA, "r2_key": f"originals/{MEDIA}",
                                  "reason": "reconcile"}
-    await submit_renditions(ctx, MEDIA)
+    await submit(ctx, MEDIA)
     new_job = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
     assert new_job is not None and list(ctx.itty.jobs) == [new_job]  # created again, once
     assert ctx.db.rows("SELECT status FROM media")[0]["status"] == "processing"
@@ -114,7 +114,7 @@ async def test_a_media_left_processing_with_every_rendition_final_gets_its_statu
 async def _submit(ctx, media_id, at):
     ctx.clock = lambda: at
     insert_media(ctx, media_id, kind="audio")
-    await submit_renditions(ctx, media_id)
+    await submit(ctx, media_id)
     return ctx.db.rows("SELECT job_id FROM renditions WHERE media_id = ?", media_id)[0]["job_id"]
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from processor import rendition_store as sql
+from common.media_records import INSERT_MEDIA, SELECT_RENDITIONS
+from processor import sql
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schema.sql"
 T0 = 1_700_000_000_000
@@ -31,8 +32,12 @@ def rendition(db, name, media_id="m1"):
     return db.execute("SELECT * FROM renditions WHERE media_id = ? AND name = ?", (media_id, name)).fetchone()
 
 
-def outcome(status, job_id, *, url="https://cdn.test/o", error=None, at=T0 + 10):
-    return (status, None, url, "video/mp4", 1920, 1080, 12.5, 999, error, at, job_id)
+def outcome(status, job_id, name, *, url="https://cdn.test/o", error=None, at=T0 + 10):
+    """A job report for rendition `name` of m1 through sql.record_outcome, as (sql, params) for execute."""
+    statement = sql.record_outcome("m1", name, job_id=job_id, status=status, now=at, output_url=url,
+                                   content_type="video/mp4", width=1920, height=1080, duration=12.5, size=999,
+                                   error=error)
+    return statement[0], statement[1:]
 
 
 def test_insert_rendition_ignores_duplicates(db):
@@ -48,7 +53,7 @@ def test_insert_rendition_needs_its_media(db):
 
 
 def test_select_renditions_in_preset_order(db):
-    rows = db.execute(sql.SELECT_RENDITIONS_FOR_MEDIA, ("m1",)).fetchall()
+    rows = db.execute(SELECT_RENDITIONS, ("m1",)).fetchall()
     assert [r["name"] for r in rows] == ["web", "mobile", "thumbnail"]
     assert set(rows[0].keys()) >= {"job_id", "status", "output_key", "error", "attempts", "submitted_at"}
 
@@ -57,7 +62,7 @@ def test_submit_then_complete(db):
     assert db.execute(sql.MARK_SUBMITTED, ("job_web", T0 + 5, T0 + 5, "m1", "web")).rowcount == 1
     row = rendition(db, "web")
     assert (row["job_id"], row["status"], row["submitted_at"]) == ("job_web", "processing", T0 + 5)
-    assert db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_web")).rowcount == 1
+    assert db.execute(*outcome("completed", "job_web", "web")).rowcount == 1
     row = rendition(db, "web")
     assert (row["status"], row["output_url"], row["width"], row["height"], row["duration"], row["size"], row["error"]) == (
         "completed", "https://cdn.test/o", 1920, 1080, 12.5, 999, None,
@@ -68,21 +73,21 @@ def test_submit_then_complete(db):
 
 def test_final_status_is_never_overwritten(db):
     db.execute(sql.MARK_SUBMITTED, ("job_web", T0, T0, "m1", "web"))
-    db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_web"))
+    db.execute(*outcome("completed", "job_web", "web"))
     # A late "failed" or "processing" delivery, a redelivered message, a rejection: all ignored.
-    assert db.execute(sql.RECORD_OUTCOME, outcome("failed", "job_web", url=None, error="late")).rowcount == 0
-    assert db.execute(sql.RECORD_OUTCOME, outcome("processing", "job_web")).rowcount == 0
+    assert db.execute(*outcome("failed", "job_web", "web", url=None, error="late")).rowcount == 0
+    assert db.execute(*outcome("processing", "job_web", "web")).rowcount == 0
     assert db.execute(sql.MARK_SUBMITTED, ("job_other", T0, T0, "m1", "web")).rowcount == 0
     assert db.execute(sql.MARK_REJECTED, ("nope", T0, "m1", "web")).rowcount == 0
-    assert db.execute(sql.INCREMENT_ATTEMPTS, (T0, "m1", "web")).rowcount == 0
+    assert db.execute(sql.NOTE_RETRY, ("late retry", T0, "m1", "web")).rowcount == 0
     row = rendition(db, "web")
     assert (row["status"], row["job_id"], row["error"]) == ("completed", "job_web", None)
 
 
 def test_failed_rendition_stays_failed(db):
     db.execute(sql.MARK_SUBMITTED, ("job_m", T0, T0, "m1", "mobile"))
-    db.execute(sql.RECORD_OUTCOME, outcome("failed", "job_m", url=None, error="no video stream"))
-    assert db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_m")).rowcount == 0
+    db.execute(*outcome("failed", "job_m", "mobile", url=None, error="no video stream"))
+    assert db.execute(*outcome("completed", "job_m", "mobile")).rowcount == 0
     row = rendition(db, "mobile")
     assert (row["status"], row["error"], row["output_url"]) == ("failed", "no video stream", None)
 
@@ -94,18 +99,17 @@ def test_mark_rejected(db):
 
 
 def test_record_outcome_for_rendition_before_job_id_is_known(db):
-    params = ("job_t",) + outcome("completed", None)[:-1] + ("m1", "thumbnail")
-    assert db.execute(sql.RECORD_OUTCOME_FOR_RENDITION, params).rowcount == 1
+    assert db.execute(*outcome("completed", "job_t", "thumbnail")).rowcount == 1
     row = rendition(db, "thumbnail")
     assert (row["job_id"], row["status"]) == ("job_t", "completed")
     # MARK_SUBMITTED arriving afterwards cannot undo it.
     assert db.execute(sql.MARK_SUBMITTED, ("job_t", T0, T0, "m1", "thumbnail")).rowcount == 0
 
 
-def test_increment_attempts(db):
-    db.execute(sql.INCREMENT_ATTEMPTS, (T0 + 1, "m1", "web"))
-    db.execute(sql.INCREMENT_ATTEMPTS, (T0 + 2, "m1", "web"))
-    assert rendition(db, "web")["attempts"] == 2
+def test_note_retry_counts_attempts_and_keeps_the_last_error(db):
+    db.execute(sql.NOTE_RETRY, ("first", T0 + 1, "m1", "web"))
+    db.execute(sql.NOTE_RETRY, ("second", T0 + 2, "m1", "web"))
+    assert (rendition(db, "web")["attempts"], rendition(db, "web")["error"]) == (2, "second")
 
 
 def test_media_status_updates_only_from_non_final(db):
@@ -129,7 +133,7 @@ def test_select_stuck_jobs(db):
     db.execute(sql.MARK_SUBMITTED, ("job_old", T0, T0, "m1", "web"))
     db.execute(sql.MARK_SUBMITTED, ("job_new", T0 + 1000, T0 + 1000, "m1", "mobile"))
     db.execute(sql.MARK_SUBMITTED, ("job_done", T0, T0, "m1", "thumbnail"))
-    db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_done"))
+    db.execute(*outcome("completed", "job_done", "thumbnail"))
     rows = db.execute(sql.SELECT_STUCK_JOBS, (T0 + 500, 10)).fetchall()
     assert [(r["media_id"], r["name"], r["job_id"]) for r in rows] == [("m1", "web", "job_old")]
     assert db.execute(sql.SELECT_STUCK_JOBS, (T0 + 5000, 1)).fetchall()[0]["job_id"] == "job_old"
@@ -159,21 +163,23 @@ def test_select_pending_media(db):
 
 
 def test_insert_media_from_notification_is_idempotent(db):
-    params = ("r2abc", "uploads/a.mp4", "a.mp4", "video/mp4", "video", 42, T0, T0)
-    assert db.execute(sql.INSERT_MEDIA_FROM_NOTIFICATION, params).rowcount == 1
-    assert db.execute(sql.INSERT_MEDIA_FROM_NOTIFICATION, params).rowcount == 0
+    params = ("r2abc", "uploads/a.mp4", "a.mp4", "video/mp4", "video", 42, "r2", T0, T0)
+    assert db.execute(INSERT_MEDIA, params).rowcount == 1
+    assert db.execute(INSERT_MEDIA, params).rowcount == 0
     media = db.execute("SELECT * FROM media WHERE id = ?", ("r2abc",)).fetchone()
     assert (media["source"], media["status"], media["r2_key"], media["size"]) == ("r2", "pending", "uploads/a.mp4", 42)
 
 
 def test_deleting_media_cascades_to_renditions(db):
     db.execute("DELETE FROM media WHERE id = 'm1'")
-    assert db.execute(sql.SELECT_RENDITIONS_FOR_MEDIA, ("m1",)).fetchall() == []
+    assert db.execute(SELECT_RENDITIONS, ("m1",)).fetchall() == []
 
 
 def test_statements_use_only_question_mark_placeholders():
     for name in sql.__all__:
         text = getattr(sql, name)
+        if callable(text):  # the keyword wrappers (record_outcome, record_probe) build statements
+            continue
         assert ":" not in text.replace("::", "") and "$" not in text and "?1" not in text, name
 
 
@@ -212,7 +218,7 @@ def test_job_polls_go_with_their_rendition_and_are_pruned_once_the_job_is_not_op
     db.execute(sql.MARK_SUBMITTED, ("job_mobile", T0, T0, "m1", "mobile"))
     db.execute(sql.RECORD_POLL, (T0 + 1, "m1", "web", "job_web"))
     db.execute(sql.RECORD_POLL, (T0 + 1, "m1", "mobile", "job_mobile"))
-    db.execute(sql.RECORD_OUTCOME, outcome("completed", "job_mobile"))
+    db.execute(*outcome("completed", "job_mobile", "mobile"))
     assert db.execute(sql.PRUNE_JOB_POLLS).rowcount == 1
     assert list(polls(db)) == ["web"]
     db.execute("DELETE FROM renditions WHERE media_id = 'm1'")  # DELETE /api/media's batch

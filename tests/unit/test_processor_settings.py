@@ -5,7 +5,13 @@ import pytest
 from processor.presets import DEFAULT_PRESETS
 from processor.output_urls import OutputRefused
 from processor.settings import input_expiry, settings_from_env
-from processor.store_messages import parse_store_message, store_message
+from common.messages import StoreMessage, parse_message, store_message
+
+
+def parse_store_message(body):
+    """The StoreMessage common.messages.parse_message finds in a body, or None."""
+    message = parse_message(body)
+    return message if isinstance(message, StoreMessage) else None
 
 
 def test_input_expiry_is_stable_within_a_window_and_always_at_least_one_ttl_away():

@@ -3,8 +3,7 @@ import pytest
 from processor.ittybit_client import idempotency_key
 from processor.ittybit_transport import TransportResponse
 from processor.queue_consumer import handle_message
-from processor.submission import submit_renditions
-from tests.unit.processor_fakes import NOW, insert_media, make_context
+from tests.unit.processor_fakes import NOW, insert_media, make_context, submit
 
 MEDIA = "01aaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -20,7 +19,7 @@ def media(ctx):
 async def test_one_job_per_preset_with_deterministic_keys_and_signed_input():
     ctx = make_context()
     insert_media(ctx, MEDIA)
-    result = await submit_renditions(ctx, MEDIA)
+    result = await submit(ctx, MEDIA)
     assert result.submitted == 3 and not result.retry
     rows = renditions(ctx)
     assert set(rows) == {"web", "mobile", "thumbnail"}
@@ -39,8 +38,8 @@ async def test_one_job_per_preset_with_deterministic_keys_and_signed_input():
 async def test_a_redelivered_message_creates_no_second_job():
     ctx = make_context()
     insert_media(ctx, MEDIA)
-    await submit_renditions(ctx, MEDIA)
-    await submit_renditions(ctx, MEDIA)
+    await submit(ctx, MEDIA)
+    await submit(ctx, MEDIA)
     assert len(ctx.itty.jobs) == 3
     assert len(ctx.itty.transport.requests) == 3  # renditions with a job id are not submitted again
 
@@ -123,6 +122,6 @@ async def test_an_unexpected_error_retries_that_message_only():
 async def test_s3_input_mode_sends_the_connection():
     ctx = make_context(input_mode="s3", connection_id="con_1", bucket="media-pipeline")
     insert_media(ctx, MEDIA, kind="audio")
-    await submit_renditions(ctx, MEDIA)
+    await submit(ctx, MEDIA)
     body = ctx.itty.transport.requests[0].json()
     assert body["input"] == f"s3://media-pipeline/originals/{MEDIA}" and body["connection_id"] == "con_1"

@@ -1,4 +1,4 @@
-"""Properties of processor.r2_notifications.parse_notification: any queue body, any encoding."""
+"""Properties of common.messages.parse_message on R2 notifications: any queue body, any encoding."""
 
 import json
 
@@ -6,7 +6,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processor.r2_notifications import CREATE_ACTIONS, ObjectCreated, is_notification, normalise_etag, parse_notification
+from common.ids import normalise_etag
+from common.messages import CREATE_ACTIONS, IgnoredNotification, ObjectCreated, parse_message
+
+
+def parse_notification(body, prefix):
+    """The ObjectCreated common.messages.parse_message finds in a body, or None."""
+    message = parse_message(body, prefix)
+    return message if isinstance(message, ObjectCreated) else None
+
+
+def is_notification(body):
+    """Whether parse_message reads the body as an R2 notification (acted on or not)."""
+    return isinstance(parse_message(body), (ObjectCreated, IgnoredNotification))
 
 PREFIX = "uploads/"
 json_values = st.recursive(

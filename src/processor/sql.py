@@ -1,47 +1,51 @@
-"""SQL for the processor's D1 records (schema.sql); `?` placeholders, parameters in the order listed.
+"""The processor's SQL (schema.sql): `?` placeholders, parameters in the order listed.
 
 Every write is guarded so that redelivered or reordered events cannot undo a final
-status: a rendition or media row that is 'completed' or 'failed' is never updated again.
-Times are epoch milliseconds. Reading a media row is common.media_records.SELECT_MEDIA.
+status: a rendition, probe or media row that is 'completed' or 'failed' is never updated
+again. Times are epoch milliseconds. Reading a media row, or its renditions, is
+common.media_records.SELECT_MEDIA / SELECT_RENDITIONS. The widest statements are called
+through keyword wrappers (record_outcome, record_probe) that return a `(sql, *params)`
+statement for common.d1.run(db, *statement) or common.d1.batch.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ADOPT_JOB",
+    "DELETE_UNMOVED_MEDIA",
     "DELETE_WEBHOOK_DELIVERY",
     "FAIL_OPEN_RENDITIONS",
+    "FORGET_PROBE_TASK",
     "GIVE_UP_JOB",
-    "INCREMENT_ATTEMPTS",
-    "INSERT_MEDIA_FROM_NOTIFICATION",
     "INSERT_RENDITION",
     "INSERT_WEBHOOK_DELIVERY",
     "MARK_MEDIA_PROCESSING",
     "MARK_REJECTED",
     "MARK_SUBMITTED",
+    "NOTE_PROBE_PENDING",
     "NOTE_RETRY",
     "PRUNE_JOB_POLLS",
     "PRUNE_WEBHOOK_DELIVERIES",
-    "RECORD_POLL",
-    "RELEASE_LOST_JOB",
-    "RECORD_OUTCOME",
     "RECORD_OUTCOME_FOR_RENDITION",
+    "RECORD_POLL",
+    "RECORD_PROBE",
+    "RELEASE_LOST_JOB",
+    "SELECT_MEDIA_BY_R2_KEY",
     "SELECT_PENDING_MEDIA",
+    "SELECT_PROBE",
     "SELECT_RENDITION",
     "SELECT_RENDITION_BY_JOB",
-    "SELECT_RENDITIONS_FOR_MEDIA",
     "SELECT_STUCK_JOBS",
     "SELECT_UNSETTLED_MEDIA",
     "SET_MEDIA_R2_KEY",
     "UPDATE_MEDIA_STATUS",
+    "record_outcome",
+    "record_probe",
 ]
 
-_NOT_FINAL = "status NOT IN ('completed', 'failed')"
+from common.media_records import MEDIA_COLUMNS, RENDITION_COLUMNS
 
-_RENDITION_COLUMNS = (
-    "media_id, name, kind, options, job_id, status, output_key, output_url, content_type, "
-    "width, height, duration, size, error, attempts, submitted_at, created_at, updated_at"
-)
+_NOT_FINAL = "status NOT IN ('completed', 'failed')"
 
 # media_id, name, kind, options (JSON), output_key, created_at, updated_at
 INSERT_RENDITION = """
@@ -56,8 +60,16 @@ SET job_id = ?, status = 'processing', submitted_at = ?, updated_at = ?, error =
 WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
 """
 
-# What a job outcome sets, shared by the two ways of finding its rendition below.
-_OUTCOME_FIELDS = """    output_key = COALESCE(?, output_key),
+# job_id, status, output_key, output_url, content_type, width, height, duration, size, error,
+# updated_at, media_id, name (call it through record_outcome). Keyed by (media_id, name), so it
+# also serves a webhook that arrives before MARK_SUBMITTED stored the job id (found through the
+# job's metadata); a stored job id is kept. Pass only 'processing', 'completed' or 'failed': a
+# 'pending' report must not move a job back.
+RECORD_OUTCOME_FOR_RENDITION = f"""
+UPDATE renditions
+SET job_id = COALESCE(job_id, ?),
+    status = ?,
+    output_key = COALESCE(?, output_key),
     output_url = COALESCE(?, output_url),
     content_type = COALESCE(?, content_type),
     width = COALESCE(?, width),
@@ -65,28 +77,31 @@ _OUTCOME_FIELDS = """    output_key = COALESCE(?, output_key),
     duration = COALESCE(?, duration),
     size = COALESCE(?, size),
     error = ?,
-    updated_at = ?"""
-
-# status, output_key, output_url, content_type, width, height, duration, size, error, updated_at, job_id
-# Pass only 'processing', 'completed' or 'failed': a 'pending' report must not move a job back.
-RECORD_OUTCOME = f"""
-UPDATE renditions
-SET status = ?,
-{_OUTCOME_FIELDS}
-WHERE job_id = ? AND {_NOT_FINAL}
-"""
-
-# As RECORD_OUTCOME, plus job_id first, keyed by (media_id, name): for a webhook that arrives
-# before MARK_SUBMITTED stored the job id, found through the job's metadata.
-# job_id, status, output_key, output_url, content_type, width, height, duration, size, error,
-# updated_at, media_id, name
-RECORD_OUTCOME_FOR_RENDITION = f"""
-UPDATE renditions
-SET job_id = COALESCE(job_id, ?),
-    status = ?,
-{_OUTCOME_FIELDS}
+    updated_at = ?
 WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
 """
+
+
+def record_outcome(
+    media_id: str,
+    name: str,
+    *,
+    job_id: str,
+    status: str,
+    now: int,
+    output_key: str | None = None,
+    output_url: str | None = None,
+    content_type: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    duration: float | None = None,
+    size: int | None = None,
+    error: str | None = None,
+) -> tuple:
+    """RECORD_OUTCOME_FOR_RENDITION as a statement; the facts left None keep their stored value."""
+    return (RECORD_OUTCOME_FOR_RENDITION, job_id, status, output_key, output_url, content_type,
+            width, height, duration, size, error, now, media_id, name)
+
 
 # error, updated_at, media_id, name
 MARK_REJECTED = f"""
@@ -95,24 +110,9 @@ SET status = 'failed', error = ?, updated_at = ?
 WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
 """
 
-# updated_at, media_id, name
-INCREMENT_ATTEMPTS = f"""
-UPDATE renditions
-SET attempts = attempts + 1, updated_at = ?
-WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
-"""
-
-# media_id; in preset order (rows of one media share created_at; rowid keeps insertion order)
-SELECT_RENDITIONS_FOR_MEDIA = f"""
-SELECT {_RENDITION_COLUMNS}
-FROM renditions
-WHERE media_id = ?
-ORDER BY created_at, rowid
-"""
-
 # job_id
 SELECT_RENDITION_BY_JOB = f"""
-SELECT {_RENDITION_COLUMNS}
+SELECT {RENDITION_COLUMNS}
 FROM renditions
 WHERE job_id = ?
 """
@@ -215,12 +215,6 @@ ORDER BY updated_at
 LIMIT ?
 """
 
-# id, r2_key, name, content_type, kind, size, created_at, updated_at
-INSERT_MEDIA_FROM_NOTIFICATION = """
-INSERT OR IGNORE INTO media (id, r2_key, name, content_type, kind, size, status, source, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, 'pending', 'r2', ?, ?)
-"""
-
 # job_id, submitted_at, updated_at, media_id, name. A job we learn of from Ittybit (a webhook or a
 # replayed create) before, or instead of, MARK_SUBMITTED: keeps a stored job id and submit time.
 ADOPT_JOB = f"""
@@ -231,12 +225,11 @@ WHERE media_id = ? AND name = ? AND {_NOT_FINAL}
 
 # media_id, name
 SELECT_RENDITION = f"""
-SELECT {_RENDITION_COLUMNS}
+SELECT {RENDITION_COLUMNS}
 FROM renditions
 WHERE media_id = ? AND name = ?
 """
 
-# error, updated_at, media_id, name; a transient failure: count it and keep its message for the dead-letter reason
 # error, updated_at, media_id, name, job_id: Ittybit answered 404 for the job, so forget it and let the
 # next media.process message create it again (same Idempotency-Key).
 RELEASE_LOST_JOB = f"""
@@ -246,6 +239,7 @@ SET job_id = NULL, status = 'pending', submitted_at = NULL, output_url = NULL,
 WHERE media_id = ? AND name = ? AND job_id = ? AND {_NOT_FINAL}
 """
 
+# error, updated_at, media_id, name; a transient failure: count it and keep its message for the dead-letter reason
 NOTE_RETRY = f"""
 UPDATE renditions
 SET attempts = attempts + 1, error = ?, updated_at = ?
@@ -264,3 +258,59 @@ SET_MEDIA_R2_KEY = """
 UPDATE media SET r2_key = ?, updated_at = ?
 WHERE id = ? AND r2_key = ?
 """
+
+# Parameters: r2_key. The record that holds an uploads/ key (r2_key is UNIQUE).
+SELECT_MEDIA_BY_R2_KEY = f"SELECT {MEDIA_COLUMNS} FROM media WHERE r2_key = ?"
+
+# Parameters: id, r2_key. Removes a direct upload that never reached originals/ (so it has no
+# renditions), only while it still points at that uploads/ key.
+DELETE_UNMOVED_MEDIA = "DELETE FROM media WHERE id = ? AND r2_key = ? AND source = 'r2'"
+
+# media_id; the source's probe (processor.probe)
+SELECT_PROBE = """
+SELECT media_id, status, task_id, format, width, height, rotation, duration, fps, video_codec, audio_codec,
+       error, created_at, updated_at
+FROM media_probes WHERE media_id = ?
+"""
+
+# media_id, task_id, error, created_at, updated_at: a probe asked for (or a retry noted), still open.
+# Never touches a final row; keeps a known task id when this attempt learnt none.
+NOTE_PROBE_PENDING = """
+INSERT INTO media_probes (media_id, status, task_id, error, created_at, updated_at)
+VALUES (?, 'pending', ?, ?, ?, ?)
+ON CONFLICT (media_id) DO UPDATE SET
+  task_id = COALESCE(excluded.task_id, media_probes.task_id),
+  error = excluded.error,
+  updated_at = excluded.updated_at
+WHERE media_probes.status = 'pending'
+"""
+
+# media_id: Ittybit no longer knows the task (404); the next attempt creates it again.
+FORGET_PROBE_TASK = """
+UPDATE media_probes SET task_id = NULL WHERE media_id = ? AND status = 'pending'
+"""
+
+# media_id, status, task_id, format, width, height, rotation, duration, fps, video_codec, audio_codec,
+# error, created_at, updated_at (call it through record_probe): the final answer; a final row stays as it is.
+RECORD_PROBE = """
+INSERT INTO media_probes (media_id, status, task_id, format, width, height, rotation, duration, fps,
+                          video_codec, audio_codec, error, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (media_id) DO UPDATE SET
+  status = excluded.status, task_id = COALESCE(excluded.task_id, media_probes.task_id),
+  format = excluded.format, width = excluded.width, height = excluded.height,
+  rotation = excluded.rotation, duration = excluded.duration, fps = excluded.fps,
+  video_codec = excluded.video_codec, audio_codec = excluded.audio_codec,
+  error = excluded.error, updated_at = excluded.updated_at
+WHERE media_probes.status = 'pending'
+"""
+
+
+def record_probe(media_id: str, *, status: str, task_id: str | None, source, error: str | None, now: int) -> tuple:
+    """RECORD_PROBE as a statement; `source` is the probed SourceInfo, or None when nothing was learnt."""
+    facts = (
+        (source.format, source.width, source.height, source.rotation, source.duration, source.fps,
+         source.video_codec, source.audio_codec)
+        if source is not None else (None,) * 8
+    )
+    return (RECORD_PROBE, media_id, status, task_id, *facts, error, now, now)

@@ -1,0 +1,140 @@
+"""A rendition after its job is submitted: Ittybit's reports applied, the output copied into R2.
+
+A job report (webhook, reconcile poll or replayed create) goes through `apply_outcome`. A
+success is not final yet: the rendition stays `processing` with Ittybit's output facts
+recorded, and a `rendition.store` message gets the file copied into R2 by the queue
+consumer (`store_rendition`); only that copy completes it. A failure is final at once, and
+so is an output URL the policy refuses (`refuse_output`: a retry would get the same answer).
+Final rows never change, but a report about one still refreshes its media (the refresh after
+the final write may have failed), so a retried delivery repairs what the first one left half done.
+"""
+
+from __future__ import annotations
+
+import json
+
+from common.d1 import batch, first_row, run
+from common.keys import rendition_key
+from common.media_records import FINAL
+from common.messages import StoreMessage, store_message
+from common.public_errors import public_reason
+from processor.context import Context
+from processor.job_status import JobOutcome
+from processor.media_status import refresh_media
+from processor.presets import Preset
+from processor.sql import (
+    ADOPT_JOB,
+    MARK_MEDIA_PROCESSING,
+    NOTE_RETRY,
+    SELECT_RENDITION,
+    SELECT_RENDITION_BY_JOB,
+    record_outcome,
+)
+
+__all__ = ["apply_outcome", "refuse_output", "store_rendition"]
+
+
+async def _find_rendition(ctx: Context, outcome: JobOutcome) -> dict | None:
+    row = await first_row(ctx.db, SELECT_RENDITION_BY_JOB, outcome.job_id)
+    if row is not None:
+        return row
+    # The job id is not stored yet (the webhook beat MARK_SUBMITTED): our metadata names the rendition.
+    media_id = outcome.metadata.get("media_id")
+    name = outcome.metadata.get("rendition")
+    if not isinstance(media_id, str) or not isinstance(name, str):
+        return None
+    return await first_row(ctx.db, SELECT_RENDITION, media_id, name)
+
+
+async def apply_outcome(ctx: Context, outcome: JobOutcome) -> str:
+    """Record one job report; returns what happened (for logs and tests)."""
+    row = await _find_rendition(ctx, outcome)
+    if row is None:
+        return "unknown"
+    if row["job_id"] and row["job_id"] != outcome.job_id:
+        return "other_job"
+    if row["status"] in FINAL:
+        # Perhaps the retry of a failure whose media refresh did not happen (a D1 error, an
+        # evicted isolate): refreshing is idempotent, so do it, or the media stays `processing`.
+        await refresh_media(ctx, row["media_id"])
+        return "already_final"
+    media_id, name, now = row["media_id"], row["name"], ctx.now_ms()
+    if outcome.status == "pending":
+        return "unchanged"
+    adopt = (ADOPT_JOB, outcome.job_id, now, now, media_id, name)
+    processing = (MARK_MEDIA_PROCESSING, now, media_id)
+    if outcome.status == "processing":
+        await batch(ctx.db, [adopt, processing])
+        return "processing"
+    if outcome.status == "completed" and outcome.output_url:
+        await batch(ctx.db, [
+            adopt,
+            processing,
+            record_outcome(media_id, name, job_id=outcome.job_id, status="processing", now=now,
+                           output_url=outcome.output_url, width=outcome.width, height=outcome.height,
+                           duration=outcome.duration, size=outcome.filesize),
+        ])
+        await ctx.jobs.send(store_message(media_id, name, outcome.job_id, outcome.output_url))
+        return "store_queued"
+    error = outcome.error or (
+        "Ittybit reported success without an output URL" if outcome.status == "completed" else "the Ittybit job failed"
+    )
+    await batch(ctx.db, [
+        adopt,
+        record_outcome(media_id, name, job_id=outcome.job_id, status="failed", now=now,
+                       error=" ".join(str(error).split())[:500]),
+    ])
+    await refresh_media(ctx, media_id)
+    return "failed"
+
+
+def _content_type(row: dict) -> str:
+    """The rendition's MIME type, from the options its job was made with (fixed at insert)."""
+    return Preset(row["name"], row["kind"], json.loads(row["options"] or "{}")).output_content_type()
+
+
+async def store_rendition(ctx: Context, message: StoreMessage) -> str:
+    """Copy the output into renditions/<media>/<name>.<ext> and record it; returns what happened.
+
+    Raises whatever the copy raised (the consumer retries the message); notes the error
+    on the rendition first so the dead-letter reason can tell it.
+    """
+    row = await first_row(ctx.db, SELECT_RENDITION, message.media_id, message.rendition)
+    if row is None:
+        return "missing"
+    if row["status"] in FINAL:
+        # Perhaps the retry of a copy whose media refresh failed after the final write (a D1
+        # error, an evicted isolate): finish that refresh, or the media stays `processing`.
+        await refresh_media(ctx, message.media_id)
+        return "already_final"
+    if row["job_id"] and row["job_id"] != message.job_id:
+        return "other_job"
+    content_type = _content_type(row)
+    # renditions/<media>/<name>.<ext>, fixed when the row was inserted (older rows may lack it).
+    key = row["output_key"] or rendition_key(message.media_id, row["name"])
+    try:
+        size = await ctx.storage.store_from_url(message.output_url, key, content_type, row["size"])
+    except Exception as error:
+        # The error may be an OSError or a fetch error quoting the output URL: people get neither.
+        await run(ctx.db, NOTE_RETRY, public_reason(f"copying the output into R2 failed: {error}"), ctx.now_ms(),
+                  message.media_id, message.rendition)
+        raise
+    await run(ctx.db, *record_outcome(message.media_id, message.rendition, job_id=message.job_id, status="completed",
+                                       now=ctx.now_ms(), output_key=key, output_url=message.output_url,
+                                       content_type=content_type, size=size))
+    # A DELETE of the media may have run while we copied (the write above then changed
+    # nothing): the refresh finds no row, and the file must not be left behind.
+    if await refresh_media(ctx, message.media_id) is None:
+        await ctx.storage.delete([key])
+        return "deleted_meanwhile"
+    return "stored"
+
+
+async def refuse_output(ctx: Context, store: StoreMessage, reason: str) -> str:
+    """Fail the rendition whose output URL (or its answer) was refused: a retry would get the
+    same answer. The same rules as any job report apply (final rows and other jobs untouched)."""
+    ctx.log(f"processor: output of {store.media_id}/{store.rendition} refused: {reason}")
+    outcome = JobOutcome(job_id=store.job_id, status="failed", error=f"output refused: {reason}",
+                         metadata={"media_id": store.media_id, "rendition": store.rendition})
+    what = await apply_outcome(ctx, outcome)
+    return "output_refused" if what == "failed" else what
