@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from api.prefix_sweep import KEYS_PER_QUERY, chunks, sweep_prefix
 from common import d1
+from common.keys import ORIGINALS_PREFIX
 
-PREFIX = "originals/"
+PREFIX = ORIGINALS_PREFIX
 RESUME_KEY = "sweep:originals:after"
 
 

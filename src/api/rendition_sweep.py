@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from api.prefix_sweep import KEYS_PER_QUERY, chunks, sweep_prefix
 from common import d1
+from common.keys import RENDITIONS_PREFIX
 
-PREFIX = "renditions/"
+PREFIX = RENDITIONS_PREFIX
 RESUME_KEY = "sweep:renditions:after"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from processor.r2_notifications import media_id_for_object
+from common.ids import media_id_for_object
 from tests.e2e.conftest import eventually
 from tests.e2e.processor_helpers import ffmpeg, make_image, wait_final
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from processor.r2_notifications import media_id_for_object
+from common.ids import media_id_for_object
 from tests.e2e.conftest import eventually
 from tests.e2e.processor_helpers import make_audio, make_image, make_video, probe, upload, wait_final
 
