@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from processor.ittybit_client import DEFAULT_BASE_URL, IttybitClient, IttybitError  # noqa: E402
-from processor.ittybit_transport import TransportError, TransportResponse  # noqa: E402
+from processor.ittybit_client import TransportError, TransportResponse  # noqa: E402
 
 
 async def urllib_transport(method: str, url: str, headers: dict, body: bytes | None) -> TransportResponse:

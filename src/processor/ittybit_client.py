@@ -9,8 +9,16 @@ Exceptions::
     └── RejectedError            Ittybit refused this request (any other 4xx): retrying the
                                  same body cannot help; carries Ittybit's kind and message
 
-The HTTP itself goes through a transport (see processor.ittybit_transport), so this module
-runs unchanged under CPython tests and in the Workers runtime.
+The HTTP itself goes through a transport, so this module runs unchanged under CPython tests
+and in the Workers runtime. A transport is an async callable
+``(method, url, headers, body) -> TransportResponse`` that raises ``TransportError`` when no
+response came back (DNS, connection reset, timeout). The processor's entry module builds one
+on the runtime's ``fetch`` (processor.js_transport); tests and the local tools use
+``MockTransport``, which answers from a handler and records every request, in the manner of
+httpx's ``MockTransport``::
+
+    transport = MockTransport(lambda request: TransportResponse.json(201, {"id": "job_1"}))
+    client = IttybitClient("https://api.ittybit.com", "key", transport)
 """
 
 from __future__ import annotations
@@ -18,20 +26,23 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from common.public_errors import public_reason
-from processor.ittybit_transport import Transport, TransportError, TransportResponse
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "IttybitClient",
     "IttybitError",
+    "MockTransport",
     "RejectedError",
     "RetryableError",
+    "Transport",
     "TransportError",
+    "TransportRequest",
     "TransportResponse",
     "idempotency_key",
     "parse_retry_after",
@@ -42,6 +53,78 @@ DEFAULT_BASE_URL = "https://api.ittybit.com"
 # 409: a request with the same Idempotency-Key still in flight (the usual meaning); it settles.
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _MAX_MESSAGE_CHARS = 500
+
+
+# The transport: the HTTP seam under the client, and MockTransport, its documented fake.
+
+
+class TransportError(Exception):
+    """No HTTP response: the network failed or timed out."""
+
+
+@dataclass(frozen=True)
+class TransportResponse:
+    """An HTTP response: status, headers with lower-case names, and the whole body."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> TransportResponse:
+        """A JSON response, for fakes."""
+        merged = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
+        return cls(status, merged, json.dumps(payload).encode())
+
+
+@dataclass(frozen=True)
+class TransportRequest:
+    """An HTTP request as a transport received it."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body or b"null")
+
+
+class Transport(Protocol):
+    """What IttybitClient needs from HTTP."""
+
+    def __call__(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> Awaitable[TransportResponse]: ...
+
+
+Handler = Callable[[TransportRequest], "TransportResponse | Awaitable[TransportResponse]"]
+
+
+class MockTransport:
+    """A transport that answers every request from ``handler`` and keeps them in ``requests``.
+
+    The handler may be sync or async, may return a TransportResponse, and may raise
+    TransportError to stand for a network failure.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[TransportRequest] = []
+
+    async def __call__(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> TransportResponse:
+        request = TransportRequest(method, url, dict(headers), body)
+        self.requests.append(request)
+        response = self.handler(request)
+        if isinstance(response, Awaitable):
+            response = await response
+        return response
+
+
+# The client.
 
 
 class IttybitError(Exception):
@@ -227,7 +310,7 @@ class IttybitClient:
 
         Ittybit's standalone probe task ("returns format, dimensions, duration, codecs"); its
         exact shape is not in the reference, so the answer is returned as it came and read by
-        processor.source_info, which accepts a task with a file `output` or a bare file. A
+        processor.probe, which accepts a task with a file `output` or a bare file. A
         final task may come at once (the emulator probes synchronously) or later (get_task).
         """
         body: dict[str, Any] = {"kind": "probe", "input": input_url, "metadata": dict(metadata)}

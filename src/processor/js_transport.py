@@ -3,7 +3,7 @@
 import js
 from pyodide.ffi import to_js
 
-from processor.ittybit_transport import TransportError, TransportResponse
+from processor.ittybit_client import TransportError, TransportResponse
 
 __all__ = ["fetch_transport", "read_limited"]
 

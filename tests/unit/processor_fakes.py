@@ -10,7 +10,7 @@ from pathlib import Path
 
 from processor.context import Context
 from processor.ittybit_client import IttybitClient
-from processor.ittybit_transport import MockTransport, TransportResponse
+from processor.ittybit_client import MockTransport, TransportResponse
 from processor.output_urls import parse_host_list
 from processor.settings import Settings
 

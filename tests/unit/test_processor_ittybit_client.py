@@ -10,7 +10,7 @@ from processor.ittybit_client import (
     idempotency_key,
     parse_retry_after,
 )
-from processor.ittybit_transport import MockTransport, TransportError, TransportResponse
+from processor.ittybit_client import MockTransport, TransportError, TransportResponse
 from processor.presets import DEFAULT_PRESETS, Preset
 from processor.settings import input_url_for
 

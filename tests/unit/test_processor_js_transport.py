@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from processor.ittybit_transport import TransportError
+from processor.ittybit_client import TransportError
 
 MODULES = ("processor.js_transport",)
 

@@ -6,7 +6,7 @@ import json
 from common.messages import parse_message
 from processor.queue_consumer import give_up
 from processor.ittybit_client import idempotency_key
-from processor.ittybit_transport import TransportResponse
+from processor.ittybit_client import TransportResponse
 from processor.presets import presets_from_var
 from processor.queue_consumer import handle_message
 from processor.reconcile import reconcile

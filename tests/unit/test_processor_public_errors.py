@@ -4,7 +4,7 @@ import pytest
 
 from common.messages import StoreMessage
 from processor.ittybit_client import IttybitClient, RejectedError, RetryableError
-from processor.ittybit_transport import MockTransport, TransportError, TransportResponse
+from processor.ittybit_client import MockTransport, TransportError, TransportResponse
 from processor.job_status import outcome_from_job
 from processor.queue_consumer import give_up_reason
 from processor.renditions import store_rendition

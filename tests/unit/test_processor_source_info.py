@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processor.source_info import ProbeResult, SourceInfo, parse_fps, read_probe
+from processor.probe import ProbeResult, SourceInfo, parse_fps, read_probe
 
 FILE = {
     "object": "file", "kind": "video", "format": "mp4", "width": 1080, "height": 1920, "rotation": 90,

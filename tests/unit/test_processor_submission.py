@@ -1,7 +1,7 @@
 import pytest
 
 from processor.ittybit_client import idempotency_key
-from processor.ittybit_transport import TransportResponse
+from processor.ittybit_client import TransportResponse
 from processor.queue_consumer import handle_message
 from tests.unit.processor_fakes import NOW, insert_media, make_context, submit
 
