@@ -23,9 +23,9 @@ from local_runtime.stack import (  # noqa: I001
     Stack,
     StackError,
     WorkerSpec,
-    _pump,
     free_port,
     node_binary,
+    pump,
     wrangler_command,
     wrangler_env,
 )
@@ -184,7 +184,7 @@ class ReferenceWorker:
             command, cwd=folder, env=wrangler_env(self.registry_dir), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        threading.Thread(target=_pump, args=(self.process.stdout, [self.log], "[reference] "), daemon=True).start()
+        threading.Thread(target=pump, args=(self.process.stdout, [self.log], "[reference] "), daemon=True).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -94,7 +94,8 @@ def wrangler_env(registry_dir: Path | None = None) -> dict[str, str]:
     return env
 
 
-def _pump(stream: IO[bytes], sinks: list[IO[str]], prefix: str) -> None:
+def pump(stream: IO[bytes], sinks: list[IO[str]], prefix: str) -> None:
+    """Copy a child process's output, line by line and prefixed, into each sink (until EOF)."""
     for raw in iter(stream.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip("\n")
         for sink in sinks:
@@ -318,7 +319,7 @@ class Stack:
         )
         sinks = [log_file] + ([self.echo] if self.echo else [])
         label = spec.label or worker.name
-        threading.Thread(target=_pump, args=(process.stdout, sinks, f"[{label}] "), daemon=True).start()
+        threading.Thread(target=pump, args=(process.stdout, sinks, f"[{label}] "), daemon=True).start()
         return RunningWorker(worker, spec, config, process, log_path, log_file)
 
     def _wait_ready(self, running: RunningWorker, deadline: float) -> None:
