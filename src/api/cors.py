@@ -38,8 +38,9 @@ WILDCARD_WITH_CREDENTIALS = (
 _logged_config_errors: set[str] = set()
 
 
-def log_config_error_once(error: CorsConfigError) -> None:
-    """Print a config error once per isolate (every request answers it, the log need not)."""
+def log_config_error_once(error: ValueError) -> None:
+    """Print a config error (CorsConfigError, or another bad var of api.settings) once per isolate
+    (every request answers it, the log need not)."""
     text = str(error)
     if text not in _logged_config_errors:
         _logged_config_errors.add(text)

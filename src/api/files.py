@@ -2,39 +2,43 @@
 
 from api.byte_ranges import RangeNotSatisfiable, parse_range, unsatisfied_content_range
 from api.conditional import etag_matches
-from api.errors import ApiError
 from api.file_keys import resolve_file_key
-from common.responses import empty_response
+from api.settings import settings_from_env
+from common.errors import HttpError
+from common.responses import empty_response, stream_response
+from common.routing import request_method
 from common.url_signing import verify
-from workers import Response
 
 CACHE_CONTROL = "private, max-age=300"
 
 
 def signature_allows(env, path: str, query: dict, now: int) -> bool:
     """True when the URL carries a valid, unexpired signature for exactly this path."""
-    secret = getattr(env, "URL_SIGNING_SECRET", None)
+    secret = settings_from_env(env).url_signing_secret
     if not secret or "signature" not in query:
         return False
     return verify(secret, path, query.get("expires"), query.get("signature"), now)
 
 
-async def serve_file(env, raw_key: str, range_header, if_none_match, head_only: bool) -> Response:
-    """Stream the object with its type, ETag, ranges (206/416) and conditions (304)."""
-    key = resolve_file_key(raw_key)
+async def serve_file(request, env, params):
+    """Stream the object with its type, ETag, ranges (206/416) and conditions (304); HEAD too."""
+    range_header = request.headers.get("range")
+    if_none_match = request.headers.get("if-none-match")
+    head_only = request_method(request) == "HEAD"
+    key = resolve_file_key(params["key"])
     if key is None:
         # Same answer as a missing object: never say what lies outside the two prefixes.
-        raise ApiError(404, "not_found", "No such file.")
+        raise HttpError(404, "not_found", "No such file.")
     if range_header is None and if_none_match is None and not head_only:
         obj = await env.MEDIA.get(key)
         if obj is None:
-            raise ApiError(404, "not_found", "No such file.")
-        return Response(obj.body, status=200, headers=_headers(obj, obj.size))
+            raise HttpError(404, "not_found", "No such file.")
+        return stream_response(obj.body, 200, _headers(obj, obj.size))
 
     # Ranges and conditions need the size and ETag before reading: ask R2 for the head.
     meta = await env.MEDIA.head(key)
     if meta is None:
-        raise ApiError(404, "not_found", "No such file.")
+        raise HttpError(404, "not_found", "No such file.")
     size = int(meta.size)
     if if_none_match is not None and etag_matches(if_none_match, meta.httpEtag):
         return empty_response(304, _headers(meta, None))
@@ -57,8 +61,8 @@ async def serve_file(env, raw_key: str, range_header, if_none_match, head_only: 
     options["onlyIf"] = {"etagMatches": meta.etag}
     obj = await env.MEDIA.get(key, options)
     if obj is None or not hasattr(obj, "body") or obj.body is None:
-        raise ApiError(409, "file_changed", "The file changed while it was being read; retry.")
-    return Response(obj.body, status=status, headers=headers)
+        raise HttpError(409, "file_changed", "The file changed while it was being read; retry.")
+    return stream_response(obj.body, status, headers)
 
 
 def _headers(obj, length) -> dict:

@@ -1,15 +1,16 @@
-"""Media records: get (KV first, D1 on a miss), list, delete, stats."""
+"""Media records: get (KV first, D1 on a miss), list, delete, stats: the handlers and what they read."""
 
 import json
 import time
 
-from api.cursors import encode_cursor
-from api.errors import ApiError
 from api.file_keys import file_path
-from api.media_cache import cache_read_record, read_cached
-from api.listing import parse_list_query
+from api.listing import encode_cursor, parse_list_query
+from api.settings import settings_from_env
 from common import d1
+from common.errors import HttpError
 from common.ids import is_media_id
+from common.keys import renditions_prefix
+from common.media_cache import cache_read_record, read_cached
 from common.media_records import (
     DELETE_MEDIA,
     DELETE_PROBE,
@@ -23,20 +24,41 @@ from common.media_records import (
     split_page,
     stats_json,
 )
+from common.responses import json_response
+from common.routing import query_params
 from common.url_signing import signed_url
 
-SIGNED_URL_TTL_DEFAULT = 900
+
+async def get_media(request, env, params):
+    """GET /api/media/{id}: the record with its file URLs, X-Cache saying where it came from."""
+    record, cache = await media_record(env, params["id"])
+    return json_response(record, 200, {"x-cache": cache})
 
 
-def _not_found(media_id: str) -> ApiError:
-    return ApiError(404, "not_found", f"No media with id {media_id!r}.")
+async def list_media(request, env, params):
+    """GET /api/media: a page of records."""
+    return json_response(await media_page(env, query_params(request)))
 
 
-async def get_media(env, media_id: str) -> tuple[dict, str]:
+async def delete_media(request, env, params):
+    """DELETE /api/media/{id}."""
+    return json_response(await remove_media(env, params["id"]))
+
+
+async def stats(request, env, params):
+    """GET /api/stats: the counts, in one query."""
+    return json_response(stats_json(await d1.first_row(env.DB, STATS)))
+
+
+def _not_found(media_id: str) -> HttpError:
+    return HttpError(404, "not_found", f"No media with id {media_id!r}.")
+
+
+async def media_record(env, media_id: str) -> tuple[dict, str]:
     """The media JSON and where it came from ("hit" or "miss")."""
     if not is_media_id(media_id):
         raise _not_found(media_id)
-    cached = await read_cached(env, media_id)
+    cached = await read_cached(env.METADATA, media_id)
     if cached is not None:
         try:
             return with_urls(env, json.loads(cached)), "hit"
@@ -47,16 +69,15 @@ async def get_media(env, media_id: str) -> tuple[dict, str]:
         raise _not_found(media_id)
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     record = media_json(row, renditions)
-    await cache_read_record(env, media_id, record)
+    await cache_read_record(env.METADATA, env.DB, media_id, record)
     return with_urls(env, record), "miss"
 
 
 def with_urls(env, record: dict) -> dict:
     """Add file URLs at answer time (signed ones expire, so they are never cached)."""
-    base = str(getattr(env, "PUBLIC_API_URL", "") or "").rstrip("/")
-    secret = getattr(env, "URL_SIGNING_SECRET", None)
-    ttl = int(getattr(env, "SIGNED_URL_TTL", None) or SIGNED_URL_TTL_DEFAULT)
-    expires = int(time.time()) + ttl
+    settings = settings_from_env(env)
+    base, secret = settings.public_api_url, settings.url_signing_secret
+    expires = int(time.time()) + settings.signed_url_ttl
 
     def links(key):
         path = file_path(key)
@@ -76,7 +97,7 @@ def with_urls(env, record: dict) -> dict:
     return record
 
 
-async def list_media(env, params: dict) -> dict:
+async def media_page(env, params: dict) -> dict:
     """A page of media, newest first, with an opaque cursor to the next."""
     query = parse_list_query(params)
     sql, sql_params = list_query(query.status, query.cursor, query.limit)
@@ -95,7 +116,7 @@ def _summary(row) -> dict:
     return summary
 
 
-async def delete_media(env, media_id: str) -> dict:
+async def remove_media(env, media_id: str) -> dict:
     """Remove the original and every rendition from R2, then the rows, then the cache entry.
 
     R2 goes first: deletes there are idempotent, so a failure half-way leaves the record
@@ -108,7 +129,7 @@ async def delete_media(env, media_id: str) -> dict:
         raise _not_found(media_id)
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     keys = {row["r2_key"]} | {r["output_key"] for r in renditions if r.get("output_key")}
-    keys |= await _keys_under(env.MEDIA, f"renditions/{media_id}/")
+    keys |= await _keys_under(env.MEDIA, renditions_prefix(media_id))
     if keys:
         await env.MEDIA.delete(sorted(keys))
     await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA, media_id)])
@@ -129,8 +150,3 @@ async def _keys_under(bucket, prefix: str) -> set[str]:
         if not listing.truncated:
             return keys
         cursor = listing.cursor
-
-
-async def stats(env) -> dict:
-    """The counts, in one query."""
-    return stats_json(await d1.first_row(env.DB, STATS))

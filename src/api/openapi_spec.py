@@ -1,17 +1,23 @@
 """The OpenAPI 3.1 description of both workers, served by the API worker at GET /openapi.json.
 
 A Python module rather than a JSON file because wrangler uploads the modules under src/
-and nothing else. `/work/main/openapi.json` is this document written out by
+and nothing else. `openapi.json` at the repository's root is this document written out by
 `scripts/export-openapi`; tests/unit/test_openapi_spec.py fails when the two drift.
 
-The document is built once, at import, from the small helpers below; the API worker
-imports this module only when /openapi.json is asked for (start-up stays lean).
+The paths are built from the two workers' route tables (api.app.ROUTES, processor.app.ROUTES):
+each route names its operation here, and its `public`/`signed` flags give the operation's
+security and 401; a path the processor serves lists its servers. The operations' texts and
+the schemas are hand-written. Error codes come from common.errors.ERROR_CODES. The document
+is built once, at import; the API worker imports this module only when /openapi.json is
+asked for (start-up stays lean).
 """
 
 from __future__ import annotations
 
 import json
+import re
 
+from common.errors import ERROR_CODES
 from common.media_records import RENDITION_FIELDS
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_PROCESSOR_URL", "OPENAPI", "served_document"]
@@ -56,7 +62,10 @@ def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
 
 
 def _error(description: str, codes: list[str], schema: str = "Error", headers: dict | None = None) -> dict:
-    """An error response: JSON {"error", "code", ...} whose code is one of `codes`."""
+    """An error response: JSON {"error", "code", ...} whose code is one of `codes` (all in ERROR_CODES)."""
+    unknown = [code for code in codes if code not in ERROR_CODES]
+    if unknown:
+        raise ValueError(f"error codes missing from common.errors.ERROR_CODES: {unknown}")
     body = {"allOf": [_ref(schema), {"properties": {"code": {"enum": codes}}}]}
     return _json(body, description, headers)
 
@@ -277,7 +286,7 @@ def _file_operation(head: bool, seed: bool) -> dict:
         return response
 
     return {
-        "operationId": ("head" if head else "get") + ("Image" if seed else "File"),
+        "operationId": ("head" if head else "get") + ("ImageFile" if seed else "File"),
         "summary": ("Headers of" if head else "Stream") + " an original or a rendition" + twin,
         "description": (
             "Serves keys under originals/ and renditions/ only; anything else (traversal, encoded"
@@ -286,7 +295,6 @@ def _file_operation(head: bool, seed: bool) -> dict:
             " ignored (200). If-None-Match with a matching ETag answers 304."
         ),
         "tags": ["files"],
-        "security": _FILE_AUTH,
         "parameters": [
             {
                 "name": "key",
@@ -327,7 +335,6 @@ def _file_operation(head: bool, seed: bool) -> dict:
             "200": ok("The whole object, with its stored Content-Type.", _FILE_HEADERS),
             "206": ok("One byte range.", {**_FILE_HEADERS, "Content-Range": _CONTENT_RANGE}),
             "304": {"description": "If-None-Match matched: no body.", "headers": {"ETag": _ETAG}},
-            "401": _UNAUTHORIZED,
             "404": _error("No such file (or a key outside originals/ and renditions/).", ["not_found"]),
             "409": _error("The object was replaced while it was being read; retry.", ["file_changed"]),
             "416": {
@@ -356,7 +363,6 @@ def _upload_operation(seed: bool) -> dict:
             " Content-Type is accepted (e.g. video/mp4, audio/mpeg); the media types listed are examples."
         ),
         "tags": ["media"],
-        "security": _API_KEY_AUTH,
         "parameters": [
             {
                 "name": "X-File-Name",
@@ -381,9 +387,9 @@ def _upload_operation(seed: bool) -> dict:
                 {"Location": _header("/api/media/{id}")},
             ),
             "400": _error(
-                "Empty body or a malformed Content-Length.", ["empty_body", "invalid_content_length"]
+                "Empty body, a malformed Content-Length, or a body that ended before it (or broke).",
+                ["empty_body", "invalid_content_length", "incomplete_body"],
             ),
-            "401": _UNAUTHORIZED,
             "413": _error(
                 "Past MAX_FILE_SIZE (declared by Content-Length, or counted while streaming).",
                 ["file_too_large"],
@@ -419,7 +425,6 @@ def _get_media_operation(seed: bool) -> dict:
         "operationId": "getImage" if seed else "getMedia",
         "summary": "One media record with its renditions" + (" (the seed's path)" if seed else ""),
         "tags": ["media"],
-        "security": _API_KEY_AUTH,
         "parameters": [_id_parameter()],
         "responses": {
             "200": _json(
@@ -427,7 +432,6 @@ def _get_media_operation(seed: bool) -> dict:
                 "The record; completed renditions carry url and signed_url.",
                 {"X-Cache": _header("hit (KV) or miss (D1).", {"type": "string", "enum": ["hit", "miss"]})},
             ),
-            "401": _UNAUTHORIZED,
             "404": _error("No media with this id.", ["not_found"]),
         },
     }
@@ -439,11 +443,9 @@ def _delete_media_operation(seed: bool) -> dict:
         "summary": "Delete the original, every rendition, the rows and the cache entry"
         + (" (the seed's path)" if seed else ""),
         "tags": ["media"],
-        "security": _API_KEY_AUTH,
         "parameters": [_id_parameter()],
         "responses": {
             "200": _json(_ref("Deleted"), "Deleted."),
-            "401": _UNAUTHORIZED,
             "404": _error("No media with this id (also the second time).", ["not_found"]),
         },
     }
@@ -458,37 +460,27 @@ def _health_operation(head: bool) -> dict:
         "summary": "Health and memory (no auth)",
         "description": "Both workers serve it (see the path's servers); `worker` says which answered.",
         "tags": ["health"],
-        "security": [],
         "responses": {"200": response},
     }
 
 
-_PATHS: dict = {
-    "/healthz": {
-        "servers": [
-            {"url": DEFAULT_API_URL, "description": "API worker"},
-            {"url": DEFAULT_PROCESSOR_URL, "description": "processor worker"},
-        ],
-        "get": _health_operation(head=False),
-        "head": _health_operation(head=True),
-    },
-    "/openapi.json": {
-        "get": {
+def _operations() -> list[dict]:
+    """Every operation the route tables name, each with its operationId."""
+    return [
+        _health_operation(head=False),
+        _health_operation(head=True),
+        {
             "operationId": "getOpenApi",
             "summary": "This document (no auth)",
             "description": "`servers` are filled in from PUBLIC_API_URL and PUBLIC_PROCESSOR_URL when set.",
             "tags": ["health"],
-            "security": [],
             "responses": {"200": _json({"type": "object", "required": ["openapi", "paths"]}, "OpenAPI 3.1.")},
-        }
-    },
-    "/api/media": {
-        "post": _upload_operation(seed=False),
-        "get": {
+        },
+        _upload_operation(seed=False),
+        {
             "operationId": "listMedia",
             "summary": "Media records, newest first, a page at a time",
             "tags": ["media"],
-            "security": _API_KEY_AUTH,
             "parameters": [
                 {
                     "name": "status",
@@ -518,27 +510,24 @@ _PATHS: dict = {
             "responses": {
                 "200": _json(_ref("MediaList"), "A page; next_cursor is null on the last one."),
                 "400": _error("A bad status, limit or cursor.", ["invalid_status", "invalid_limit", "invalid_cursor"]),
-                "401": _UNAUTHORIZED,
             },
         },
-    },
-    "/api/media/{id}": {"get": _get_media_operation(seed=False), "delete": _delete_media_operation(seed=False)},
-    "/api/stats": {
-        "get": {
+        _get_media_operation(seed=False),
+        _delete_media_operation(seed=False),
+        {
             "operationId": "getStats",
             "summary": "Counts by status (processed repeats completed), one query",
             "tags": ["media"],
-            "security": _API_KEY_AUTH,
-            "responses": {"200": _json(_ref("Stats"), "The counts."), "401": _UNAUTHORIZED},
-        }
-    },
-    "/files/{key}": {"get": _file_operation(head=False, seed=False), "head": _file_operation(head=True, seed=False)},
-    "/api/images": {"post": _upload_operation(seed=True)},
-    "/api/images/{id}": {"get": _get_media_operation(seed=True), "delete": _delete_media_operation(seed=True)},
-    "/images/{key}": {"get": _file_operation(head=False, seed=True), "head": _file_operation(head=True, seed=True)},
-    "/webhooks/ittybit": {
-        "servers": [{"url": DEFAULT_PROCESSOR_URL, "description": "processor worker"}],
-        "post": {
+            "responses": {"200": _json(_ref("Stats"), "The counts.")},
+        },
+        _file_operation(head=False, seed=False),
+        _file_operation(head=True, seed=False),
+        _upload_operation(seed=True),
+        _get_media_operation(seed=True),
+        _delete_media_operation(seed=True),
+        _file_operation(head=False, seed=True),
+        _file_operation(head=True, seed=True),
+        {
             "operationId": "ittybitWebhook",
             "summary": "Ittybit's job webhook (processor worker; Standard Webhooks signature)",
             "description": (
@@ -582,11 +571,70 @@ _PATHS: dict = {
                     ["invalid_signature"],
                 ),
                 "413": _error("Body over 1 MiB (declared or streamed).", ["too_large"]),
-                "500": _error("ITTYBIT_WEBHOOK_SECRET is not set.", ["not_configured"]),
+                "500": _error(
+                    "ITTYBIT_WEBHOOK_SECRET is not set, another variable is invalid, or our failure (the"
+                    " webhook-id is then forgotten, so the sender's retry is handled).",
+                    ["not_configured", "config_error", "internal_error"],
+                ),
             },
         },
-    },
+    ]
+
+
+_WORKER_SERVERS = {
+    "api": {"url": DEFAULT_API_URL, "description": "API worker"},
+    "processor": {"url": DEFAULT_PROCESSOR_URL, "description": "processor worker"},
 }
+
+
+def openapi_path(pattern: str) -> str:
+    """A route pattern as an OpenAPI path: /files/{key:path} is /files/{key}."""
+    return re.sub(r"\{([a-z_]+):path\}", r"{\1}", pattern)
+
+
+def _operation(route, operation_id: str, operations: dict) -> dict:
+    """The operation `operation_id`, with the security and 401 the route's flags give it."""
+    described = operations[operation_id]  # a KeyError: a route names an operation not written here
+    if route.public:
+        security = described.get("security", [])
+        responses = described["responses"]
+    else:
+        security = _FILE_AUTH if route.signed else _API_KEY_AUTH
+        responses = dict(sorted({**described["responses"], "401": _UNAUTHORIZED}.items()))
+    operation: dict = {}
+    for name, value in described.items():
+        if name in ("security", "responses"):
+            continue
+        operation[name] = value
+        if name == "tags":
+            operation["security"] = security
+    operation["responses"] = responses
+    return operation
+
+
+def _paths() -> dict:
+    """The paths of both workers' route tables, in table order (the API's first)."""
+    from api.app import ROUTES as API_ROUTES
+    from processor.app import ROUTES as PROCESSOR_ROUTES
+
+    operations = {operation["operationId"]: operation for operation in _operations()}
+    paths: dict = {}
+    served_by: dict = {}
+    for worker, routes in (("api", API_ROUTES), ("processor", PROCESSOR_ROUTES)):
+        for route in routes:
+            path = openapi_path(route.pattern)
+            item = paths.setdefault(path, {})
+            served_by.setdefault(path, [])
+            if worker not in served_by[path]:
+                served_by[path].append(worker)
+            item.setdefault(route.method.lower(), _operation(route, route.operation, operations))
+            if route.head_operation:
+                item.setdefault("head", _operation(route, route.head_operation, operations))
+    for path, workers in served_by.items():
+        if "processor" in workers:  # the document's default server is the API's
+            paths[path] = {"servers": [_WORKER_SERVERS[worker] for worker in workers], **paths[path]}
+    return paths
+
 
 OPENAPI: dict = {
     "openapi": "3.1.0",
@@ -608,7 +656,7 @@ OPENAPI: dict = {
         {"name": "health"},
         {"name": "processor"},
     ],
-    "paths": _PATHS,
+    "paths": _paths(),
     "components": {
         "schemas": _SCHEMAS,
         "securitySchemes": {

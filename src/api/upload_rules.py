@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from api.errors import ApiError
+from common.errors import HttpError
 from common.file_names import MAX_FILE_NAME_CHARS, clean_file_name
 
 __all__ = [
@@ -36,12 +36,12 @@ def max_file_size(var: str | None) -> int:
 
 
 def declared_length(header: str | None) -> int | None:
-    """The Content-Length, None when absent; ApiError 400 when malformed or repeated."""
+    """The Content-Length, None when absent; HttpError 400 when malformed or repeated."""
     if header is None:
         return None
     text = header.strip()
     if not _DIGITS.fullmatch(text) or len(text) > _MAX_LENGTH_DIGITS:
-        raise ApiError(
+        raise HttpError(
             400,
             "invalid_content_length",
             "Content-Length must be one non-negative integer.",
@@ -75,14 +75,14 @@ def file_name(headers_get: Callable[[str], str | None]) -> str | None:
     return None
 
 
-def empty_body() -> ApiError:
+def empty_body() -> HttpError:
     """400 `empty_body`: by Content-Length 0 before reading, or a body that had no bytes."""
-    return ApiError(400, "empty_body", "The request body is empty: send the file as the body.")
+    return HttpError(400, "empty_body", "The request body is empty: send the file as the body.")
 
 
-def file_too_large(limit: int) -> ApiError:
+def file_too_large(limit: int) -> HttpError:
     """413 `file_too_large`: by Content-Length before reading, or while streaming."""
-    return ApiError(
+    return HttpError(
         413,
         "file_too_large",
         f"The file is larger than the limit of {limit} bytes.",

@@ -1,29 +1,63 @@
-"""POST /api/media: the raw body is the file; it goes to R2, D1, the queue and KV."""
+"""POST /api/media: the raw body is the file; it goes to R2, D1, the queue and KV.
+
+The body is streamed into R2 without being copied into Python (common.r2_streams, which the
+processor stores outputs with too); this module turns the stream's outcomes into answers:
+400 when the body breaks or ends early, 413 as soon as a chunked body passes the size limit,
+503 with Retry-After when the isolate's part buffers for chunked bodies stay busy.
+"""
 
 import os
 import time
 
-from api.errors import ApiError
-from api.media_cache import cache_record, uncache_record
-from api.upload_rules import check_declared_length, declared_length, empty_body, file_name, max_file_size
-from api.upload_stream import RequestBody, read_head, store_known_length, store_unknown_length
+from api.settings import settings_from_env
+from api.upload_rules import check_declared_length, declared_length, empty_body, file_name, file_too_large
 from common import d1
+from common.errors import HttpError
 from common.ids import new_media_id
-from common.job_messages import job_message
+from common.keys import original_key
+from common.media_cache import cache_record, uncache_record
+from common.messages import job_message
 from common.media_kinds import SNIFF_BYTES, declared_matches, sniff
 from common.media_records import COUNT_PENDING_BEFORE, DELETE_MEDIA, INSERT_MEDIA_RETURNING, SELECT_MEDIA, media_json
+from common.r2_streams import BodyReader, PartBuffersBusy, StreamReadError, StreamTooLarge, put_in_parts, put_known_length
+from common.responses import json_response
 
 
-async def upload_media(request, env) -> tuple[int, dict]:
-    """Store one upload; every step after the R2 put is undone if a later one fails."""
-    limit = max_file_size(getattr(env, "MAX_FILE_SIZE", None))
+class RequestBody(BodyReader):
+    """A request body: refusing it releases the reader instead of cancelling the stream.
+
+    The runtime discards what is left of a request body once the answer is sent. Cancelling
+    it ourselves gains nothing, and would keep the local runtime from reading the rest
+    before it answers, which the proxy of `wrangler dev` needs to pass a 413 or 415 on
+    (docs/reliability.md, "A refused upload's 413").
+    """
+
+    async def cancel(self) -> None:
+        try:
+            self.reader.releaseLock()
+        except Exception:
+            pass
+
+
+async def upload_media(request, env, params):
+    """Store one upload (202 with Location); every step after the R2 put is undone if a later one fails."""
+    status, body = await store_upload(request, env)
+    return json_response(body, status, {"location": body["links"]["self"]})
+
+
+async def store_upload(request, env) -> tuple[int, dict]:
+    """The upload's status and JSON answer (HttpError for a refused one)."""
+    limit = settings_from_env(env).max_file_size
     length = declared_length(request.headers.get("content-length"))
     check_declared_length(length, limit)  # 413 before a byte is read; 400 when 0
     stream = request.body
     if stream is None:
         raise empty_body()
     body = RequestBody(stream)
-    head = await read_head(body, SNIFF_BYTES)
+    try:
+        head = await body.read_head(SNIFF_BYTES)
+    except StreamReadError as error:
+        raise _incomplete() from error
     if not head:
         raise empty_body()
     sniffed = sniff(head)
@@ -34,16 +68,13 @@ async def upload_media(request, env) -> tuple[int, dict]:
 
     now = int(time.time() * 1000)
     media_id = new_media_id(now, os.urandom(10))
-    key = f"originals/{media_id}"
+    key = original_key(media_id)
     name = file_name(request.headers.get)
     options = {
         "httpMetadata": {"contentType": sniffed.content_type},
         "customMetadata": {"media_id": media_id},
     }
-    if length is not None:
-        stored = await store_known_length(env.MEDIA, key, body, length, options)
-    else:
-        stored = await store_unknown_length(env.MEDIA, key, body, limit, options)
+    stored = await store_body(env.MEDIA, key, body, length, limit, options)
     size = int(stored.size)
 
     try:
@@ -60,15 +91,15 @@ async def upload_media(request, env) -> tuple[int, dict]:
         raise
     # Cache before queueing: once the job is queued the processor may update the record,
     # and its cache refresh must land after this first write, never before it.
-    await cache_record(env, media_id, media_json(row, []))
+    await cache_record(env.METADATA, media_id, media_json(row, []))
     try:
         await env.JOBS.send(job_message(media_id, key))
     except BaseException as error:
         # Without its queue message the record would wait for the reconcile cron: undo instead.
         await d1.run(env.DB, DELETE_MEDIA, media_id)
-        await uncache_record(env, media_id)
+        await uncache_record(env.METADATA, media_id)
         await env.MEDIA.delete(key)
-        raise ApiError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
+        raise HttpError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
 
     position = await d1.first_row(env.DB, COUNT_PENDING_BEFORE, now, media_id)
     return 202, {
@@ -83,14 +114,35 @@ async def upload_media(request, env) -> tuple[int, dict]:
     }
 
 
-def _unsupported(declared, sniffed) -> ApiError:
+async def store_body(bucket, key: str, body: RequestBody, length: int | None, limit: int, options: dict):
+    """Put the body into R2 as a stream: in one put of its declared length, else in parts
+    (a chunked body), refused (413) as soon as it passes `limit`. Returns the R2 object."""
+    try:
+        if length is not None:
+            chunks, stream = body.release()
+            return await put_known_length(bucket, key, stream, length, options, head_chunks=chunks)
+        return await put_in_parts(bucket, key, body, options, limit)
+    except StreamTooLarge as error:
+        raise file_too_large(limit) from error
+    except PartBuffersBusy as error:  # too many chunked uploads at once in this isolate
+        raise HttpError(503, "busy", "Too many uploads without a Content-Length at once; retry shortly, or send"
+                        " Content-Length.", headers={"retry-after": str(error.retry_after)}) from error
+    except StreamReadError as error:
+        raise _incomplete() from error
+
+
+def _incomplete() -> HttpError:
+    return HttpError(400, "incomplete_body", "The body ended before its Content-Length, or could not be read.")
+
+
+def _unsupported(declared, sniffed) -> HttpError:
     if sniffed is None:
-        return ApiError(
+        return HttpError(
             415,
             "unsupported_media_type",
             "The file is not an image, video or audio format we recognise (judged by its first bytes).",
         )
-    return ApiError(
+    return HttpError(
         415,
         "media_type_mismatch",
         f"The body is {sniffed.content_type} but Content-Type says {declared}.",

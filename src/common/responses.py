@@ -1,21 +1,53 @@
-"""JSON and empty responses for both workers (the one place that builds `workers.Response`)."""
+"""The responses of both workers: JSON, empty, streamed, errors, health (the one place that builds `workers.Response`).
+
+`workers` exists only in Pyodide; it is imported at the first response, so every module
+that answers requests stays importable by CPython (the unit tests) until it answers one.
+"""
 
 import json
 
-from workers import Response
+from common.errors import HttpError
+from common.memory import memory_figures
 
 JSON_TYPE = "application/json; charset=utf-8"
 
+_response_class = None
 
-def json_response(body: object, status: int = 200, headers: dict | None = None) -> Response:
+
+def _response(body, status: int, headers: dict):
+    global _response_class
+    if _response_class is None:
+        from workers import Response
+
+        _response_class = Response
+    return _response_class(body, status=status, headers=headers)
+
+
+def json_response(body: object, status: int = 200, headers: dict | None = None):
     """A JSON response; `headers` are added to the content type."""
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        status=status,
-        headers={"content-type": JSON_TYPE, **(headers or {})},
-    )
+    return _response(json.dumps(body, separators=(",", ":")), status, {"content-type": JSON_TYPE, **(headers or {})})
 
 
-def empty_response(status: int, headers: dict | None = None) -> Response:
+def empty_response(status: int, headers: dict | None = None):
     """A response without a body (204, 304, HEAD answers)."""
-    return Response(None, status=status, headers=headers or {})
+    return _response(None, status, headers or {})
+
+
+def stream_response(body, status: int, headers: dict):
+    """A response whose body is a stream (an R2 object's), passed on without entering Python."""
+    return _response(body, status, headers)
+
+
+def error_response(error: HttpError):
+    """The JSON error body of `error`, with its status and headers."""
+    return json_response(error.body(), error.status, error.headers)
+
+
+def health_handler(worker: str):
+    """The GET /healthz handler of `worker`: status, the worker's name and its memory figures."""
+
+    async def health(request, env, params):
+        return json_response({"status": "ok", "worker": worker, "memory": memory_figures()})
+
+    health.__name__ = health.__qualname__ = "health"
+    return health

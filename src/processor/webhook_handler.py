@@ -5,41 +5,50 @@ handled (a duplicate delivery, or a replay inside the tolerance: nothing changes
 because Standard Webhooks senders retry any other status and may disable the endpoint);
 400 unreadable body; 401 bad or missing signature (missing headers are refused before the
 body is read), or a timestamp outside the 5-minute tolerance (a stale replay); 413 too
-large; 500 our failure, after forgetting the webhook-id so the sender's retry is handled.
+large (declared, or counted while reading: the one size check); 500 our failure, after
+forgetting the webhook-id so the sender's retry is handled. Errors are common.errors'.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from common.d1 import run
+from common.errors import HttpError
+from common.responses import json_response
 from processor.context import Context
-from processor.outcomes import apply_outcome
-from processor.rendition_store import DELETE_WEBHOOK_DELIVERY, INSERT_WEBHOOK_DELIVERY
-from processor.webhook_payload import MAX_WEBHOOK_BYTES, WebhookTooLarge, parse_webhook
+from processor.job_status import JobOutcome, outcome_from_job
+from processor.renditions import apply_outcome
+from processor.settings import settings_from_env
+from processor.sql import DELETE_WEBHOOK_DELIVERY, INSERT_WEBHOOK_DELIVERY
 from processor.webhook_signature import WebhookVerificationError, verify
 
-__all__ = ["WebhookAnswer", "declared_too_large", "handle_webhook", "refuse_before_reading"]
+__all__ = ["MAX_WEBHOOK_BYTES", "handle_webhook", "parse_webhook", "read_body", "receive_webhook", "refuse_before_reading"]
 
+# Job objects are a few KB; a megabyte leaves room for many tasks and refuses abuse.
+MAX_WEBHOOK_BYTES = 1_048_576
 SIGNATURE_HEADERS = ("id", "timestamp", "signature")
 
 
-@dataclass(frozen=True)
-class WebhookAnswer:
-    """The HTTP status and JSON body to answer."""
-
-    status: int
-    body: dict
+def _too_large() -> HttpError:
+    return HttpError(413, "too_large", f"webhook body is over {MAX_WEBHOOK_BYTES} bytes")
 
 
-def _error(status: int, code: str, message: str) -> WebhookAnswer:
-    return WebhookAnswer(status, {"error": message, "code": code})
-
-
-def declared_too_large(content_length: str | None) -> bool:
-    """True when Content-Length alone says the body is over the limit (refuse before reading)."""
-    return bool(content_length) and content_length.strip().isdigit() and int(content_length) > MAX_WEBHOOK_BYTES
+async def receive_webhook(request, env, params):
+    """The route's handler: refuse what needs no body, read at most the limit, handle it."""
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    refuse_before_reading(headers)  # unsigned or declared too large: the body stays unread
+    body = await read_body(request.body, MAX_WEBHOOK_BYTES)
+    try:
+        settings = settings_from_env(env)
+    except ValueError as error:
+        raise HttpError(500, "config_error", str(error)) from error
+    # The webhook needs the bindings and the settings; no Ittybit client, no R2.
+    ctx = Context(db=env.DB, kv=env.METADATA, jobs=env.JOBS, storage=None, client=None, settings=settings,
+                  clock=time.time)
+    return json_response(await handle_webhook(ctx, headers, body))
 
 
 def _has_signature_headers(headers: Mapping[str, str]) -> bool:
@@ -53,37 +62,61 @@ def _has_signature_headers(headers: Mapping[str, str]) -> bool:
     )
 
 
-def refuse_before_reading(headers: Mapping[str, str]) -> WebhookAnswer | None:
-    """The answer that needs no body: 401 without the three signature headers, 413 when the
-    declared length is over the limit; None when the body is worth reading."""
+def refuse_before_reading(headers: Mapping[str, str]) -> None:
+    """HttpError for what needs no body: 401 without the three signature headers, 413 when the
+    declared length is over the limit; returns when the body is worth reading."""
     if not _has_signature_headers(headers):
-        return _error(401, "invalid_signature", "webhook rejected: missing webhook-id, webhook-timestamp or webhook-signature header")
-    if declared_too_large(headers.get("content-length")):
-        return _error(413, "too_large", f"webhook body is over {MAX_WEBHOOK_BYTES} bytes")
-    return None
+        raise HttpError(401, "invalid_signature",
+                        "webhook rejected: missing webhook-id, webhook-timestamp or webhook-signature header")
+    declared = headers.get("content-length")
+    if declared and declared.strip().isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        raise _too_large()
 
 
-async def handle_webhook(ctx: Context, headers: Mapping[str, str], body: bytes) -> WebhookAnswer:
-    """Handle one delivery whose raw body has been read (at most MAX_WEBHOOK_BYTES + 1 bytes)."""
-    if len(body) > MAX_WEBHOOK_BYTES:
-        return _error(413, "too_large", f"webhook body is over {MAX_WEBHOOK_BYTES} bytes")
+async def read_body(stream, limit: int) -> bytes:
+    """The raw body, refused (413) as soon as it passes `limit` bytes (a chunked body has no Content-Length)."""
+    if stream is None:
+        return b""
+    reader = stream.getReader()
+    data = bytearray()
+    while True:
+        result = await reader.read()
+        if result.done:
+            return bytes(data)
+        data += result.value.to_bytes()
+        if len(data) > limit:
+            await reader.cancel()
+            raise _too_large()
+
+
+def parse_webhook(body: bytes) -> JobOutcome:
+    """The outcome in a webhook body: a bare job, a bare task or an event envelope (ValueError if none)."""
+    try:
+        data = json.loads(bytes(body).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ValueError("webhook body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("webhook body must be a JSON object")
+    return outcome_from_job(data)
+
+
+async def handle_webhook(ctx: Context, headers: Mapping[str, str], body: bytes) -> dict:
+    """Handle one delivery whose raw body has been read (read_body kept it within the limit)."""
     if not ctx.settings.webhook_secret:
         ctx.log("processor: ITTYBIT_WEBHOOK_SECRET is not set; refusing webhooks")
-        return _error(500, "not_configured", "webhook verification is not configured")
+        raise HttpError(500, "not_configured", "webhook verification is not configured")
     try:
         webhook_id = verify(ctx.settings.webhook_secret, headers, body, int(ctx.clock()))
     except WebhookVerificationError as error:
-        return _error(401, "invalid_signature", f"webhook rejected: {error.reason}")
+        raise HttpError(401, "invalid_signature", f"webhook rejected: {error.reason}") from None
     try:
         outcome = parse_webhook(body)
-    except WebhookTooLarge as error:
-        return _error(413, "too_large", str(error))
     except ValueError as error:
-        return _error(400, "invalid_body", str(error))
+        raise HttpError(400, "invalid_body", str(error)) from None
     changes = await run(ctx.db, INSERT_WEBHOOK_DELIVERY, webhook_id, outcome.job_id, ctx.now_ms())
     if changes == 0:
         ctx.log(f"processor: webhook {webhook_id} already received; nothing changed")
-        return WebhookAnswer(200, {"received": True, "duplicate": True})
+        return {"received": True, "duplicate": True}
     try:
         what = await apply_outcome(ctx, outcome)
     except Exception:
@@ -91,4 +124,4 @@ async def handle_webhook(ctx: Context, headers: Mapping[str, str], body: bytes) 
         await run(ctx.db, DELETE_WEBHOOK_DELIVERY, webhook_id)
         raise
     ctx.log(f"processor: webhook {webhook_id} job {outcome.job_id} {outcome.status}: {what}")
-    return WebhookAnswer(200, {"received": True, "job_id": outcome.job_id, "result": what})
+    return {"received": True, "job_id": outcome.job_id, "result": what}

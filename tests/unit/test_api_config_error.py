@@ -21,7 +21,7 @@ class _Response:
 
 
 # Modules that bind `workers` or `js` at import; dropped again so no other test sees the stubs.
-MODULES = ("common.responses", "common.r2_streams", "api.upload_stream", "api.uploads", "api.files", "api.app")
+MODULES = ("common.responses", "common.r2_streams", "api.uploads", "api.files", "api.app")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from api.cursors import decode_cursor, encode_cursor
+from api.listing import decode_cursor, encode_cursor
 
 
 @pytest.mark.parametrize(
@@ -78,9 +78,9 @@ def test_the_largest_48_bit_time_is_accepted():
 
 
 def test_a_hand_made_huge_cursor_is_a_400_invalid_cursor():
-    from api.errors import ApiError
+    from common.errors import HttpError
     from api.listing import parse_list_query
 
-    with pytest.raises(ApiError) as error:
+    with pytest.raises(HttpError) as error:
         parse_list_query({"cursor": "WzkyMjMzNzIwMzY4NTQ3NzU4MDgsIjAxIl0"})  # [2**63,"01"]
     assert (error.value.status, error.value.code) == (400, "invalid_cursor")

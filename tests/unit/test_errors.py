@@ -1,4 +1,4 @@
-from api.errors import ApiError, error_body
+from common.errors import HttpError, error_body
 
 
 def test_error_body():
@@ -14,7 +14,7 @@ def test_error_body():
 
 
 def test_api_error_carries_status_code_message_headers_and_extra():
-    error = ApiError(
+    error = HttpError(
         405, "method_not_allowed", "Use GET.", headers={"Allow": "GET"}, extra={"x": 1}
     )
     assert (error.status, error.code, error.message) == (
@@ -29,7 +29,7 @@ def test_api_error_carries_status_code_message_headers_and_extra():
 
 
 def test_api_error_defaults():
-    error = ApiError(400, "bad", "Bad.")
+    error = HttpError(400, "bad", "Bad.")
     assert error.headers == {} and error.extra == {}
     assert error.body() == {"error": "Bad.", "code": "bad"}
     assert "400" in repr(error)

@@ -1,7 +1,7 @@
 import pytest
 
-from api.cursors import encode_cursor
-from api.errors import ApiError
+from api.listing import encode_cursor
+from common.errors import HttpError
 from api.listing import DEFAULT_LIMIT, MAX_LIMIT, ListQuery, parse_list_query
 
 
@@ -63,7 +63,7 @@ def test_cursor():
     ],
 )
 def test_bad_values_are_400_with_a_clear_message(params, code, mentions):
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(HttpError) as caught:
         parse_list_query(params)
     assert (caught.value.status, caught.value.code) == (400, code)
     assert mentions in caught.value.message

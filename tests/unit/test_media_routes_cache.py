@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from api.errors import ApiError
-from api.media_routes import delete_media, get_media
+from common.errors import HttpError
+from api.media_routes import media_record, remove_media
 from common.media_records import media_cache_key
 from tests.unit.processor_fakes import FakeD1, FakeKV
 
@@ -33,7 +33,7 @@ def _env(kv):
 
 
 def test_a_failing_kv_read_and_write_is_a_miss_served_from_d1(capsys):
-    record, cache = asyncio.run(get_media(_env(BrokenKV()), MEDIA_ID))
+    record, cache = asyncio.run(media_record(_env(BrokenKV()), MEDIA_ID))
     assert (record["id"], record["status"], cache) == (MEDIA_ID, "pending", "miss")
     logged = capsys.readouterr().out
     assert "KV cache read failed" in logged and "KV cache write failed" in logged
@@ -42,16 +42,16 @@ def test_a_failing_kv_read_and_write_is_a_miss_served_from_d1(capsys):
 def test_a_miss_is_cached_and_then_served_as_a_hit():
     kv = FakeKV()
     env = _env(kv)
-    first, how = asyncio.run(get_media(env, MEDIA_ID))
+    first, how = asyncio.run(media_record(env, MEDIA_ID))
     assert how == "miss" and json.loads(kv.data[media_cache_key(MEDIA_ID)])["id"] == MEDIA_ID
-    second, how = asyncio.run(get_media(env, MEDIA_ID))
+    second, how = asyncio.run(media_record(env, MEDIA_ID))
     assert how == "hit" and second["id"] == first["id"]
 
 
 def test_an_unreadable_cache_entry_is_a_miss():
     kv = FakeKV()
     kv.data[media_cache_key(MEDIA_ID)] = "{not json"
-    record, how = asyncio.run(get_media(_env(kv), MEDIA_ID))
+    record, how = asyncio.run(media_record(_env(kv), MEDIA_ID))
     assert how == "miss" and record["id"] == MEDIA_ID
 
 
@@ -67,7 +67,7 @@ class DeleteDuringPutKV(FakeKV):
         env = self.db_holder[0]
         if hasattr(env, "DB"):
             self.db_holder[0] = None
-            await delete_media(env, MEDIA_ID)
+            await remove_media(env, MEDIA_ID)
         await super().put(key, value, expirationTtl)
 
 
@@ -85,13 +85,13 @@ def test_a_get_racing_a_delete_leaves_no_deleted_record_in_kv():
     env = _env(kv)
     env.MEDIA = FakeBucket()
     holder[0] = env
-    record, how = asyncio.run(get_media(env, MEDIA_ID))
+    record, how = asyncio.run(media_record(env, MEDIA_ID))
     assert how == "miss" and record["id"] == MEDIA_ID  # read before the delete committed
     assert holder[0] is None, "the delete did not run inside the put"
     assert env.DB.rows("SELECT id FROM media") == []
     assert media_cache_key(MEDIA_ID) not in kv.data
-    with pytest.raises(ApiError) as error:
-        asyncio.run(get_media(env, MEDIA_ID))
+    with pytest.raises(HttpError) as error:
+        asyncio.run(media_record(env, MEDIA_ID))
     assert error.value.status == 404
 
 
@@ -121,7 +121,7 @@ def test_a_failed_recheck_drops_the_cache_entry(capsys):
         "INSERT INTO media (id, r2_key, content_type, kind, size, created_at, updated_at)"
         " VALUES (?, ?, 'image/png', 'image', 10, 1, 1)", (MEDIA_ID, f"originals/{MEDIA_ID}"))
     db.fail_selects_after = 2  # SELECT_MEDIA and SELECT_RENDITIONS pass, the re-check fails
-    record, how = asyncio.run(get_media(env, MEDIA_ID))
+    record, how = asyncio.run(media_record(env, MEDIA_ID))
     assert how == "miss" and record["id"] == MEDIA_ID
     assert media_cache_key(MEDIA_ID) not in kv.data
     assert "KV cache re-check failed" in capsys.readouterr().out

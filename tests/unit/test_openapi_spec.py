@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from api.app import ROUTES as API_ROUTES
 from api.openapi_spec import DEFAULT_API_URL, DEFAULT_PROCESSOR_URL, OPENAPI, served_document
-from api.routing import API_ROUTES
+from common.errors import ERROR_CODES
+from processor.app import ROUTES as PROCESSOR_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +30,8 @@ def _openapi_path(pattern: str) -> str:
 def test_every_api_route_is_described(route):
     operation = OPENAPI["paths"][_openapi_path(route.pattern)][route.method.lower()]
     assert operation["responses"], route
-    if route.name not in ("healthz", "openapi"):
+    assert operation["operationId"] == route.operation
+    if route.pattern not in ("/healthz", "/openapi.json"):
         assert operation["security"], f"{route} needs auth, so the description must say so"
         assert "401" in operation["responses"]
 
@@ -41,8 +44,20 @@ def test_the_processor_routes_are_described_with_their_server():
 
 
 def test_described_paths_are_exactly_the_routes():
-    routed = {_openapi_path(route.pattern) for route in API_ROUTES} | {"/webhooks/ittybit"}
+    routed = {_openapi_path(route.pattern) for route in (*API_ROUTES, *PROCESSOR_ROUTES)}
     assert set(OPENAPI["paths"]) == routed
+
+
+def test_operation_ids_are_unique():
+    ids = [operation["operationId"] for item in OPENAPI["paths"].values()
+           for method, operation in item.items() if method != "servers"]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_error_code_of_the_document_is_in_the_catalogue():
+    text = json.dumps(OPENAPI)
+    codes = {code for found in re.findall(r'"code": \{"enum": \[([^\]]*)\]', text) for code in json.loads(f"[{found}]")}
+    assert codes and codes <= set(ERROR_CODES)
 
 
 def test_every_error_response_is_the_json_error_shape():

@@ -1,12 +1,13 @@
 import json
 
 from processor.queue_consumer import handle_message
-from processor.rendition_store import SELECT_RENDITIONS_FOR_MEDIA
-from processor.submission import submit_renditions
-from processor.webhook_handler import declared_too_large, handle_webhook, refuse_before_reading
-from processor.webhook_payload import MAX_WEBHOOK_BYTES
+from common.media_records import SELECT_RENDITIONS
+from types import SimpleNamespace
+
+from common.errors import HttpError
+from processor.webhook_handler import MAX_WEBHOOK_BYTES, handle_webhook as _handle_webhook, read_body, refuse_before_reading
 from processor.webhook_signature import sign
-from tests.unit.processor_fakes import NOW, SECRET, insert_media, make_context
+from tests.unit.processor_fakes import NOW, SECRET, insert_media, make_context, submit
 
 MEDIA = "01bbbbbbbbbbbbbbbbbbbbbbbb"
 
@@ -28,13 +29,56 @@ def media(ctx):
 async def submitted(kind="audio"):
     ctx = make_context()
     insert_media(ctx, MEDIA, kind=kind)
-    await submit_renditions(ctx, MEDIA)
+    await submit(ctx, MEDIA)
     return ctx
 
 
 async def deliver(ctx, job, webhook_id="msg_1", **kwargs):
     headers, raw = signed(job, webhook_id, **kwargs)
     return await handle_webhook(ctx, headers, raw)
+
+
+async def answer_of(call):
+    """The status and JSON body a call answers: its dict (200) or the HttpError it raises."""
+    try:
+        return SimpleNamespace(status=200, body=await call)
+    except HttpError as error:
+        return SimpleNamespace(status=error.status, body=error.body())
+
+
+async def handle_webhook(ctx, headers, body):
+    return await answer_of(_handle_webhook(ctx, headers, body))
+
+
+def refused(headers):
+    """What refuse_before_reading answers: None when the body is worth reading."""
+    try:
+        return refuse_before_reading(headers)
+    except HttpError as error:
+        return SimpleNamespace(status=error.status, body=error.body())
+
+
+class Stream:
+    """A request body stream of `data` in 64 KiB chunks."""
+
+    def __init__(self, data):
+        self.chunks = [data[i:i + 65536] for i in range(0, len(data), 65536)]
+        self.cancelled = False
+
+    def getReader(self):
+        stream = self
+
+        class Reader:
+            async def read(self):
+                if not stream.chunks:
+                    return SimpleNamespace(done=True, value=None)
+                chunk = stream.chunks.pop(0)
+                return SimpleNamespace(done=False, value=SimpleNamespace(to_bytes=lambda: chunk))
+
+            async def cancel(self):
+                stream.cancelled = True
+
+        return Reader()
 
 
 async def run_queue(ctx):
@@ -76,19 +120,19 @@ async def test_a_repeated_webhook_id_is_200_duplicate_and_changes_nothing():
 
 def test_missing_signature_headers_are_refused_before_the_body_is_read():
     headers, _ = signed({"id": "job"})
-    assert refuse_before_reading(headers) is None
-    assert refuse_before_reading({k.upper(): v for k, v in headers.items()}) is None
+    assert refused(headers) is None
+    assert refused({k.upper(): v for k, v in headers.items()}) is None
     svix = {name.replace("webhook-", "svix-"): value for name, value in headers.items()}
-    assert refuse_before_reading(svix) is None
+    assert refused(svix) is None
     for name in headers:
         for without in ({k: v for k, v in headers.items() if k != name}, {**headers, name: " "}):
-            answer = refuse_before_reading(without)
+            answer = refused(without)
             assert answer is not None and (answer.status, answer.body["code"]) == (401, "invalid_signature")
-    answer = refuse_before_reading({})
+    answer = refused({})
     assert answer.status == 401 and "webhook-signature" in answer.body["error"]
-    too_large = refuse_before_reading({**headers, "content-length": str(MAX_WEBHOOK_BYTES + 1)})
+    too_large = refused({**headers, "content-length": str(MAX_WEBHOOK_BYTES + 1)})
     assert too_large is not None and too_large.status == 413
-    assert refuse_before_reading({**headers, "content-length": str(MAX_WEBHOOK_BYTES)}) is None
+    assert refused({**headers, "content-length": str(MAX_WEBHOOK_BYTES)}) is None
 
 
 async def test_bad_signatures_and_stale_timestamps_are_401_and_touch_nothing():
@@ -108,8 +152,15 @@ async def test_bad_bodies():
     ctx = await submitted()
     headers, raw = signed({"nothing": "here"})
     assert (await handle_webhook(ctx, headers, raw)).status == 400
-    assert (await handle_webhook(ctx, {}, b"x" * (MAX_WEBHOOK_BYTES + 1))).status == 413
-    assert declared_too_large(str(MAX_WEBHOOK_BYTES + 1)) and not declared_too_large("10") and not declared_too_large(None)
+    # The one size check is the read's: a body over the limit is refused while it is read.
+    too_long = Stream(b"x" * (MAX_WEBHOOK_BYTES + 1))
+    answer = await answer_of(read_body(too_long, MAX_WEBHOOK_BYTES))
+    assert (answer.status, answer.body["code"]) == (413, "too_large") and too_long.cancelled
+    assert await read_body(Stream(b"x" * MAX_WEBHOOK_BYTES), MAX_WEBHOOK_BYTES) == b"x" * MAX_WEBHOOK_BYTES
+    assert await read_body(None, MAX_WEBHOOK_BYTES) == b""
+    signed_headers, _ = signed({"id": "job"})
+    assert refused({**signed_headers, "content-length": str(MAX_WEBHOOK_BYTES + 1)}).status == 413
+    assert refused({**signed_headers, "content-length": "10"}) is None and refused(signed_headers) is None
 
 
 async def test_failure_is_final_and_a_late_success_cannot_undo_it():
@@ -202,7 +253,7 @@ async def test_a_media_refresh_that_fails_after_the_copy_is_finished_by_the_retr
     await deliver(ctx, ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/w"))
     store = ctx.jobs.sent[:]
     # One D1 failure between the rendition's final write and the media's status update.
-    ctx.db.fail_once(SELECT_RENDITIONS_FOR_MEDIA, RuntimeError("D1_ERROR: storage reset"))
+    ctx.db.fail_once(SELECT_RENDITIONS, RuntimeError("D1_ERROR: storage reset"))
     assert [d.action for d in await run_queue(ctx)] == ["retry"]
     assert rows(ctx)["web"]["status"] == "completed" and media(ctx)["status"] == "processing"
     ctx.jobs.sent = store  # the queue delivers the message again
@@ -214,7 +265,7 @@ async def test_a_media_refresh_that_fails_after_the_copy_is_finished_by_the_retr
 async def test_a_media_refresh_that_fails_after_a_failed_job_is_finished_by_the_webhook_retry():
     ctx = await submitted()
     job = ctx.itty.finish(rows(ctx)["web"]["job_id"], error="no audio stream")
-    ctx.db.fail_once(SELECT_RENDITIONS_FOR_MEDIA, RuntimeError("D1_ERROR: storage reset"))
+    ctx.db.fail_once(SELECT_RENDITIONS, RuntimeError("D1_ERROR: storage reset"))
     try:
         await deliver(ctx, job)
     except RuntimeError:

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from processor.webhook_payload import MAX_WEBHOOK_BYTES, WebhookTooLarge, parse_webhook
+from processor.webhook_handler import MAX_WEBHOOK_BYTES, parse_webhook, read_body
+from tests.unit.test_processor_webhook_handler import Stream
 
 
 def test_limit():
@@ -36,17 +37,19 @@ def test_invalid_bodies(body):
         parse_webhook(body)
 
 
-def test_too_large():
+async def test_too_large():
+    from common.errors import HttpError
+
     body = b'{"id": "job_1", "pad": "' + b"x" * MAX_WEBHOOK_BYTES + b'"}'
-    with pytest.raises(WebhookTooLarge):
-        parse_webhook(body)
-    assert issubclass(WebhookTooLarge, ValueError)
+    with pytest.raises(HttpError) as caught:  # refused while read, before it is parsed
+        await read_body(Stream(body), MAX_WEBHOOK_BYTES)
+    assert (caught.value.status, caught.value.code) == (413, "too_large")
 
 
 def test_deeply_nested_json_is_invalid_not_a_recursion_error():
     import pytest
 
-    from processor.webhook_payload import parse_webhook
+    from processor.webhook_handler import parse_webhook
 
     with pytest.raises(ValueError, match="not valid JSON"):
         parse_webhook(b"[" * 100_000 + b"]" * 100_000)

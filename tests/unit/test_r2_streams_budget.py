@@ -38,7 +38,7 @@ FAKE_JS = types.SimpleNamespace(
     Blob=types.SimpleNamespace(new=lambda parts: parts[0].to_bytes()),
     Array=types.SimpleNamespace(of=lambda *items: list(items)),
 )
-MODULES = ("common.r2_streams", "api.upload_stream", "api.upload_rules")
+MODULES = ("common.r2_streams", "api.uploads", "api.upload_rules")
 
 
 @pytest.fixture
@@ -189,16 +189,16 @@ def test_the_budget_hands_places_over_in_order_and_forgets_waiters_that_gave_up(
 
 
 def test_the_api_answers_503_with_retry_after_when_the_buffers_stay_busy(streams):
-    from api.errors import ApiError
-    from api.upload_stream import store_unknown_length
+    from common.errors import HttpError
+    from api.uploads import store_body
 
     async def main():
         budget = streams.PART_BUFFERS
         for _ in range(budget.size):
             await budget.acquire(1)
         body = GatedBody()
-        with pytest.raises(ApiError) as error:
-            await store_unknown_length(Bucket(), "originals/x", body, 1000, {})
+        with pytest.raises(HttpError) as error:
+            await store_body(Bucket(), "originals/x", body, None, 1000, {})
         assert (error.value.status, error.value.code) == (503, "busy")
         assert int(error.value.headers["retry-after"]) > 0 and body.cancelled
 

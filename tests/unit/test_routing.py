@@ -1,47 +1,60 @@
 import pytest
 
-from api.errors import ApiError
-from api.routing import API_ROUTES, Route, RouteMatch, match
+from api.app import ROUTES as API_ROUTES
+from common.errors import HttpError
+from common.routing import Route, match
+from processor.app import ROUTES as PROCESSOR_ROUTES
+
+
+async def _handler(request, env, params):
+    return None
+
+
+def found(routes, method, path):
+    """(operation, params) of the matched route: each route's operation names it."""
+    route, params = match(routes, method, path)
+    return route.operation, params
 
 
 @pytest.mark.parametrize(
     ("method", "path", "name", "params"),
     [
-        ("POST", "/api/media", "upload_media", {}),
-        ("GET", "/api/media", "list_media", {}),
+        ("POST", "/api/media", "uploadMedia", {}),
+        ("GET", "/api/media", "listMedia", {}),
         (
             "GET",
             "/api/media/01jc5xq7m3r8a9b2c4d6e8f0gh",
-            "get_media",
+            "getMedia",
             {"id": "01jc5xq7m3r8a9b2c4d6e8f0gh"},
         ),
-        ("DELETE", "/api/media/abc", "delete_media", {"id": "abc"}),
-        ("GET", "/api/stats", "stats", {}),
-        ("GET", "/healthz", "healthz", {}),
-        ("GET", "/files/originals/abc", "get_file", {"key": "originals/abc"}),
+        ("DELETE", "/api/media/abc", "deleteMedia", {"id": "abc"}),
+        ("GET", "/api/stats", "getStats", {}),
+        ("GET", "/healthz", "getHealth", {}),
+        ("GET", "/files/originals/abc", "getFile", {"key": "originals/abc"}),
         (
             "GET",
             "/files/renditions/m1/web.mp4",
-            "get_file",
+            "getFile",
             {"key": "renditions/m1/web.mp4"},
         ),
-        ("POST", "/api/images", "upload_media", {}),
-        ("GET", "/api/images/abc", "get_media", {"id": "abc"}),
-        ("DELETE", "/api/images/abc", "delete_media", {"id": "abc"}),
-        ("GET", "/images/originals/abc", "get_file", {"key": "originals/abc"}),
-        ("get", "/api/stats", "stats", {}),
+        ("POST", "/api/images", "uploadImage", {}),
+        ("GET", "/api/images/abc", "getImage", {"id": "abc"}),
+        ("DELETE", "/api/images/abc", "deleteImage", {"id": "abc"}),
+        ("GET", "/images/originals/abc", "getImageFile", {"key": "originals/abc"}),
+        ("get", "/api/stats", "getStats", {}),
     ],
 )
 def test_matches_every_api_route(method, path, name, params):
-    assert match(API_ROUTES, method, path) == RouteMatch(name, params)
+    assert found(API_ROUTES, method, path) == (name, params)
 
 
 def test_head_matches_get():
-    assert match(API_ROUTES, "HEAD", "/files/originals/a") == (
-        "get_file",
+    assert found(API_ROUTES, "HEAD", "/files/originals/a") == (
+        "getFile",
         {"key": "originals/a"},
     )
-    assert match(API_ROUTES, "HEAD", "/healthz").name == "healthz"
+    assert found(API_ROUTES, "HEAD", "/healthz")[0] == "getHealth"
+    assert found(PROCESSOR_ROUTES, "HEAD", "/healthz")[0] == "getHealth"
 
 
 def test_wildcard_parameter_stays_raw():
@@ -77,7 +90,7 @@ def test_segment_parameter_stays_raw_and_single():
     ],
 )
 def test_unknown_paths_are_404(path):
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(HttpError) as caught:
         match(API_ROUTES, "GET", path)
     assert (caught.value.status, caught.value.code) == (404, "not_found")
 
@@ -95,7 +108,7 @@ def test_unknown_paths_are_404(path):
     ],
 )
 def test_other_methods_are_405_with_allow(method, path, allow):
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(HttpError) as caught:
         match(API_ROUTES, method, path)
     assert (caught.value.status, caught.value.code) == (405, "method_not_allowed")
     assert caught.value.headers == {"Allow": allow}
@@ -103,19 +116,43 @@ def test_other_methods_are_405_with_allow(method, path, allow):
 
 def test_custom_routes_and_first_match_wins():
     routes = (
-        Route("GET", "/a/{x}/b/{y}", "two"),
-        Route("GET", "/a/{x}/b/{y}", "shadowed"),
+        Route("GET", "/a/{x}/b/{y}", _handler, operation="two"),
+        Route("GET", "/a/{x}/b/{y}", _handler, operation="shadowed"),
     )
-    assert match(routes, "GET", "/a/1/b/2") == ("two", {"x": "1", "y": "2"})
+    assert found(routes, "GET", "/a/1/b/2") == ("two", {"x": "1", "y": "2"})
 
 
 def test_pattern_text_is_literal_not_regex():
-    routes = (Route("GET", "/a.b", "dot"),)
-    assert match(routes, "GET", "/a.b").name == "dot"
-    with pytest.raises(ApiError):
+    routes = (Route("GET", "/a.b", _handler, operation="dot"),)
+    assert found(routes, "GET", "/a.b")[0] == "dot"
+    with pytest.raises(HttpError):
         match(routes, "GET", "/axb")
 
 
 def test_path_parameter_must_be_last():
     with pytest.raises(ValueError):
-        Route("GET", "/files/{key:path}/x", "bad")
+        Route("GET", "/files/{key:path}/x", _handler)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/webhooks/ittybit", 405, "POST"),
+        ("HEAD", "/webhooks/ittybit", 405, "POST"),
+        ("POST", "/healthz", 405, "GET, HEAD"),
+        ("GET", "/nothing", 404, None),
+        ("GET", "/webhooks/ittybit/x", 404, None),
+    ],
+)
+def test_the_processor_routes_answer_404_and_405_as_the_api_does(method, path, status, allow):
+    with pytest.raises(HttpError) as caught:
+        match(PROCESSOR_ROUTES, method, path)
+    assert caught.value.status == status
+    assert caught.value.headers == ({"Allow": allow} if allow else {})
+    assert found(PROCESSOR_ROUTES, "POST", "/webhooks/ittybit")[0] == "ittybitWebhook"
+
+
+def test_only_health_openapi_and_the_webhook_are_public_and_only_files_take_signed_urls():
+    assert {r.pattern for r in API_ROUTES if r.public} == {"/healthz", "/openapi.json"}
+    assert {r.pattern for r in PROCESSOR_ROUTES if r.public} == {"/healthz", "/webhooks/ittybit"}
+    assert {r.pattern for r in API_ROUTES if r.signed} == {"/files/{key:path}", "/images/{key:path}"}

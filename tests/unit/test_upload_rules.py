@@ -1,6 +1,6 @@
 import pytest
 
-from api.errors import ApiError
+from common.errors import HttpError
 from api.upload_rules import (
     DEFAULT_MAX_FILE_SIZE,
     check_declared_length,
@@ -43,7 +43,7 @@ def test_declared_length(header, expected):
     ["", "abc", "-1", "+1", "1.0", "1e3", "10, 10", "10,20", "１２", "0x10", "9" * 40],
 )
 def test_declared_length_rejects_malformed(header):
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(HttpError) as caught:
         declared_length(header)
     assert (caught.value.status, caught.value.code) == (400, "invalid_content_length")
 
@@ -52,11 +52,11 @@ def test_check_declared_length():
     check_declared_length(None, 10)
     check_declared_length(1, 10)
     check_declared_length(10, 10)
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(HttpError) as caught:
         check_declared_length(11, 10)
     assert (caught.value.status, caught.value.code) == (413, "file_too_large")
     assert caught.value.body()["max_file_size"] == 10
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(HttpError) as caught:
         check_declared_length(0, 10)
     assert (caught.value.status, caught.value.code) == (400, "empty_body")
 

@@ -1,0 +1,69 @@
+"""The API worker's configuration, read from its vars and secrets (wrangler.api.toml, .dev.vars).
+
+`settings_from_env` raises ValueError naming the bad variable (CorsConfigError for a
+wildcard with credentials, common.settings.ConfigError for the others); the app answers it
+as a 500 `config_error` on every request until the config is fixed, logged once per isolate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.auth import api_keys_from_vars
+from api.cors import CorsPolicy, policy_from_vars
+from api.upload_rules import max_file_size
+from common import settings as read
+
+__all__ = ["DEFAULT_MIN_AGE_SECONDS", "SIGNED_URL_TTL_DEFAULT", "ApiSettings", "min_age_seconds", "settings_from_env"]
+
+SIGNED_URL_TTL_DEFAULT = 900
+DEFAULT_MIN_AGE_SECONDS = 3600
+
+
+def min_age_seconds(raw) -> int:
+    """ORPHAN_MIN_AGE_SECONDS (api.orphan_sweep), or the default when unset or not a whole number >= 0."""
+    text = str(raw).strip() if raw is not None else ""
+    return int(text) if text.isdigit() else DEFAULT_MIN_AGE_SECONDS
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Everything the API's handlers and crons read from the env besides the bindings."""
+
+    api_keys: tuple[str, ...] = ()
+    cors: CorsPolicy = CorsPolicy(origins=())
+    max_file_size: int = max_file_size(None)
+    public_api_url: str = ""  # without a trailing slash
+    public_processor_url: str = ""
+    url_signing_secret: str = ""
+    signed_url_ttl: int = SIGNED_URL_TTL_DEFAULT
+    orphan_min_age_seconds: int = min_age_seconds(None)
+    # Benchmark aid, off by default: answer X-D1-Queries with the statements a request sent.
+    d1_query_header: bool = False
+
+
+# The last env read and its settings: vars are fixed for an isolate's life, and each request
+# reads them once (the dispatch) and again in its handler (the same object: no second parse).
+_last: tuple[object, ApiSettings] | None = None
+
+
+def settings_from_env(env: object) -> ApiSettings:
+    """The settings of `env` (parsed once per env object); ValueError naming a bad variable."""
+    global _last
+    last = _last
+    if last is not None and last[0] is env:
+        return last[1]
+    settings = ApiSettings(
+        api_keys=api_keys_from_vars(getattr(env, "API_KEY", None), getattr(env, "API_KEYS", None)),
+        cors=policy_from_vars(getattr(env, "CORS_ORIGINS", None), getattr(env, "CORS_CREDENTIALS", None)),
+        # MAX_FILE_SIZE and ORPHAN_MIN_AGE_SECONDS fall back to their defaults (their parsers' contract).
+        max_file_size=max_file_size(getattr(env, "MAX_FILE_SIZE", None)),
+        public_api_url=read.text(env, "PUBLIC_API_URL").rstrip("/"),
+        public_processor_url=read.text(env, "PUBLIC_PROCESSOR_URL").rstrip("/"),
+        url_signing_secret=read.text(env, "URL_SIGNING_SECRET"),
+        signed_url_ttl=read.seconds(env, "SIGNED_URL_TTL", SIGNED_URL_TTL_DEFAULT),
+        orphan_min_age_seconds=min_age_seconds(getattr(env, "ORPHAN_MIN_AGE_SECONDS", None)),
+        d1_query_header=str(getattr(env, "D1_QUERY_HEADER", "") or "").strip().lower() == "true",
+    )
+    _last = (env, settings)
+    return settings
