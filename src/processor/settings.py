@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.settings import ConfigError, count, flag, seconds, text, timeout
 from common.url_signing import signed_file_url
 from processor.ittybit_client import DEFAULT_BASE_URL
 from processor.output_urls import DEFAULT_OUTPUT_HOSTS, HostEntry, OutputPolicy, parse_host_list
@@ -82,87 +83,32 @@ class Settings:
         return base + WEBHOOK_PATH if base else None
 
 
-def _text(env: object, name: str, default: str = "") -> str:
-    value = getattr(env, name, None)
-    if value is None:
-        return default
-    text = str(value).strip()
-    return text if text else default
-
-
-def _seconds(env: object, name: str, default: int) -> int:
-    text = _text(env, name)
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number of seconds, not {text!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
-    return value
-
-
-def _count(env: object, name: str, default: int) -> int:
-    text = _text(env, name)
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1")
-    return value
-
-
-def _flag(env: object, name: str, default: bool) -> bool:
-    text = _text(env, name).lower()
-    if not text:
-        return default
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, not {text[:20]!r}")
-
-
-def _timeout(env: object, name: str, default: int) -> int:
-    """Whole seconds, at least 1; the error names the var only."""
-    text = _text(env, name)
-    if not text:
-        return default
-    if not text.isdigit() or len(text) > 6:
-        raise ValueError(f"{name} must be a whole number of seconds")
-    return max(1, int(text))
-
-
 def settings_from_env(env: object) -> Settings:
-    """Settings from the worker's env (vars and secrets); ValueError on a bad value."""
-    mode = _text(env, "ITTYBIT_INPUT_MODE", "signed_url")
+    """Settings from the worker's env (vars and secrets); ConfigError (a ValueError) naming a bad var."""
+    mode = text(env, "ITTYBIT_INPUT_MODE", "signed_url")
     if mode not in INPUT_MODES:
-        raise ValueError(f"ITTYBIT_INPUT_MODE must be one of {', '.join(INPUT_MODES)}, not {mode!r}")
+        raise ConfigError(f"ITTYBIT_INPUT_MODE must be one of {', '.join(INPUT_MODES)}, not {mode!r}")
     return Settings(
-        ittybit_base_url=_text(env, "ITTYBIT_BASE_URL", DEFAULT_BASE_URL),
-        ittybit_api_key=_text(env, "ITTYBIT_API_KEY"),
-        webhook_secret=_text(env, "ITTYBIT_WEBHOOK_SECRET"),
+        ittybit_base_url=text(env, "ITTYBIT_BASE_URL", DEFAULT_BASE_URL),
+        ittybit_api_key=text(env, "ITTYBIT_API_KEY"),
+        webhook_secret=text(env, "ITTYBIT_WEBHOOK_SECRET"),
         input_mode=mode,
-        connection_id=_text(env, "ITTYBIT_CONNECTION_ID"),
-        bucket=_text(env, "R2_BUCKET_NAME", "media-pipeline"),
-        public_api_url=_text(env, "PUBLIC_API_URL"),
-        public_processor_url=_text(env, "PUBLIC_PROCESSOR_URL"),
-        url_signing_secret=_text(env, "URL_SIGNING_SECRET"),
-        uploads_prefix=_text(env, "UPLOADS_PREFIX", "uploads/"),
-        presets=presets_from_var(_text(env, "RENDITION_PRESETS")),
-        reconcile_after_seconds=_seconds(env, "RECONCILE_AFTER_SECONDS", 600),
-        signed_url_ttl=max(60, _seconds(env, "SIGNED_URL_TTL", 3600)),
-        retry_max_seconds=max(1, _seconds(env, "RETRY_MAX_SECONDS", 300)),
-        give_up_after_seconds=_seconds(env, "GIVE_UP_AFTER_SECONDS", 86_400),
-        output_hosts=parse_host_list(_text(env, "ITTYBIT_OUTPUT_HOSTS", ",".join(DEFAULT_OUTPUT_HOSTS)), "ITTYBIT_OUTPUT_HOSTS"),
-        insecure_output_hosts=parse_host_list(_text(env, "ITTYBIT_INSECURE_OUTPUT_HOSTS"), "ITTYBIT_INSECURE_OUTPUT_HOSTS"),
-        output_timeout_seconds=_timeout(env, "ITTYBIT_OUTPUT_TIMEOUT_SECONDS", 600),
-        reconcile_max_polls=_count(env, "RECONCILE_MAX_POLLS", 288),
-        probe_sources=_flag(env, "PROBE_SOURCES", True),
+        connection_id=text(env, "ITTYBIT_CONNECTION_ID"),
+        bucket=text(env, "R2_BUCKET_NAME", "media-pipeline"),
+        public_api_url=text(env, "PUBLIC_API_URL"),
+        public_processor_url=text(env, "PUBLIC_PROCESSOR_URL"),
+        url_signing_secret=text(env, "URL_SIGNING_SECRET"),
+        uploads_prefix=text(env, "UPLOADS_PREFIX", "uploads/"),
+        presets=presets_from_var(text(env, "RENDITION_PRESETS")),
+        reconcile_after_seconds=seconds(env, "RECONCILE_AFTER_SECONDS", 600),
+        signed_url_ttl=max(60, seconds(env, "SIGNED_URL_TTL", 3600)),
+        retry_max_seconds=max(1, seconds(env, "RETRY_MAX_SECONDS", 300)),
+        give_up_after_seconds=seconds(env, "GIVE_UP_AFTER_SECONDS", 86_400),
+        output_hosts=parse_host_list(text(env, "ITTYBIT_OUTPUT_HOSTS", ",".join(DEFAULT_OUTPUT_HOSTS)), "ITTYBIT_OUTPUT_HOSTS"),
+        insecure_output_hosts=parse_host_list(text(env, "ITTYBIT_INSECURE_OUTPUT_HOSTS"), "ITTYBIT_INSECURE_OUTPUT_HOSTS"),
+        output_timeout_seconds=timeout(env, "ITTYBIT_OUTPUT_TIMEOUT_SECONDS", 600),
+        reconcile_max_polls=count(env, "RECONCILE_MAX_POLLS", 288),
+        probe_sources=flag(env, "PROBE_SOURCES", True),
     )
 
 
