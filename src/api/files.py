@@ -1,7 +1,7 @@
-"""GET /files/{key} (and the seed's /images/{path}): stream an original or a rendition."""
+"""GET /files/{key} (and the seed's /images/{path}): stream an original or a rendition, with its
+signed-URL check and the If-None-Match comparison."""
 
 from api.byte_ranges import RangeNotSatisfiable, parse_range, unsatisfied_content_range
-from api.conditional import etag_matches
 from api.file_keys import resolve_file_key
 from api.settings import settings_from_env
 from common.errors import HttpError
@@ -91,3 +91,53 @@ def _content_type(obj) -> str:
             metadata, "contentType", None
         )
     return content_type or "application/octet-stream"
+
+
+# If-None-Match (RFC 9110 section 13.1.2): weak comparison, lenient about bare and unterminated tags.
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether If-None-Match `header` names the current `etag` (so the answer is 304)."""
+    if header is None or not header.strip():
+        return False
+    if header.strip() == "*":
+        return True
+    _weak, current = _split(etag.strip())
+    return any(opaque == current for _w, opaque in _entity_tags(header))
+
+
+def _split(tag: str) -> tuple[bool, str]:
+    """(weak, opaque) from a quoted or bare entity-tag."""
+    weak = tag[:2] in ("W/", "w/")
+    if weak:
+        tag = tag[2:]
+    if len(tag) >= 2 and tag[0] == '"' and tag[-1] == '"':
+        tag = tag[1:-1]
+    return weak, tag
+
+
+def _entity_tags(header: str) -> list[tuple[bool, str]]:
+    """Parse a comma-separated list of entity-tags; commas inside quotes are part of a tag."""
+    tags: list[tuple[bool, str]] = []
+    i, n = 0, len(header)
+    while i < n:
+        while i < n and header[i] in " \t,":
+            i += 1
+        if i >= n:
+            break
+        weak = header.startswith(("W/", "w/"), i)
+        if weak:
+            i += 2
+        if i < n and header[i] == '"':
+            close = header.find('"', i + 1)
+            if close == -1:
+                close = n  # Unterminated: take the rest, leniently.
+            tags.append((weak, header[i + 1 : close]))
+            i = close + 1
+        else:
+            # Bare tags are invalid but common (clients echo R2's bare etag).
+            comma = header.find(",", i)
+            end = n if comma == -1 else comma
+            tags.append((weak, header[i:end].strip()))
+            i = end
+    return tags

@@ -1,6 +1,8 @@
+"""If-None-Match of GET /files/{key} (api.files.etag_matches)."""
+
 import pytest
 
-from api.conditional import etag_matches, header_etag, if_match_fails
+from api.files import etag_matches
 
 BARE = "a1b2c3"  # R2 `etag`
 QUOTED = '"a1b2c3"'  # R2 `httpEtag`
@@ -37,41 +39,3 @@ def test_if_none_match(header, etag, expected):
 
 def test_if_none_match_with_weak_current_etag():
     assert etag_matches('"a1"', 'W/"a1"') is True
-
-
-@pytest.mark.parametrize("etag", [BARE, QUOTED])
-@pytest.mark.parametrize(
-    ("header", "fails"),
-    [
-        (None, False),
-        ("", False),
-        ("*", False),
-        ('"a1b2c3"', False),
-        ("a1b2c3", False),
-        ('"x", "a1b2c3"', False),
-        ('W/"a1b2c3"', True),  # strong comparison: weak tags never match
-        ('"x"', True),
-        ('"x", W/"a1b2c3"', True),
-    ],
-)
-def test_if_match(header, etag, fails):
-    assert if_match_fails(header, etag) is fails
-
-
-def test_if_match_with_weak_current_etag_always_fails():
-    assert if_match_fails('"a1"', 'W/"a1"') is True
-    assert if_match_fails("*", 'W/"a1"') is False
-
-
-@pytest.mark.parametrize(
-    ("etag", "header"),
-    [
-        (BARE, QUOTED),
-        (QUOTED, QUOTED),
-        (" a1 ", '"a1"'),
-        ('W/"a1"', 'W/"a1"'),
-        ("W/a1", 'W/"a1"'),
-    ],
-)
-def test_header_etag(etag, header):
-    assert header_etag(etag) == header
