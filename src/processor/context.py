@@ -2,7 +2,7 @@
 
 Plain Python: the bindings are duck-typed (the `workers` SDK's wrappers in the runtime,
 sqlite- and dict-backed fakes in the unit tests), and the storage object is
-processor.r2_io.R2Storage at the edge.
+processor.runtime_io.R2Storage at the edge.
 """
 
 from __future__ import annotations

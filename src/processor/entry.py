@@ -12,10 +12,9 @@ from workers import WorkerEntrypoint
 from processor.app import handle
 from processor.context import Context
 from processor.ittybit_client import IttybitClient
-from processor.js_transport import fetch_transport
 from processor.queue_consumer import handle_message
-from processor.r2_io import R2Storage
 from processor.reconcile import reconcile
+from processor.runtime_io import R2Storage, fetch_transport
 from processor.settings import settings_from_env
 
 

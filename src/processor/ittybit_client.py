@@ -13,7 +13,7 @@ The HTTP itself goes through a transport, so this module runs unchanged under CP
 and in the Workers runtime. A transport is an async callable
 ``(method, url, headers, body) -> TransportResponse`` that raises ``TransportError`` when no
 response came back (DNS, connection reset, timeout). The processor's entry module builds one
-on the runtime's ``fetch`` (processor.js_transport); tests and the local tools use
+on the runtime's ``fetch`` (processor.runtime_io); tests and the local tools use
 ``MockTransport``, which answers from a handler and records every request, in the manner of
 httpx's ``MockTransport``::
 

@@ -1,4 +1,4 @@
-"""processor.js_transport refuses an Ittybit answer over 4 MiB before buffering it: a declared
+"""processor.runtime_io refuses an Ittybit answer over 4 MiB before buffering it: a declared
 length over the limit is never read, and a stream is read only until it passes the limit."""
 
 import asyncio
@@ -9,19 +9,19 @@ import pytest
 
 from processor.ittybit_client import TransportError
 
-MODULES = ("processor.js_transport",)
+MODULES = ("processor.runtime_io", "common.r2_streams")  # both import `js`
 
 
 @pytest.fixture
 def transport(monkeypatch):
-    """processor.js_transport against stub `js` and `pyodide.ffi` modules (Pyodide-only)."""
+    """processor.runtime_io against stub `js` and `pyodide.ffi` modules (Pyodide-only)."""
     fake_js = types.SimpleNamespace(fetch=None, Object=types.SimpleNamespace(fromEntries=dict))
     monkeypatch.setitem(sys.modules, "js", fake_js)
     monkeypatch.setitem(sys.modules, "pyodide", types.ModuleType("pyodide"))
     monkeypatch.setitem(sys.modules, "pyodide.ffi", types.SimpleNamespace(to_js=lambda value, **_: value))
     for name in MODULES:
         monkeypatch.delitem(sys.modules, name, raising=False)
-    import processor.js_transport as module
+    import processor.runtime_io as module
 
     module.fake_js = fake_js
     yield module

@@ -1,22 +1,30 @@
-"""R2 and HTTP streaming for the processor (the runtime edge behind Context.storage).
+"""The processor's I/O through the Workers runtime (`js`): R2 streaming, output downloads, and
+the Ittybit transport on `fetch`. The runtime edge behind Context.storage (R2Storage) and
+under processor.ittybit_client (fetch_transport); everything else stays plain Python.
 
 Files never pass through Python: an object or a download goes from a JavaScript
 ReadableStream straight into `MEDIA.put`. R2 needs a stream's length up front, so a body
 is piped through a `FixedLengthStream` of the length we know (Content-Length, the R2
 object's size, or Ittybit's filesize); with no length at all it goes up as a multipart
 upload of fixed-size parts.
+
+Ittybit's answers are small and read whole, but never past 4 MiB (read_limited): a declared
+length over the limit is refused before reading, a stream as soon as it passes the limit.
 """
 
 import js
 
 from common.ids import normalise_etag
 from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length
+from processor.ittybit_client import TransportError, TransportResponse
 from processor.output_urls import MAX_REDIRECTS, OutputPolicy, OutputRefused, host_label, scrub_urls
 from pyodide.ffi import to_js
 
-__all__ = ["OutputFetchError", "R2Storage"]
+__all__ = ["OutputFetchError", "R2Storage", "fetch_transport", "read_limited"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Job objects are small; anything bigger than this is not an answer we can use.
+_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 class OutputFetchError(Exception):
@@ -136,8 +144,56 @@ class R2Storage:
 
 async def _discard(response) -> None:
     """Cancel an answer's body we will not read (frees the connection)."""
+    await _cancel(response.body)
+
+
+async def fetch_transport(method: str, url: str, headers: dict, body: bytes | None) -> TransportResponse:
+    """One HTTP exchange through `fetch`; TransportError when no response came back."""
+    init = {"method": method, "headers": _js_object(dict(headers))}
+    if body is not None:
+        init["body"] = to_js(bytes(body))
     try:
-        if response.body is not None:
-            await response.body.cancel()
+        response = await js.fetch(url, _js_object(init))
+    except Exception as error:  # a JsException: DNS, refused connection, reset, timeout
+        raise TransportError(str(error)) from None
+    data = await read_limited(response, url, _MAX_RESPONSE_BYTES)
+    names = {}
+    for pair in response.headers.entries():
+        names[str(pair[0]).lower()] = str(pair[1])
+    return TransportResponse(int(response.status), names, data)
+
+
+async def read_limited(response, url: str, limit: int) -> bytes:
+    """The body, refused (TransportError) on a declared length over `limit` before reading,
+    or as soon as the bytes read pass it: never more than one chunk past the limit in memory."""
+    declared = response.headers.get("content-length")
+    text = "" if declared is None else str(declared).strip()
+    too_large = TransportError(f"response from {url} is over {limit} bytes")
+    if text.isdigit() and (len(text) > 19 or int(text) > limit):
+        await _cancel(response.body)
+        raise too_large
+    if response.body is None:
+        return b""
+    reader = response.body.getReader()
+    data = bytearray()
+    try:
+        while True:
+            result = await reader.read()
+            if result.done:
+                return bytes(data)
+            data += result.value.to_bytes()
+            if len(data) > limit:
+                await _cancel(reader)
+                raise too_large
+    except TransportError:
+        raise
+    except Exception as error:  # the connection broke mid-body
+        raise TransportError(str(error)) from None
+
+
+async def _cancel(stream) -> None:
+    try:
+        if stream is not None:
+            await stream.cancel()
     except Exception:
         pass
