@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.d1 import first_row, run
+from common.media_records import FINAL
 from common.public_errors import public_reason
 from common.rendition_sizing import MAX_SOURCE_SIDE
 from processor.context import Context
@@ -87,7 +88,7 @@ class ProbeResult:
 
     @property
     def is_final(self) -> bool:
-        return self.status in ("completed", "failed")
+        return self.status in FINAL
 
 
 def _number(value: object) -> float | None:

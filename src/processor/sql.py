@@ -43,9 +43,10 @@ __all__ = [
     "record_probe",
 ]
 
-from common.media_records import MEDIA_COLUMNS, RENDITION_COLUMNS
+from common.media_records import FINAL, MEDIA_COLUMNS, RENDITION_COLUMNS
 
-_NOT_FINAL = "status NOT IN ('completed', 'failed')"
+# SQL for "not yet final" (common.media_records.FINAL).
+_NOT_FINAL = "status NOT IN (" + ", ".join(f"'{status}'" for status in sorted(FINAL)) + ")"
 
 # media_id, name, kind, options (JSON), output_key, created_at, updated_at
 INSERT_RENDITION = """
