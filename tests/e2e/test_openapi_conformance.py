@@ -95,8 +95,12 @@ def test_the_processor_answers_methods_the_sdk_does_not_know_without_a_500(pipel
     webhook = httpx.request(method, f"{pipeline.processor_url}/webhooks/ittybit", timeout=30)
     assert webhook.status_code == 405 and webhook.headers["allow"] == "POST"
     assert webhook.json()["code"] == "method_not_allowed"
+    # The same router as the API's: a known path with another method is 405 with Allow (was a 404).
     health = httpx.request(method, f"{pipeline.processor_url}/healthz", timeout=30)
-    assert health.status_code == 404 and health.json()["code"] == "not_found"
+    assert health.status_code == 405 and health.headers["allow"] == "GET, HEAD"
+    assert health.json()["code"] == "method_not_allowed"
+    unknown = httpx.request(method, f"{pipeline.processor_url}/nothing", timeout=30)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
 
 
 @pytest.mark.parametrize(
