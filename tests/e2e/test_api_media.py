@@ -168,8 +168,22 @@ def test_unknown_ids_are_404(api):
     assert api.delete("/api/media/01m81wka28vhe0d5ysbt1e1gnt").status_code == 404
 
 
+def _settled(api, media_id: str) -> str:
+    """Wait until the processor is done with the item: its final status served from KV.
+
+    The processor rewrites the cache entry as it works (after the probe, the submission and
+    each rendition), so a test that edits the entry by hand must wait until the last rewrite
+    has landed, or the processor puts a good entry back over it."""
+    def final_and_cached():
+        response = api.get(f"/api/media/{media_id}")
+        return (response.json()["status"] in ("completed", "failed")
+                and response.headers["x-cache"] == "hit")
+    eventually(final_and_cached, timeout=90, interval=0.5)
+    return media_id
+
+
 def test_get_falls_back_to_d1_when_kv_misses(api, pipeline, png_bytes):
-    media_id = upload(api, png_bytes).json()["id"]
+    media_id = _settled(api, upload(api, png_bytes).json()["id"])
     first = api.get(f"/api/media/{media_id}")
     assert first.headers["x-cache"] == "hit"
     # Drop the cache entry the way an expiry would: through KV itself.
@@ -181,7 +195,7 @@ def test_get_falls_back_to_d1_when_kv_misses(api, pipeline, png_bytes):
 
 
 def test_an_unreadable_cache_entry_is_a_miss_not_an_error(api, pipeline, png_bytes):
-    media_id = upload(api, png_bytes).json()["id"]
+    media_id = _settled(api, upload(api, png_bytes).json()["id"])
     pipeline.workers.kv_put("METADATA", f"media:{media_id}", "{not json")
     response = api.get(f"/api/media/{media_id}")
     assert response.status_code == 200 and response.headers["x-cache"] == "miss"
