@@ -2,7 +2,7 @@
 
 A Python module rather than a JSON file because wrangler uploads the modules under src/
 and nothing else. `openapi.json` at the repository's root is this document written out by
-`scripts/export-openapi`; tests/unit/test_openapi_spec.py fails when the two drift.
+`scripts/export-openapi`; tests/unit/api/test_openapi_spec.py fails when the two drift.
 
 The paths are built from the two workers' route tables (api.app.ROUTES, processor.app.ROUTES):
 each route names its operation here, and its `public`/`signed` flags give the operation's

@@ -1,13 +1,21 @@
 import json
-
-from processor.queue_consumer import handle_message
-from common.media_records import SELECT_RENDITIONS
 from types import SimpleNamespace
 
+import pytest
+
 from common.errors import HttpError
-from processor.webhook_handler import MAX_WEBHOOK_BYTES, handle_webhook as _handle_webhook, read_body, refuse_before_reading
+from common.media_records import SELECT_RENDITIONS
+from processor.queue_consumer import handle_message
+from processor.webhook_handler import (
+    MAX_WEBHOOK_BYTES,
+    handle_webhook as _handle_webhook,
+    parse_webhook,
+    read_body,
+    refuse_before_reading,
+)
 from processor.webhook_signature import sign
-from tests.unit.processor_fakes import NOW, SECRET, insert_media, make_context, submit
+from tests.unit.fakes import NOW, SECRET, insert_media, make_context, submit
+
 
 MEDIA = "01bbbbbbbbbbbbbbbbbbbbbbbb"
 
@@ -219,49 +227,6 @@ async def test_handling_failure_forgets_the_delivery_so_the_retry_counts():
     assert ctx.db.rows("SELECT * FROM webhook_deliveries") == []
 
 
-async def test_a_media_deleted_during_the_copy_leaves_no_file():
-    ctx = await submitted()
-    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/w")
-    ctx.storage.outputs["https://out.test/w"] = b"abc"
-    await deliver(ctx, job)
-
-    async def delete_media():
-        ctx.db.conn.execute("DELETE FROM renditions WHERE media_id = ?", (MEDIA,))
-        ctx.db.conn.execute("DELETE FROM media WHERE id = ?", (MEDIA,))
-        ctx.kv.data.clear()
-
-    ctx.storage.on_store = delete_media
-    decisions = await run_queue(ctx)
-    assert decisions[0].what == "deleted_meanwhile"
-    assert not any(key.startswith("renditions/") for key in ctx.storage.objects)
-    assert f"media:{MEDIA}" not in ctx.kv.data
-
-
-async def test_a_failed_copy_retries_the_message_and_notes_the_error():
-    ctx = await submitted()
-    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/w")
-    await deliver(ctx, job)
-    ctx.storage.fail_fetch = OSError("connection reset")
-    decisions = await run_queue(ctx)
-    assert decisions[0].action == "retry"
-    assert "connection reset" in rows(ctx)["web"]["error"] and rows(ctx)["web"]["status"] == "processing"
-
-
-async def test_a_media_refresh_that_fails_after_the_copy_is_finished_by_the_retry():
-    ctx = await submitted()
-    ctx.storage.outputs["https://out.test/w"] = b"ID3"
-    await deliver(ctx, ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/w"))
-    store = ctx.jobs.sent[:]
-    # One D1 failure between the rendition's final write and the media's status update.
-    ctx.db.fail_once(SELECT_RENDITIONS, RuntimeError("D1_ERROR: storage reset"))
-    assert [d.action for d in await run_queue(ctx)] == ["retry"]
-    assert rows(ctx)["web"]["status"] == "completed" and media(ctx)["status"] == "processing"
-    ctx.jobs.sent = store  # the queue delivers the message again
-    assert [d.what for d in await run_queue(ctx)] == ["already_final"]
-    assert media(ctx)["status"] == "completed"
-    assert ctx.kv.json(f"media:{MEDIA}")["status"] == "completed"
-
-
 async def test_a_media_refresh_that_fails_after_a_failed_job_is_finished_by_the_webhook_retry():
     ctx = await submitted()
     job = ctx.itty.finish(rows(ctx)["web"]["job_id"], error="no audio stream")
@@ -274,3 +239,55 @@ async def test_a_media_refresh_that_fails_after_a_failed_job_is_finished_by_the_
     answer = await deliver(ctx, job)  # the sender retries (the delivery was forgotten)
     assert answer.body["result"] == "already_final"
     assert media(ctx)["status"] == "failed" and "no audio stream" in media(ctx)["error"]
+
+
+# Parsing the webhook body (parse_webhook) and reading it (read_body).
+
+
+def test_limit():
+    assert MAX_WEBHOOK_BYTES == 1_048_576
+
+
+def test_bare_job():
+    body = json.dumps({"id": "job_1", "object": "job", "status": "succeeded", "output": "https://cdn.test/a.mp4"}).encode()
+    outcome = parse_webhook(body)
+    assert (outcome.job_id, outcome.status, outcome.output_url) == ("job_1", "completed", "https://cdn.test/a.mp4")
+
+
+def test_bare_task():
+    body = json.dumps({"id": "task_1", "object": "task", "status": "error", "error": "bad input"}).encode()
+    outcome = parse_webhook(body)
+    assert (outcome.job_id, outcome.task_id, outcome.status, outcome.error) == ("task_1", "task_1", "failed", "bad input")
+
+
+def test_event_envelope():
+    body = json.dumps({
+        "id": "evt_1", "object": "event", "kind": "task.succeeded", "created_at": 1,
+        "data": {"id": "task_2", "object": "task", "job_id": "job_2", "status": "succeeded", "output": {"url": "https://cdn.test/t.webp", "width": 640}},
+    }).encode()
+    outcome = parse_webhook(body)
+    assert (outcome.job_id, outcome.status, outcome.width) == ("job_2", "completed", 640)
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"\xff", b"[]", b'"job"', b'{"object": "job"}', b'{"object": "event", "data": {}}'])
+def test_invalid_bodies(body):
+    with pytest.raises(ValueError):
+        parse_webhook(body)
+
+
+async def test_too_large():
+    from common.errors import HttpError
+
+    body = b'{"id": "job_1", "pad": "' + b"x" * MAX_WEBHOOK_BYTES + b'"}'
+    with pytest.raises(HttpError) as caught:  # refused while read, before it is parsed
+        await read_body(Stream(body), MAX_WEBHOOK_BYTES)
+    assert (caught.value.status, caught.value.code) == (413, "too_large")
+
+
+def test_deeply_nested_json_is_invalid_not_a_recursion_error():
+    import pytest
+
+    from processor.webhook_handler import parse_webhook
+
+    with pytest.raises(ValueError, match="not valid JSON"):
+        parse_webhook(b"[" * 100_000 + b"]" * 100_000)

@@ -11,7 +11,7 @@ from api.openapi_spec import DEFAULT_API_URL, DEFAULT_PROCESSOR_URL, OPENAPI, se
 from common.errors import ERROR_CODES
 from processor.app import ROUTES as PROCESSOR_ROUTES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_committed_openapi_json_equals_the_module():

@@ -6,7 +6,7 @@ from processor.queue_consumer import handle_message
 from common.ids import media_id_for_key, media_id_for_object
 from processor.webhook_handler import handle_webhook
 from processor.webhook_signature import sign
-from tests.unit.processor_fakes import NOW, SECRET, FakeStorage, make_context
+from tests.unit.fakes import NOW, SECRET, FakeStorage, make_context
 
 BUCKET = "media-pipeline"
 QUEUE = "media-pipeline-jobs"

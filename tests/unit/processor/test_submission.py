@@ -3,7 +3,7 @@ import pytest
 from processor.ittybit_client import idempotency_key
 from processor.ittybit_client import TransportResponse
 from processor.queue_consumer import handle_message
-from tests.unit.processor_fakes import NOW, insert_media, make_context, submit
+from tests.unit.fakes import NOW, insert_media, make_context, submit
 
 MEDIA = "01aaaaaaaaaaaaaaaaaaaaaaaa"
 

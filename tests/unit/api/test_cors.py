@@ -127,7 +127,7 @@ def test_the_shipped_api_config_has_no_credentials():
     import tomllib
     from pathlib import Path
 
-    config = tomllib.loads((Path(__file__).resolve().parents[2] / "wrangler.api.toml").read_text())
+    config = tomllib.loads((Path(__file__).resolve().parents[3] / "wrangler.api.toml").read_text())
     assert config["vars"]["CORS_CREDENTIALS"] == "false"
     policy_from_vars(config["vars"]["CORS_ORIGINS"], config["vars"]["CORS_CREDENTIALS"])
 

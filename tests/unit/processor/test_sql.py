@@ -7,7 +7,7 @@ import pytest
 from common.media_records import INSERT_MEDIA, SELECT_RENDITIONS
 from processor import sql
 
-SCHEMA = Path(__file__).resolve().parents[2] / "schema.sql"
+SCHEMA = Path(__file__).resolve().parents[3] / "schema.sql"
 T0 = 1_700_000_000_000
 
 

@@ -9,7 +9,7 @@ import pytest
 from common.errors import HttpError
 from api.media_routes import media_record, remove_media
 from common.media_records import media_cache_key
-from tests.unit.processor_fakes import FakeD1, FakeKV
+from tests.unit.fakes import FakeD1, FakeKV
 
 MEDIA_ID = "01m8260crbhwnnknazydz3ek9n"
 

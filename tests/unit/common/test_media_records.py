@@ -20,7 +20,7 @@ from common.media_records import (
     stats_json,
 )
 
-SCHEMA = (Path(__file__).resolve().parents[2] / "schema.sql").read_text()
+SCHEMA = (Path(__file__).resolve().parents[3] / "schema.sql").read_text()
 
 
 @pytest.fixture

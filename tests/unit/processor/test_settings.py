@@ -2,10 +2,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from processor.presets import DEFAULT_PRESETS
+from common.messages import parse_message, StoreMessage
 from processor.output_urls import OutputRefused
+from processor.presets import DEFAULT_PRESETS
 from processor.settings import input_expiry, settings_from_env
-from common.messages import StoreMessage, parse_message, store_message
 
 
 def parse_store_message(body):
@@ -47,17 +47,6 @@ def test_settings_from_env_reads_vars_and_defaults():
 def test_settings_from_env_refuses_bad_values(name, value):
     with pytest.raises(ValueError):
         settings_from_env(SimpleNamespace(**{name: value}))
-
-
-def test_store_message_round_trip_and_refusals():
-    body = store_message("m1", "web", "job_1", "https://out.test/f.mp4")
-    assert parse_store_message(body).output_url == "https://out.test/f.mp4"
-    # Any URL parses; processor.output_urls refuses it when consumed (the rendition fails).
-    assert parse_store_message({**body, "output_url": "file:///etc/passwd"}).output_url == "file:///etc/passwd"
-    assert parse_store_message({**body, "output_url": ""}) is None
-    assert parse_store_message({**body, "job_id": ""}) is None
-    assert parse_store_message({"type": "media.process", "media_id": "m1"}) is None
-    assert parse_store_message("not json") is None
 
 
 def test_reconcile_max_polls_has_a_default_and_must_be_a_positive_whole_number():

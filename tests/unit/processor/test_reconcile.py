@@ -1,8 +1,6 @@
-from common.messages import parse_message
-from processor.queue_consumer import give_up
 from processor.ittybit_client import RejectedError
 from processor.reconcile import reconcile
-from tests.unit.processor_fakes import NOW, insert_media, make_context, submit
+from tests.unit.fakes import NOW, insert_media, make_context, submit
 
 MEDIA = "01cccccccccccccccccccccccc"
 
@@ -28,39 +26,6 @@ async def test_a_pending_media_is_queued_again():
     assert result.requeued == 1
     assert ctx.jobs.sent == [{"type": "media.process", "media_id": MEDIA, "r2_key": f"originals/{MEDIA}",
                               "reason": "reconcile"}]
-
-
-async def test_a_dead_letter_fails_the_media_with_the_last_error_unless_final():
-    ctx = make_context(give_up_after_seconds=3600)
-    ctx.clock = lambda: NOW + 3600  # the media is an hour old: past GIVE_UP_AFTER_SECONDS
-    insert_media(ctx, MEDIA, kind="audio")
-    ctx.db.conn.execute(
-        "INSERT INTO renditions (media_id, name, kind, options, attempts, error, created_at, updated_at)"
-        " VALUES (?, 'web', 'audio', '{}', 7, 'rate limited', 1, 1)", (MEDIA,))
-    body = {"type": "media.process", "media_id": MEDIA, "r2_key": "x", "reason": "upload"}
-    assert await give_up(ctx, parse_message(body), 1) == "failed"
-    row = ctx.db.rows("SELECT status, error FROM media")[0]
-    assert row == {"status": "failed", "error": "gave up after 7 attempts: rate limited"}
-    assert ctx.db.rows("SELECT status FROM renditions")[0]["status"] == "failed"
-    assert ctx.kv.json(f"media:{MEDIA}")["status"] == "failed"
-    assert await give_up(ctx, parse_message(body), 1) == "already_final"
-    assert await give_up(ctx, parse_message({"junk": 1}), 1) == "unknown"
-
-
-async def test_a_dead_letter_leaves_young_media_for_the_reconcile_which_queues_it_again():
-    ctx = make_context(give_up_after_seconds=3600, reconcile_after_seconds=60)
-    insert_media(ctx, MEDIA, kind="audio", status="processing")
-    ctx.db.conn.execute(
-        "INSERT INTO renditions (media_id, name, kind, options, attempts, error, created_at, updated_at)"
-        " VALUES (?, 'web', 'audio', '{}', 7, 'ittybit: HTTP 503', 1, 1)", (MEDIA,))
-    body = {"type": "media.process", "media_id": MEDIA, "r2_key": "x", "reason": "upload"}
-    ctx.clock = lambda: NOW + 3599  # one second short of GIVE_UP_AFTER_SECONDS
-    assert await give_up(ctx, parse_message(body), 7) == "left_for_reconcile"
-    assert ctx.db.rows("SELECT status FROM media")[0]["status"] == "processing"
-    assert ctx.db.rows("SELECT status FROM renditions")[0]["status"] == "pending"
-    result = await reconcile(ctx)
-    assert result.requeued == 1
-    assert ctx.jobs.sent[-1]["media_id"] == MEDIA and ctx.jobs.sent[-1]["reason"] == "reconcile"
 
 
 async def test_a_job_ittybit_no_longer_knows_is_submitted_again():

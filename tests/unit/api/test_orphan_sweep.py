@@ -22,9 +22,9 @@ from api.orphan_sweep import (
 )
 from api.settings import min_age_seconds
 from api.crons import DAILY_REPORT_CRON, ORPHAN_SWEEP_CRON, run_scheduled
-from tests.unit.processor_fakes import FakeD1, FakeKV
+from tests.unit.fakes import FakeD1, FakeKV
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NOW_MS = 1_800_000_000_000
 HOUR_MS = 3_600_000
 
