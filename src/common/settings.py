@@ -28,29 +28,25 @@ def text(env: object, name: str, default: str = "") -> str:
 
 def seconds(env: object, name: str, default: int) -> int:
     """A whole number of seconds, at least 0."""
-    raw = text(env, name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number of seconds, not {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative")
-    return value
+    return _whole(env, name, default, least=0, what="a whole number of seconds",
+                  below="must not be negative")
 
 
 def count(env: object, name: str, default: int) -> int:
     """A whole number, at least 1."""
+    return _whole(env, name, default, least=1, what="a whole number", below="must be at least 1")
+
+
+def _whole(env: object, name: str, default: int, *, least: int, what: str, below: str) -> int:
     raw = text(env, name)
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1")
+        raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
+    if value < least:
+        raise ConfigError(f"{name} {below}")
     return value
 
 
