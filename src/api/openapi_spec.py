@@ -5,9 +5,11 @@ and nothing else. `openapi.json` at the repository's root is this document writt
 `scripts/export-openapi`; tests/unit/api/test_openapi_spec.py fails when the two drift.
 
 The paths are built from the two workers' route tables (api.app.ROUTES, processor.app.ROUTES):
-each route names its operation here, and its `public`/`signed` flags give the operation's
-security and 401; a path the processor serves lists its servers. The operations' texts and
-the schemas are hand-written. Error codes come from common.errors.ERROR_CODES. The document
+each route carries its operationId, summary and a common.routing.Spec (tag, parameters,
+request body, replies, error codes), and its `public`/`signed` flags give the operation's
+security and 401; a path the processor serves lists its servers. Hand-written here: the
+component schemas, and the parameters, request bodies and header sets a Spec names.
+Error codes come from common.errors.ERROR_CODES. The document
 is built once, at import; the API worker imports this module only when /openapi.json is
 asked for (start-up stays lean).
 """
@@ -263,10 +265,119 @@ _SCHEMAS: dict = {
 _API_KEY_AUTH = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
 _FILE_AUTH = [*_API_KEY_AUTH, {"SignedUrlExpires": [], "SignedUrlSignature": []}]
 
+# Schemas a route's Reply names that are not components (written inline where used).
+_INLINE_SCHEMAS: dict = {
+    "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
+    "Bytes": {"type": "string", "contentMediaType": "application/octet-stream"},
+}
+
+# The parameters a route's Spec names, by name.
+_PARAMETERS: dict = {
+    "id": {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": "A media id; anything else is 404.",
+        "schema": _MEDIA_ID,
+    },
+    "key": {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "description": "The R2 key, e.g. originals/<id> or renditions/<id>/web.mp4 (slashes kept).",
+        "schema": {"type": "string", "minLength": 1},
+    },
+    "Range": {
+        "name": "Range",
+        "in": "header",
+        "required": False,
+        "description": "`bytes=first-last`, `bytes=first-` or `bytes=-suffix` (RFC 9110).",
+        "schema": {"type": "string"},
+    },
+    "If-None-Match": {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+    "expires": {
+        "name": "expires",
+        "in": "query",
+        "required": False,
+        "description": "Signed URL: expiry in epoch seconds (at most 7 days ahead).",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,11}$"},
+    },
+    "signature": {
+        "name": "signature",
+        "in": "query",
+        "required": False,
+        "description": "Signed URL: base64url HMAC-SHA256 of `{path}\\n{expires}`.",
+        "schema": {"type": "string"},
+    },
+    "X-File-Name": {
+        "name": "X-File-Name",
+        "in": "header",
+        "required": False,
+        "description": "The file name (percent-encoded UTF-8 allowed); sanitised to a base name.",
+        "schema": {"type": "string"},
+    },
+    "Content-Disposition": {
+        "name": "Content-Disposition",
+        "in": "header",
+        "required": False,
+        "description": "`attachment; filename=...` or `filename*=UTF-8''...` when X-File-Name is absent.",
+        "schema": {"type": "string"},
+    },
+    "status": {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "description": "Filter (case-insensitive; queued = pending, processed = completed).",
+        "schema": {"type": "string", "enum": ["pending", "queued", "processing", "completed", "processed", "failed"]},
+    },
+    "limit": {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "Page size, 1 to 100 (default 20).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+    },
+    "cursor": {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": "A next_cursor this API gave out; anything else is 400 invalid_cursor.",
+        "schema": {"type": "string", "maxLength": 256, "pattern": "^[A-Za-z0-9_-]+$"},
+    },
+    "webhook-id": {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"}},
+    "webhook-timestamp": {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+    },
+    "webhook-signature": {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "description": "Space-separated `v1,<base64>` entries.",
+        "schema": {"type": "string"},
+    },
+}
+
+# The request bodies a route's Spec names.
+_BODIES: dict = {
+    "upload": {
+        "required": True,
+        "content": {
+            name: {"schema": {"type": "string", "contentMediaType": name}}
+            # Listed: the types fuzzers can make real files of. video/*, audio/* work the same.
+            for name in ("application/octet-stream", "image/png", "image/jpeg", "image/gif", "image/webp")
+        },
+    },
+    "webhook": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+}
+
 _ETAG = _header("The object's strong ETag (R2's httpEtag).")
+_ACCEPT_RANGES = _header("Always `bytes`.", {"const": "bytes"})
 _FILE_HEADERS = {
     "ETag": _ETAG,
-    "Accept-Ranges": _header("Always `bytes`.", {"const": "bytes"}),
+    "Accept-Ranges": _ACCEPT_RANGES,
     "Cache-Control": _header("`private, max-age=300`.", {"type": "string"}),
     "X-Content-Type-Options": _header("Always `nosniff`.", {"const": "nosniff"}),
     "Content-Length": _header("Bytes in the (partial) body.", {"type": "integer", "minimum": 0}, required=False),
@@ -274,312 +385,19 @@ _FILE_HEADERS = {
 }
 _CONTENT_RANGE = _header("`bytes first-last/size`.", {"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"})
 
-
-def _file_operation(head: bool, seed: bool) -> dict:
-    twin = " (the seed's path; same behaviour as /files/{key})" if seed else ""
-    body = None if head else {"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}
-
-    def ok(description: str, headers: dict) -> dict:
-        response = {"description": description, "headers": headers}
-        if body:
-            response["content"] = body
-        return response
-
-    return {
-        "operationId": ("head" if head else "get") + ("ImageFile" if seed else "File"),
-        "summary": ("Headers of" if head else "Stream") + " an original or a rendition" + twin,
-        "description": (
-            "Serves keys under originals/ and renditions/ only; anything else (traversal, encoded"
-            " separators, controls, NFKC look-alikes, other prefixes) is the same 404 as a missing"
-            " object. One byte range is honoured (206/416); a multi-range or malformed Range is"
-            " ignored (200). If-None-Match with a matching ETag answers 304."
-        ),
-        "tags": ["files"],
-        "parameters": [
-            {
-                "name": "key",
-                "in": "path",
-                "required": True,
-                "description": "The R2 key, e.g. originals/<id> or renditions/<id>/web.mp4 (slashes kept).",
-                "schema": {"type": "string", "minLength": 1},
-            },
-            {
-                "name": "Range",
-                "in": "header",
-                "required": False,
-                "description": "`bytes=first-last`, `bytes=first-` or `bytes=-suffix` (RFC 9110).",
-                "schema": {"type": "string"},
-            },
-            {
-                "name": "If-None-Match",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-            },
-            {
-                "name": "expires",
-                "in": "query",
-                "required": False,
-                "description": "Signed URL: expiry in epoch seconds (at most 7 days ahead).",
-                "schema": {"type": "string", "pattern": "^[0-9]{1,11}$"},
-            },
-            {
-                "name": "signature",
-                "in": "query",
-                "required": False,
-                "description": "Signed URL: base64url HMAC-SHA256 of `{path}\\n{expires}`.",
-                "schema": {"type": "string"},
-            },
-        ],
-        "responses": {
-            "200": ok("The whole object, with its stored Content-Type.", _FILE_HEADERS),
-            "206": ok("One byte range.", {**_FILE_HEADERS, "Content-Range": _CONTENT_RANGE}),
-            "304": {"description": "If-None-Match matched: no body.", "headers": {"ETag": _ETAG}},
-            "404": _error("No such file (or a key outside originals/ and renditions/).", ["not_found"]),
-            "409": _error("The object was replaced while it was being read; retry.", ["file_changed"]),
-            "416": {
-                "description": "The range selects no byte of the object: no body.",
-                "headers": {
-                    "Content-Range": _header("`bytes */size`.", {"type": "string", "pattern": "^bytes \\*/[0-9]+$"}),
-                    "Accept-Ranges": _header("Always `bytes`.", {"const": "bytes"}),
-                },
-            },
-        },
-    }
-
-
-def _upload_operation(seed: bool) -> dict:
-    media_types = {
-        name: {"schema": {"type": "string", "contentMediaType": name}}
-        # Listed: the types fuzzers can make real files of. video/*, audio/* work the same.
-        for name in ("application/octet-stream", "image/png", "image/jpeg", "image/gif", "image/webp")
-    }
-    return {
-        "operationId": "uploadImage" if seed else "uploadMedia",
-        "summary": "Upload a file (the raw body)" + (" (the seed's path)" if seed else ""),
-        "description": (
-            "The raw body is the file; its first bytes decide what it is (Content-Type, when given,"
-            " must agree). Any image/*, video/* or audio/* type, application/octet-stream or no"
-            " Content-Type is accepted (e.g. video/mp4, audio/mpeg); the media types listed are examples."
-        ),
-        "tags": ["media"],
-        "parameters": [
-            {
-                "name": "X-File-Name",
-                "in": "header",
-                "required": False,
-                "description": "The file name (percent-encoded UTF-8 allowed); sanitised to a base name.",
-                "schema": {"type": "string"},
-            },
-            {
-                "name": "Content-Disposition",
-                "in": "header",
-                "required": False,
-                "description": "`attachment; filename=...` or `filename*=UTF-8''...` when X-File-Name is absent.",
-                "schema": {"type": "string"},
-            },
-        ],
-        "requestBody": {"required": True, "content": media_types},
-        "responses": {
-            "202": _json(
-                _ref("UploadAccepted"),
-                "Stored in R2, recorded in D1, queued for renditions.",
-                {"Location": _header("/api/media/{id}")},
-            ),
-            "400": _error(
-                "Empty body, a malformed Content-Length, or a body that ended before it (or broke).",
-                ["empty_body", "invalid_content_length", "incomplete_body"],
-            ),
-            "413": _error(
-                "Past MAX_FILE_SIZE (declared by Content-Length, or counted while streaming).",
-                ["file_too_large"],
-                "FileTooLargeError",
-            ),
-            "415": _error(
-                "Not a supported image, video or audio format, or Content-Type contradicts the bytes.",
-                ["unsupported_media_type", "media_type_mismatch"],
-                "MediaTypeError",
-            ),
-            "503": _error(
-                "The job queue refused the message, or (a body without Content-Length) every part buffer"
-                " of the isolate stayed busy: nothing was stored; retry (after Retry-After for `busy`).",
-                ["queue_unavailable", "busy"],
-                headers={"Retry-After": _header("Seconds to wait (with `busy`).", {"type": "string"}, required=False)},
-            ),
-        },
-    }
-
-
-def _id_parameter() -> dict:
-    return {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "description": "A media id; anything else is 404.",
-        "schema": _MEDIA_ID,
-    }
-
-
-def _get_media_operation(seed: bool) -> dict:
-    return {
-        "operationId": "getImage" if seed else "getMedia",
-        "summary": "One media record with its renditions" + (" (the seed's path)" if seed else ""),
-        "tags": ["media"],
-        "parameters": [_id_parameter()],
-        "responses": {
-            "200": _json(
-                _ref("Media"),
-                "The record; completed renditions carry url and signed_url.",
-                {"X-Cache": _header("hit (KV) or miss (D1).", {"type": "string", "enum": ["hit", "miss"]})},
-            ),
-            "404": _error("No media with this id.", ["not_found"]),
-        },
-    }
-
-
-def _delete_media_operation(seed: bool) -> dict:
-    return {
-        "operationId": "deleteImage" if seed else "deleteMedia",
-        "summary": "Delete the original, every rendition, the rows and the cache entry"
-        + (" (the seed's path)" if seed else ""),
-        "tags": ["media"],
-        "parameters": [_id_parameter()],
-        "responses": {
-            "200": _json(_ref("Deleted"), "Deleted."),
-            "404": _error("No media with this id (also the second time).", ["not_found"]),
-        },
-    }
-
-
-def _health_operation(head: bool) -> dict:
-    response = {"description": "Alive; which worker answered and its memory figures."}
-    if not head:
-        response["content"] = {"application/json": {"schema": _ref("Health")}}
-    return {
-        "operationId": "headHealth" if head else "getHealth",
-        "summary": "Health and memory (no auth)",
-        "description": "Both workers serve it (see the path's servers); `worker` says which answered.",
-        "tags": ["health"],
-        "responses": {"200": response},
-    }
-
-
-def _operations() -> list[dict]:
-    """Every operation the route tables name, each with its operationId."""
-    return [
-        _health_operation(head=False),
-        _health_operation(head=True),
-        {
-            "operationId": "getOpenApi",
-            "summary": "This document (no auth)",
-            "description": "`servers` are filled in from PUBLIC_API_URL and PUBLIC_PROCESSOR_URL when set.",
-            "tags": ["health"],
-            "responses": {"200": _json({"type": "object", "required": ["openapi", "paths"]}, "OpenAPI 3.1.")},
-        },
-        _upload_operation(seed=False),
-        {
-            "operationId": "listMedia",
-            "summary": "Media records, newest first, a page at a time",
-            "tags": ["media"],
-            "parameters": [
-                {
-                    "name": "status",
-                    "in": "query",
-                    "required": False,
-                    "description": "Filter (case-insensitive; queued = pending, processed = completed).",
-                    "schema": {
-                        "type": "string",
-                        "enum": ["pending", "queued", "processing", "completed", "processed", "failed"],
-                    },
-                },
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "required": False,
-                    "description": "Page size, 1 to 100 (default 20).",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 100},
-                },
-                {
-                    "name": "cursor",
-                    "in": "query",
-                    "required": False,
-                    "description": "A next_cursor this API gave out; anything else is 400 invalid_cursor.",
-                    "schema": {"type": "string", "maxLength": 256, "pattern": "^[A-Za-z0-9_-]+$"},
-                },
-            ],
-            "responses": {
-                "200": _json(_ref("MediaList"), "A page; next_cursor is null on the last one."),
-                "400": _error("A bad status, limit or cursor.", ["invalid_status", "invalid_limit", "invalid_cursor"]),
-            },
-        },
-        _get_media_operation(seed=False),
-        _delete_media_operation(seed=False),
-        {
-            "operationId": "getStats",
-            "summary": "Counts by status (processed repeats completed), one query",
-            "tags": ["media"],
-            "responses": {"200": _json(_ref("Stats"), "The counts.")},
-        },
-        _file_operation(head=False, seed=False),
-        _file_operation(head=True, seed=False),
-        _upload_operation(seed=True),
-        _get_media_operation(seed=True),
-        _delete_media_operation(seed=True),
-        _file_operation(head=False, seed=True),
-        _file_operation(head=True, seed=True),
-        {
-            "operationId": "ittybitWebhook",
-            "summary": "Ittybit's job webhook (processor worker; Standard Webhooks signature)",
-            "description": (
-                "Verified with ITTYBIT_WEBHOOK_SECRET (whsec_...): HMAC-SHA256 over"
-                " `{webhook-id}.{webhook-timestamp}.{body}`, 5-minute tolerance; svix-* headers are"
-                " accepted too. A job object or an event envelope. Other methods answer 405 (Allow: POST)."
-            ),
-            "tags": ["processor"],
-            "security": [{"StandardWebhooks": []}],
-            "parameters": [
-                {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"}},
-                {
-                    "name": "webhook-timestamp",
-                    "in": "header",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
-                },
-                {
-                    "name": "webhook-signature",
-                    "in": "header",
-                    "required": True,
-                    "description": "Space-separated `v1,<base64>` entries.",
-                    "schema": {"type": "string"},
-                },
-            ],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            },
-            "responses": {
-                "200": _json(
-                    _ref("WebhookReceived"),
-                    "Accepted and applied (or recognised as stale); a webhook-id already received is"
-                    " answered 200 `{\"received\": true, \"duplicate\": true}` and changes nothing"
-                    " (Standard Webhooks senders retry any non-2xx).",
-                ),
-                "400": _error("Signed, but not a job object or event this API understands.", ["invalid_body"]),
-                "401": _error(
-                    "Missing, malformed, stale or wrong signature (without the three signature headers,"
-                    " before the body is read).",
-                    ["invalid_signature"],
-                ),
-                "413": _error("Body over 1 MiB (declared or streamed).", ["too_large"]),
-                "500": _error(
-                    "ITTYBIT_WEBHOOK_SECRET is not set, another variable is invalid, or our failure (the"
-                    " webhook-id is then forgotten, so the sender's retry is handled).",
-                    ["not_configured", "config_error", "internal_error"],
-                ),
-            },
-        },
-    ]
-
+# The response header sets a route's Reply or Fault names.
+_HEADER_SETS: dict = {
+    "file": _FILE_HEADERS,
+    "file_range": {**_FILE_HEADERS, "Content-Range": _CONTENT_RANGE},
+    "etag": {"ETag": _ETAG},
+    "range_unsatisfiable": {
+        "Content-Range": _header("`bytes */size`.", {"type": "string", "pattern": "^bytes \\*/[0-9]+$"}),
+        "Accept-Ranges": _ACCEPT_RANGES,
+    },
+    "location": {"Location": _header("/api/media/{id}")},
+    "x_cache": {"X-Cache": _header("hit (KV) or miss (D1).", {"type": "string", "enum": ["hit", "miss"]})},
+    "retry_after": {"Retry-After": _header("Seconds to wait (with `busy`).", {"type": "string"}, required=False)},
+}
 
 _WORKER_SERVERS = {
     "api": {"url": DEFAULT_API_URL, "description": "API worker"},
@@ -592,23 +410,53 @@ def openapi_path(pattern: str) -> str:
     return re.sub(r"\{([a-z_]+):path\}", r"{\1}", pattern)
 
 
-def _operation(route, operation_id: str, operations: dict) -> dict:
-    """The operation `operation_id`, with the security and 401 the route's flags give it."""
-    described = operations[operation_id]  # a KeyError: a route names an operation not written here
+def _schema(name: str) -> dict:
+    """A component's $ref, or one of the inline schemas (a KeyError: a name written nowhere here)."""
+    return _ref(name) if name in _SCHEMAS else _INLINE_SCHEMAS[name]
+
+
+def _reply(reply, head: bool) -> dict:
+    """A Reply as a response; the HEAD twin's carries no body."""
+    response: dict = {"description": reply.description}
+    if reply.schema and not head:
+        response["content"] = {reply.media_type: {"schema": _schema(reply.schema)}}
+    if reply.headers:
+        response["headers"] = _HEADER_SETS[reply.headers]
+    return response
+
+
+def _operation(route, head: bool) -> dict:
+    """The operation of a route (or its HEAD twin), all from the route: its Spec, and the
+    security and 401 its `public`/`signed` flags give it."""
+    spec = route.spec
+    if spec is None or not route.summary:
+        raise ValueError(f"{route.method} {route.pattern}: a route needs a summary and a Spec")
     if route.public:
-        security = described.get("security", [])
-        responses = described["responses"]
+        security = [{spec.security: []}] if spec.security else []
     else:
         security = _FILE_AUTH if route.signed else _API_KEY_AUTH
-        responses = dict(sorted({**described["responses"], "401": _UNAUTHORIZED}.items()))
-    operation: dict = {}
-    for name, value in described.items():
-        if name in ("security", "responses"):
-            continue
-        operation[name] = value
-        if name == "tags":
-            operation["security"] = security
-    operation["responses"] = responses
+    operation: dict = {
+        "operationId": route.head_operation if head else route.operation,
+        "summary": (route.head_summary or route.summary) if head else route.summary,
+    }
+    if spec.description:
+        operation["description"] = spec.description
+    operation["tags"] = [spec.tag]
+    operation["security"] = security
+    if spec.parameters:
+        operation["parameters"] = [_PARAMETERS[name] for name in spec.parameters]
+    if spec.body:
+        operation["requestBody"] = _BODIES[spec.body]
+    responses = [(str(reply.status), _reply(reply, head)) for reply in spec.replies]
+    for fault in spec.errors:
+        headers = _HEADER_SETS[fault.headers] if fault.headers else None
+        responses.append((str(fault.status), _error(fault.description, list(fault.codes), fault.schema, headers)))
+    if not route.public:
+        responses.append(("401", _UNAUTHORIZED))
+    statuses = [status for status, _ in responses]
+    if len(statuses) != len(set(statuses)):
+        raise ValueError(f"{operation['operationId']}: a status described twice: {statuses}")
+    operation["responses"] = dict(sorted(responses))
     return operation
 
 
@@ -617,7 +465,6 @@ def _paths() -> dict:
     from api.app import ROUTES as API_ROUTES
     from processor.app import ROUTES as PROCESSOR_ROUTES
 
-    operations = {operation["operationId"]: operation for operation in _operations()}
     paths: dict = {}
     served_by: dict = {}
     for worker, routes in (("api", API_ROUTES), ("processor", PROCESSOR_ROUTES)):
@@ -627,9 +474,10 @@ def _paths() -> dict:
             served_by.setdefault(path, [])
             if worker not in served_by[path]:
                 served_by[path].append(worker)
-            item.setdefault(route.method.lower(), _operation(route, route.operation, operations))
-            if route.head_operation:
-                item.setdefault("head", _operation(route, route.head_operation, operations))
+            if route.method.lower() not in item:
+                item[route.method.lower()] = _operation(route, head=False)
+                if route.head_operation:
+                    item.setdefault("head", _operation(route, head=True))
     for path, workers in served_by.items():
         if "processor" in workers:  # the document's default server is the API's
             paths[path] = {"servers": [_WORKER_SERVERS[worker] for worker in workers], **paths[path]}

@@ -5,7 +5,10 @@ parameters still percent-encoded (a handler decodes them with its own hardened p
 `dispatch` answers one request from a table: 404 `not_found` for an unknown path, 405
 `method_not_allowed` with Allow for a known path and another method, HEAD as GET, auth by
 the route's `public`, and one JSON error shape (common.errors) for whatever a handler raises.
-Each route also names its OpenAPI operation: api.openapi_spec builds the paths from the tables.
+Each route also carries its OpenAPI operation (operationId, summary and a `Spec`: tag,
+parameters, request body, replies and error codes); api.openapi_spec builds the paths from the
+tables. A Spec names the document's hand-written pieces (schemas, parameters, header sets) by
+string, so the workers never import the document to route.
 """
 
 from __future__ import annotations
@@ -20,11 +23,77 @@ from urllib.parse import parse_qsl, urlsplit
 from common.errors import HttpError
 from common.responses import error_response, json_response
 
-__all__ = ["Route", "RouteMatch", "dispatch", "match", "query_params", "request_method", "unauthorized"]
+__all__ = [
+    "HEALTH_SPEC",
+    "Fault",
+    "Reply",
+    "Route",
+    "RouteMatch",
+    "Spec",
+    "dispatch",
+    "match",
+    "query_params",
+    "request_method",
+    "unauthorized",
+]
 
 _PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)(:path)?\}")
 
 Handler = Callable[[Any, Any, dict], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A documented answer that is not an error: status, description, and what it carries.
+
+    `schema`: a schema of api.openapi_spec (a component, or one of its inline schemas), sent as
+    `media_type`; none for a bodiless answer (the HEAD twin drops every reply's body).
+    `headers`: one of api.openapi_spec's header sets.
+    """
+
+    status: int
+    description: str
+    schema: str = ""
+    media_type: str = "application/json"
+    headers: str = ""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A documented error answer: the JSON error shape (`schema`) with one of `codes`
+    (each in common.errors.ERROR_CODES), and optionally a header set of api.openapi_spec."""
+
+    status: int
+    codes: tuple[str, ...]
+    description: str
+    schema: str = "Error"
+    headers: str = ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The OpenAPI text of a route but its operationId and summary (twins share one Spec).
+
+    `parameters` and `body` name api.openapi_spec's parameters and request bodies.
+    `security`: the scheme of a public route that proves itself another way (the webhook).
+    The 401 of a route that is not public, and its security, come from the route's flags.
+    """
+
+    tag: str
+    replies: tuple[Reply, ...]
+    errors: tuple[Fault, ...] = ()
+    description: str = ""
+    parameters: tuple[str, ...] = ()
+    body: str = ""
+    security: str = ""
+
+
+# The one route both workers serve.
+HEALTH_SPEC = Spec(
+    "health",
+    (Reply(200, "Alive; which worker answered and its memory figures.", "Health"),),
+    description="Both workers serve it (see the path's servers); `worker` says which answered.",
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +102,8 @@ class Route:
 
     `public`: no API key needed. `signed`: a valid signed URL for the path stands in for the
     key. `operation` and `head_operation`: the operationIds in the OpenAPI document (the HEAD
-    twin of a GET route is described only when `head_operation` names it).
+    twin of a GET route is described only when `head_operation` names it); `summary`,
+    `head_summary` (default: `summary`) and `spec`: the rest of its description.
     """
 
     method: str
@@ -43,6 +113,9 @@ class Route:
     signed: bool = False
     operation: str = ""
     head_operation: str = ""
+    summary: str = ""
+    head_summary: str = ""
+    spec: Spec | None = field(default=None, repr=False)
     _regex: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

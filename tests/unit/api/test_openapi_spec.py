@@ -36,6 +36,26 @@ def test_every_api_route_is_described(route):
         assert "401" in operation["responses"]
 
 
+@pytest.mark.parametrize("route", [*API_ROUTES, *PROCESSOR_ROUTES], ids=lambda route: f"{route.method} {route.pattern}")
+def test_every_operation_is_built_from_its_route(route):
+    # The route carries the text: summary, tag, parameters, replies and error codes.
+    item = OPENAPI["paths"][_openapi_path(route.pattern)]
+    twins = [(item[route.method.lower()], route.summary, False)]
+    if route.head_operation:
+        twins.append((item["head"], route.head_summary or route.summary, True))
+    for operation, summary, head in twins:
+        assert operation["summary"] == summary
+        assert operation["tags"] == [route.spec.tag]
+        assert [p["name"] for p in operation.get("parameters", [])] == list(route.spec.parameters)
+        statuses = {str(r.status) for r in (*route.spec.replies, *route.spec.errors)}
+        assert set(operation["responses"]) == statuses | (set() if route.public else {"401"})
+        for fault in route.spec.errors:
+            schema = operation["responses"][str(fault.status)]["content"]["application/json"]["schema"]
+            assert schema["allOf"][1]["properties"]["code"]["enum"] == list(fault.codes)
+        if head:  # the HEAD twin describes no body
+            assert all("content" not in operation["responses"][str(r.status)] for r in route.spec.replies)
+
+
 def test_the_processor_routes_are_described_with_their_server():
     assert {"url": DEFAULT_PROCESSOR_URL, "description": "processor worker"} in OPENAPI["paths"]["/healthz"]["servers"]
     webhook = OPENAPI["paths"]["/webhooks/ittybit"]
