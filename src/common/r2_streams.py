@@ -145,6 +145,26 @@ class BodyReader:
             pass
 
 
+async def read_capped(stream, limit: int) -> bytes | None:
+    """A small body read whole, or None (the stream cancelled) as soon as the bytes read pass
+    `limit`: never more than one chunk past the limit in memory. No stream reads as b""."""
+    if stream is None:
+        return b""
+    reader = stream.getReader()
+    data = bytearray()
+    while True:
+        result = await reader.read()
+        if result.done:
+            return bytes(data)
+        data += result.value.to_bytes()
+        if len(data) > limit:
+            try:
+                await reader.cancel()
+            except Exception:
+                pass
+            return None
+
+
 async def put_known_length(bucket, key: str, stream, length: int, options: dict, head_chunks=()):
     """Put `length` bytes into R2 as a stream: `head_chunks` (already read) first, then the
     rest of `stream`, which must not be locked. Returns the R2 object."""

@@ -15,7 +15,7 @@ length over the limit is refused before reading, a stream as soon as it passes t
 import js
 
 from common.ids import normalise_etag
-from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length
+from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length, read_capped
 from processor.ittybit_client import TransportError, TransportResponse
 from processor.output_urls import MAX_REDIRECTS, OutputPolicy, OutputRefused, host_label, scrub_urls
 from pyodide.ffi import to_js
@@ -172,23 +172,13 @@ async def read_limited(response, url: str, limit: int) -> bytes:
     if text.isdigit() and (len(text) > 19 or int(text) > limit):
         await _cancel(response.body)
         raise too_large
-    if response.body is None:
-        return b""
-    reader = response.body.getReader()
-    data = bytearray()
     try:
-        while True:
-            result = await reader.read()
-            if result.done:
-                return bytes(data)
-            data += result.value.to_bytes()
-            if len(data) > limit:
-                await _cancel(reader)
-                raise too_large
-    except TransportError:
-        raise
+        data = await read_capped(response.body, limit)
     except Exception as error:  # the connection broke mid-body
         raise TransportError(str(error)) from None
+    if data is None:
+        raise too_large
+    return data
 
 
 async def _cancel(stream) -> None:

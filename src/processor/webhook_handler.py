@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from common.d1 import run
 from common.errors import HttpError
+from common.r2_streams import read_capped
 from common.responses import json_response
 from processor.context import Context
 from processor.job_status import JobOutcome, outcome_from_job
@@ -75,18 +76,10 @@ def refuse_before_reading(headers: Mapping[str, str]) -> None:
 
 async def read_body(stream, limit: int) -> bytes:
     """The raw body, refused (413) as soon as it passes `limit` bytes (a chunked body has no Content-Length)."""
-    if stream is None:
-        return b""
-    reader = stream.getReader()
-    data = bytearray()
-    while True:
-        result = await reader.read()
-        if result.done:
-            return bytes(data)
-        data += result.value.to_bytes()
-        if len(data) > limit:
-            await reader.cancel()
-            raise _too_large()
+    body = await read_capped(stream, limit)
+    if body is None:
+        raise _too_large()
+    return body
 
 
 def parse_webhook(body: bytes) -> JobOutcome:
