@@ -24,6 +24,11 @@ HEAD_READ_SIZE = 64 * 1024
 MAX_PART_BUFFERS = 4
 PART_BUFFER_WAIT_SECONDS = 30
 PART_BUFFERS_RETRY_AFTER = 5
+# A part upload that fails is sent again (same number, same bytes: R2 keeps the last one),
+# at most this many times, waiting 0.2 s, 0.4 s, ... Locally the two workerds share one
+# SQLite state and a part can fail with "Unspecified error" while the other holds the lock.
+PART_RETRIES = 3
+PART_RETRY_FIRST_DELAY_SECONDS = 0.2
 
 
 class StreamReadError(Exception):
@@ -233,7 +238,7 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
             if filled:
                 if upload is None:
                     upload = await bucket.createMultipartUpload(key, options)
-                parts.append(await upload.uploadPart(len(parts) + 1, blob_of(part, filled)))
+                parts.append(await upload_part(upload, len(parts) + 1, part, filled))
             if filled < PART_SIZE:
                 return await upload.complete(parts)
     except BaseException:
@@ -247,6 +252,20 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
     finally:
         if held:
             budget.release()
+
+
+async def upload_part(upload, number: int, buffer, length: int):
+    """Send the first `length` bytes of `buffer` as part `number`, again on failure (up to
+    PART_RETRIES times): the bytes are still in the buffer, and a part sent twice is kept once."""
+    delay = PART_RETRY_FIRST_DELAY_SECONDS
+    for attempt in range(PART_RETRIES + 1):
+        try:
+            return await upload.uploadPart(number, blob_of(buffer, length))
+        except Exception:
+            if attempt == PART_RETRIES:
+                raise
+            await asyncio.sleep(delay)
+            delay *= 2
 
 
 def blob_of(buffer, length: int):

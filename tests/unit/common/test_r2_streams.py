@@ -203,3 +203,72 @@ def test_the_api_answers_503_with_retry_after_when_the_buffers_stay_busy(streams
         assert int(error.value.headers["retry-after"]) > 0 and body.cancelled
 
     asyncio.run(main())
+
+
+class PiecesBody(GatedBody):
+    """A chunked body that sends its pieces one read at a time (at most `size` bytes each)."""
+
+    def __init__(self, pieces):
+        super().__init__()
+        self.pieces = list(pieces)
+
+    async def read(self, at_least, size):
+        if not self.pieces:
+            return None
+        piece = self.pieces.pop(0)
+        if len(piece) > size:
+            self.pieces.insert(0, piece[size:])
+        return _U8(piece[:size])
+
+
+class FlakyUpload:
+    """A multipart upload whose part `fail_part` fails `failures` times before it is taken."""
+
+    def __init__(self, fail_part, failures):
+        self.fail_part, self.failures = fail_part, failures
+        self.parts, self.tries, self.completed, self.aborted = {}, [], None, False
+
+    async def uploadPart(self, number, blob):
+        self.tries.append(number)
+        if number == self.fail_part and self.failures:
+            self.failures -= 1
+            raise RuntimeError("uploadPart: Unspecified error (0)")
+        self.parts[number] = blob
+        return number
+
+    async def complete(self, parts):
+        self.completed = b"".join(self.parts[number] for number in parts)
+        return types.SimpleNamespace(size=len(self.completed))
+
+    async def abort(self):
+        self.aborted = True
+
+
+class MultipartBucket(Bucket):
+    def __init__(self, upload):
+        super().__init__()
+        self.upload = upload
+
+    async def createMultipartUpload(self, key, options):
+        return self.upload
+
+
+def test_a_part_that_fails_once_is_sent_again_and_the_object_is_exact(streams, monkeypatch):
+    monkeypatch.setattr(streams, "PART_SIZE", 4)
+    monkeypatch.setattr(streams, "PART_RETRY_FIRST_DELAY_SECONDS", 0)
+    upload = FlakyUpload(fail_part=2, failures=1)
+    result = asyncio.run(streams.put_in_parts(MultipartBucket(upload), "k", PiecesBody([b"abcdef", b"ghij"]), {}, 100))
+    assert upload.completed == b"abcdefghij" and result.size == 10 and not upload.aborted
+    assert upload.tries == [1, 2, 2, 3]
+
+
+def test_a_part_that_keeps_failing_aborts_the_upload(streams, monkeypatch):
+    monkeypatch.setattr(streams, "PART_SIZE", 4)
+    monkeypatch.setattr(streams, "PART_RETRY_FIRST_DELAY_SECONDS", 0)
+    upload = FlakyUpload(fail_part=1, failures=streams.PART_RETRIES + 1)
+    body = PiecesBody([b"abcdefghij"])
+    with pytest.raises(RuntimeError):
+        asyncio.run(streams.put_in_parts(MultipartBucket(upload), "k", body, {}, 100))
+    assert upload.tries == [1] * (streams.PART_RETRIES + 1)
+    assert upload.aborted and body.cancelled and upload.completed is None
+    assert streams.PART_BUFFERS.in_use == 0
