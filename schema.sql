@@ -96,3 +96,57 @@ CREATE TABLE IF NOT EXISTS media_probes (
   created_at   INTEGER NOT NULL,
   updated_at   INTEGER NOT NULL
 );
+
+-- The client's own key/value pairs of a media item (issue 11): a resumable upload's
+-- Upload-Metadata beyond filename/filetype, or the metadata its one-time upload URL was made
+-- with. A JSON object of strings, bounded by the header (4 KiB) and the URL's body (4 KiB).
+CREATE TABLE IF NOT EXISTS media_metadata (
+  media_id     TEXT PRIMARY KEY REFERENCES media (id) ON DELETE CASCADE,
+  metadata     TEXT NOT NULL
+);
+
+-- tus resumable uploads (issue 11, src/api/resumable_uploads.py). `id` is the upload URL's
+-- capability (128 random bits); `media_id` the item it becomes at its last byte (originals/<media_id>).
+-- `upload_offset` counts the bytes received: the whole parts already in R2 (`parts`, their ETags in
+-- order, each `part_size` bytes) and the stash after them (R2 object tus/<id>/<offset>, less than a
+-- part). `length` is NULL while deferred; `max_length` bounds it (TUS_MAX_SIZE or the one-time URL's
+-- max_size). One PATCH or DELETE at a time holds `lock_token` until `lock_until` (a lease).
+-- status: active, completed (media_id is a media item), failed (refused by its first bytes: `error`),
+-- terminated (DELETE), expired (past expires_at; the cron aborted its multipart upload).
+CREATE TABLE IF NOT EXISTS uploads (
+  id            TEXT PRIMARY KEY,
+  media_id      TEXT NOT NULL UNIQUE,
+  owner         TEXT NOT NULL,                -- 'key' (the API key) or 'token:<upload_tokens.id>'
+  length        INTEGER,
+  max_length    INTEGER NOT NULL,
+  upload_offset INTEGER NOT NULL DEFAULT 0,
+  part_size     INTEGER NOT NULL,
+  parts         TEXT NOT NULL DEFAULT '[]',
+  multipart_id  TEXT,
+  metadata      TEXT NOT NULL DEFAULT '{}',   -- Upload-Metadata as received (JSON), echoed by HEAD
+  allowed_kinds TEXT,                         -- JSON list from the one-time URL, NULL for any
+  name          TEXT,
+  content_type  TEXT,                         -- sniffed from the first bytes
+  kind          TEXT,
+  status        TEXT NOT NULL CHECK (status IN ('active', 'completed', 'failed', 'terminated', 'expired')),
+  error         TEXT,
+  lock_token    TEXT,
+  lock_until    INTEGER,
+  expires_at    INTEGER NOT NULL,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS uploads_by_status_expires ON uploads (status, expires_at);
+
+-- One-time upload URLs (POST /api/direct-uploads): good for creating one upload (upload_id set
+-- when it is used) of at most max_size bytes before expires_at.
+CREATE TABLE IF NOT EXISTS upload_tokens (
+  id            TEXT PRIMARY KEY,
+  max_size      INTEGER NOT NULL,
+  allowed_kinds TEXT,
+  metadata      TEXT NOT NULL DEFAULT '{}',
+  expires_at    INTEGER NOT NULL,
+  upload_id     TEXT,
+  created_at    INTEGER NOT NULL
+);

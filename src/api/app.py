@@ -8,7 +8,7 @@ document's paths from this table.
 
 import time
 
-from api import files, media_routes, uploads
+from api import files, media_routes, resumable_uploads, uploads
 from api.auth import is_authorized, presented_key
 from api.cors import log_config_error_once, preflight, response_headers
 from api.settings import settings_from_env
@@ -90,6 +90,32 @@ _FILE_SUMMARY = "Stream an original or a rendition"
 _FILE_HEAD_SUMMARY = "Headers of an original or a rendition"
 _FILE_SEED = " (the seed's path; same behaviour as /files/{key})"
 
+# tus: every answer carries Tus-Resumable (header set `tus`), errors included.
+_TUS_412 = Fault(412, ("tus_version_unsupported",), "Tus-Resumable is missing or not 1.0.0.", headers="tus_version")
+_TUS_GONE = Fault(410, ("upload_expired", "upload_terminated", "upload_failed"),
+                  "The upload expired, was terminated, or was refused by its first bytes.", headers="tus")
+_TUS_404 = Fault(404, ("not_found",), "No such upload.", headers="tus")
+_TUS_BAD = Fault(400, ("invalid_tus_header", "invalid_metadata", "metadata_too_large", "invalid_checksum",
+                       "checksum_algorithm_unsupported", "length_exceeded", "empty_body", "incomplete_body"),
+                 "A malformed or contradictory tus header, or bytes past Upload-Length.", headers="tus")
+_TUS_TOO_LARGE = Fault(413, ("file_too_large",), "Past TUS_MAX_SIZE, or the one-time URL's max_size.",
+                       "FileTooLargeError", headers="tus")
+_TUS_KIND = Fault(415, ("unsupported_media_type", "kind_not_allowed"),
+                  "Not a supported image, video or audio format by its first bytes (or a kind the one-time URL"
+                  " does not allow): the upload is refused, nothing is kept. On PATCH also a Content-Type other"
+                  " than application/offset+octet-stream.", "MediaTypeError", headers="tus")
+_TUS_CHECKSUM = Fault(460, ("checksum_mismatch",), "The chunk does not match Upload-Checksum; nothing of it was kept.",
+                      headers="tus")
+_TUS_BUSY = Fault(503, ("busy",), "Every part buffer of the isolate stayed busy; retry after Retry-After.",
+                  headers="retry_after")
+_TUS_LOCKED = Fault(423, ("upload_locked",), "Another PATCH or DELETE holds the upload; retry (tus-js-client does).",
+                    headers="tus")
+_TUS_NOTE = (
+    " tus 1.0 (https://tus.io/protocols/resumable-upload): any tus client works. Bytes go into R2"
+    " multipart parts of one size however the chunks are cut; the last byte makes the media item"
+    " (Media-Id) and queues it like POST /api/media."
+)
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health_handler(WORKER), public=True, operation="getHealth", head_operation="headHealth",
           summary="Health and memory (no auth)", spec=HEALTH_SPEC),
@@ -112,6 +138,55 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/stats", media_routes.stats, operation="getStats",
           summary="Counts by status (processed repeats completed), one query",
           spec=Spec("media", (Reply(200, "The counts.", "Stats"),))),
+    Route("OPTIONS", "/api/uploads", resumable_uploads.tus_options, public=True, operation="tusOptions",
+          summary="What the tus server speaks (no auth)",
+          spec=Spec("uploads", (Reply(204, "Versions, extensions, the size limit and checksum algorithms.",
+                                      headers="tus_options"),))),
+    Route("POST", "/api/uploads", resumable_uploads.create_upload, public=True, operation="createUpload",
+          summary="Create a resumable upload (tus creation), with its first bytes if the body has them",
+          spec=Spec("uploads", (Reply(201, "Created: Location is the upload URL.", headers="tus_created"),),
+                    (_TUS_BAD,
+                     Fault(401, ("unauthorized",), "Neither a valid API key nor a valid one-time token.", headers="tus"),
+                     Fault(403, ("upload_token_used", "upload_token_expired"),
+                           "The one-time upload URL was used, or has expired.", headers="tus"),
+                     _TUS_412, _TUS_TOO_LARGE, _TUS_KIND, _TUS_CHECKSUM, _TUS_BUSY),
+                    description="Needs the API key, or `?token=` of a one-time upload URL (POST"
+                    " /api/direct-uploads), which creates one upload and nothing else." + _TUS_NOTE,
+                    parameters=("Tus-Resumable", "Upload-Length", "Upload-Defer-Length", "Upload-Metadata",
+                                "Upload-Checksum", "token"),
+                    security="ApiKeyHeader,BearerAuth,UploadToken",
+                    body="tus_first_chunk")),
+    Route("HEAD", "/api/uploads/{upload_id}", resumable_uploads.head_upload, public=True, operation="headUpload",
+          summary="Where an upload stands (the upload URL is its own credential)",
+          spec=Spec("uploads", (Reply(200, "The offset, length, metadata and expiry; never cached.",
+                                      headers="tus_state"),),
+                    (_TUS_404, _TUS_GONE, _TUS_412), parameters=("upload_id", "Tus-Resumable"))),
+    Route("PATCH", "/api/uploads/{upload_id}", resumable_uploads.patch_upload, public=True, operation="patchUpload",
+          summary="Send bytes at the upload's offset",
+          spec=Spec("uploads", (Reply(204, "Stored; Upload-Offset is the new offset (Media-Id after the last"
+                                      " byte).", headers="tus_patched"),),
+                    (_TUS_BAD, _TUS_404,
+                     Fault(409, ("offset_mismatch", "upload_locked"),
+                           "Upload-Offset is not the upload's offset (the answer says which is), or this request"
+                           " lost the upload's lock.", headers="tus_offset"),
+                     _TUS_GONE, _TUS_412, _TUS_TOO_LARGE, _TUS_KIND, _TUS_LOCKED, _TUS_CHECKSUM, _TUS_BUSY),
+                    description="A repeat of the final PATCH answers 204 again." + _TUS_NOTE,
+                    parameters=("upload_id", "Tus-Resumable", "Upload-Offset", "Upload-Length", "Upload-Checksum"),
+                    body="tus_chunk")),
+    Route("DELETE", "/api/uploads/{upload_id}", resumable_uploads.delete_upload, public=True, operation="deleteUpload",
+          summary="Terminate an unfinished upload (its parts are removed)",
+          spec=Spec("uploads", (Reply(204, "Terminated; later requests get 410.", headers="tus"),),
+                    (_TUS_404, Fault(409, ("upload_complete",), "The upload is complete: delete its media instead.",
+                                     headers="tus"),
+                     _TUS_GONE, _TUS_412, _TUS_LOCKED),
+                    parameters=("upload_id", "Tus-Resumable"))),
+    Route("POST", "/api/direct-uploads", resumable_uploads.create_direct_upload, operation="createDirectUpload",
+          summary="A one-time upload URL for a browser or app (the API key stays on your server)",
+          spec=Spec("uploads", (Reply(201, "The URL: a tus creation endpoint for one upload.", "DirectUpload"),),
+                    (Fault(400, ("invalid_body",), "Not a JSON object of the fields below, or a value out of range."),),
+                    description="Hand `upload_url` to the client as its tus endpoint. It creates one upload of at"
+                    " most `max_size` bytes of `allowed_kinds` before `expires_at`, and can read or list nothing.",
+                    body="direct_upload")),
     Route("GET", "/files/{key:path}", files.serve_file, signed=True, operation="getFile", head_operation="headFile",
           summary=_FILE_SUMMARY, head_summary=_FILE_HEAD_SUMMARY, spec=_FILE),
     # The seed image pipeline's paths, kept for its clients, with the same handlers.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 __all__ = ["CorsConfigError", "CorsPolicy", "log_config_error_once", "policy_from_vars", "preflight", "response_headers"]
 
-DEFAULT_METHODS = ("GET", "HEAD", "POST", "DELETE", "OPTIONS")
+DEFAULT_METHODS = ("GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_HEADERS = (
     "Content-Type",
     "Authorization",
@@ -16,8 +16,21 @@ DEFAULT_HEADERS = (
     "Range",
     "If-None-Match",
     "If-Match",
+    # tus (api.resumable_uploads); X-Request-ID is what tus-js-client's addRequestId sends.
+    "Tus-Resumable",
+    "Upload-Length",
+    "Upload-Offset",
+    "Upload-Metadata",
+    "Upload-Defer-Length",
+    "Upload-Checksum",
+    "X-Request-ID",
 )
-EXPOSED_HEADERS = ("ETag", "Content-Range", "Accept-Ranges", "Content-Length")
+EXPOSED_HEADERS = (
+    "ETag", "Content-Range", "Accept-Ranges", "Content-Length", "Location",
+    "Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Expires", "Upload-Defer-Length",
+    "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Tus-Checksum-Algorithm",
+    "Media-Id", "Retry-After",
+)
 DEFAULT_MAX_AGE = 86400
 
 # Request headers a browser sends without asking (CORS-safelisted, Fetch standard).

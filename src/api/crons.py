@@ -18,10 +18,14 @@ async def log_daily_report(env, cron: str, now_ms: int) -> dict:
 
 
 async def sweep_orphans(env, cron: str, now_ms: int) -> dict:
-    """The hourly sweep: originals no record owns, then renditions of media that are gone."""
+    """The hourly sweep: originals no record owns, renditions of media that are gone, and
+    resumable uploads past their expiry (their R2 multipart uploads aborted)."""
+    from api.resumable_uploads import expire_uploads
+
     return {
         "originals": await sweep_orphan_originals(env, now_ms),
         "renditions": await sweep_orphan_renditions(env, now_ms),
+        "uploads": await expire_uploads(env, now_ms),
     }
 
 

@@ -1,7 +1,5 @@
 """API worker entry point: hands each event to the plain modules."""
 
-import time
-
 from workers import WorkerEntrypoint
 
 from api.app import handle
@@ -13,4 +11,5 @@ class Default(WorkerEntrypoint):
         return await handle(request, self.env)
 
     async def scheduled(self, controller, env=None, execution=None):  # the runtime's ExecutionContext, unused
-        await run_scheduled(self.env, controller.cron, int(time.time() * 1000))
+        # The event's time: the cron slot in production, `&time=` of a manual trigger locally.
+        await run_scheduled(self.env, controller.cron, int(controller.scheduledTime))

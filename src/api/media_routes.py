@@ -13,6 +13,7 @@ from common.keys import renditions_prefix
 from common.media_cache import cache_read_record, read_cached
 from common.media_records import (
     DELETE_MEDIA,
+    DELETE_MEDIA_METADATA,
     DELETE_PROBE,
     DELETE_RENDITIONS,
     SELECT_MEDIA,
@@ -132,7 +133,8 @@ async def remove_media(env, media_id: str) -> dict:
     keys |= await _keys_under(env.MEDIA, renditions_prefix(media_id))
     if keys:
         await env.MEDIA.delete(sorted(keys))
-    await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA, media_id)])
+    await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA_METADATA, media_id),
+                                (DELETE_MEDIA, media_id)])
     await env.METADATA.delete(media_cache_key(media_id))
     return {"deleted": media_id, "objects_deleted": len(keys)}
 

@@ -17,6 +17,9 @@ from common import settings as read
 __all__ = ["DEFAULT_MIN_AGE_SECONDS", "SIGNED_URL_TTL_DEFAULT", "ApiSettings", "min_age_seconds", "settings_from_env"]
 
 SIGNED_URL_TTL_DEFAULT = 900
+TUS_MAX_SIZE_DEFAULT = 30 * 1024**3  # Cloudflare Stream's limit
+TUS_EXPIRES_SECONDS_DEFAULT = 24 * 3600  # from the last byte received, at most 6 days in all
+TUS_LOCK_SECONDS_DEFAULT = 30
 DEFAULT_MIN_AGE_SECONDS = 3600
 
 
@@ -38,6 +41,9 @@ class ApiSettings:
     url_signing_secret: str = ""
     signed_url_ttl: int = SIGNED_URL_TTL_DEFAULT
     orphan_min_age_seconds: int = min_age_seconds(None)
+    tus_max_size: int = TUS_MAX_SIZE_DEFAULT
+    tus_expires_seconds: int = TUS_EXPIRES_SECONDS_DEFAULT
+    tus_lock_seconds: int = TUS_LOCK_SECONDS_DEFAULT
     # Benchmark aid, off by default: answer X-D1-Queries with the statements a request sent.
     d1_query_header: bool = False
 
@@ -63,6 +69,9 @@ def settings_from_env(env: object) -> ApiSettings:
         url_signing_secret=read.text(env, "URL_SIGNING_SECRET"),
         signed_url_ttl=read.seconds(env, "SIGNED_URL_TTL", SIGNED_URL_TTL_DEFAULT),
         orphan_min_age_seconds=min_age_seconds(getattr(env, "ORPHAN_MIN_AGE_SECONDS", None)),
+        tus_max_size=read.count(env, "TUS_MAX_SIZE", TUS_MAX_SIZE_DEFAULT),
+        tus_expires_seconds=read.count(env, "TUS_EXPIRES_SECONDS", TUS_EXPIRES_SECONDS_DEFAULT),
+        tus_lock_seconds=read.count(env, "TUS_LOCK_SECONDS", TUS_LOCK_SECONDS_DEFAULT),
         d1_query_header=str(getattr(env, "D1_QUERY_HEADER", "") or "").strip().lower() == "true",
     )
     _last = (env, settings)

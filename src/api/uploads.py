@@ -6,6 +6,7 @@ processor stores outputs with too); this module turns the stream's outcomes into
 503 with Retry-After when the isolate's part buffers for chunked bodies stay busy.
 """
 
+import json
 import os
 import time
 
@@ -18,7 +19,14 @@ from common.keys import original_key
 from common.media_cache import cache_record, uncache_record
 from common.messages import job_message
 from common.media_kinds import SNIFF_BYTES, declared_matches, sniff
-from common.media_records import COUNT_PENDING_BEFORE, DELETE_MEDIA, INSERT_MEDIA_RETURNING, SELECT_MEDIA, media_json
+from common.media_records import (
+    COUNT_PENDING_BEFORE,
+    DELETE_MEDIA,
+    INSERT_MEDIA_METADATA,
+    INSERT_MEDIA_RETURNING,
+    SELECT_MEDIA,
+    media_json,
+)
 from common.r2_streams import BodyReader, PartBuffersBusy, StreamReadError, StreamTooLarge, put_in_parts, put_known_length
 from common.responses import json_response
 
@@ -77,30 +85,7 @@ async def store_upload(request, env) -> tuple[int, dict]:
     stored = await store_body(env.MEDIA, key, body, length, limit, options)
     size = int(stored.size)
 
-    try:
-        row = await d1.first_row(
-            env.DB, INSERT_MEDIA_RETURNING, media_id, key, name, sniffed.content_type, sniffed.kind, size, "api",
-            now, now,
-        )
-        # No row: a retried insert whose first attempt had landed (d1 retries lost connections).
-        row = row or await d1.first_row(env.DB, SELECT_MEDIA, media_id)
-        if row is None:
-            raise RuntimeError(f"media {media_id} was not recorded")
-    except BaseException:
-        await env.MEDIA.delete(key)
-        raise
-    # Cache before queueing: once the job is queued the processor may update the record,
-    # and its cache refresh must land after this first write, never before it.
-    await cache_record(env.METADATA, media_id, media_json(row, []))
-    try:
-        await env.JOBS.send(job_message(media_id, key))
-    except BaseException as error:
-        # Without its queue message the record would wait for the reconcile cron: undo instead.
-        await d1.run(env.DB, DELETE_MEDIA, media_id)
-        await uncache_record(env.METADATA, media_id)
-        await env.MEDIA.delete(key)
-        raise HttpError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
-
+    await record_upload(env, media_id, key, name, sniffed.content_type, sniffed.kind, size, now)
     position = await d1.first_row(env.DB, COUNT_PENDING_BEFORE, now, media_id)
     return 202, {
         "id": media_id,
@@ -112,6 +97,45 @@ async def store_upload(request, env) -> tuple[int, dict]:
         "name": name,
         "links": {"self": f"/api/media/{media_id}", "original": f"/files/{key}"},
     }
+
+
+async def record_upload(env, media_id: str, key: str, name: str | None, content_type: str, kind: str, size: int,
+                        now: int, *, metadata: dict | None = None, undo_on_queue_failure: bool = True) -> dict:
+    """Record an original that is whole in R2 (D1 row, its metadata, KV) and queue its job.
+
+    Every step after the R2 put is undone if a later one fails (the object too), except, with
+    `undo_on_queue_failure=False` (a finished resumable upload, too big to send again), a
+    queue that refuses the message: then the media stays pending and the reconcile cron
+    queues it. Returns the media row.
+    """
+    try:
+        row = await d1.first_row(env.DB, INSERT_MEDIA_RETURNING, media_id, key, name, content_type, kind, size, "api",
+                                 now, now)
+        # No row: a retried insert whose first attempt had landed (d1 retries lost connections).
+        row = row or await d1.first_row(env.DB, SELECT_MEDIA, media_id)
+        if row is None:
+            raise RuntimeError(f"media {media_id} was not recorded")
+        if metadata:
+            await d1.run(env.DB, INSERT_MEDIA_METADATA, media_id, json.dumps(metadata, separators=(",", ":")))
+            row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
+    except BaseException:
+        await env.MEDIA.delete(key)
+        raise
+    # Cache before queueing: once the job is queued the processor may update the record,
+    # and its cache refresh must land after this first write, never before it.
+    await cache_record(env.METADATA, media_id, media_json(row, []))
+    try:
+        await env.JOBS.send(job_message(media_id, key))
+    except BaseException as error:
+        if not undo_on_queue_failure:
+            print(f"api: queueing media {media_id} failed ({type(error).__name__}); the reconcile cron will queue it")
+            return row
+        # Without its queue message the record would wait for the reconcile cron: undo instead.
+        await d1.run(env.DB, DELETE_MEDIA, media_id)
+        await uncache_record(env.METADATA, media_id)
+        await env.MEDIA.delete(key)
+        raise HttpError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
+    return row
 
 
 async def store_body(bucket, key: str, body: RequestBody, length: int | None, limit: int, options: dict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +16,9 @@ __all__ = [
     "STATUSES",
     "RENDITION_FIELDS",
     "DELETE_MEDIA",
+    "DELETE_MEDIA_METADATA",
     "DELETE_PROBE",
+    "INSERT_MEDIA_METADATA",
     "PROBE_COLUMNS",
     "DELETE_RENDITIONS",
     "INSERT_MEDIA",
@@ -57,9 +61,15 @@ PROBE_COLUMNS = (
 )
 _MEDIA_COLUMNS_QUALIFIED = ", ".join(f"media.{column.strip()}" for column in MEDIA_COLUMNS.split(","))
 _WITH_PROBE = (
-    f"SELECT {_MEDIA_COLUMNS_QUALIFIED}, {PROBE_COLUMNS}"
+    f"SELECT {_MEDIA_COLUMNS_QUALIFIED}, {PROBE_COLUMNS}, mm.metadata AS metadata"
     " FROM media LEFT JOIN media_probes p ON p.media_id = media.id"
+    " LEFT JOIN media_metadata mm ON mm.media_id = media.id"
 )
+
+# The client's own key/value pairs of a media item (a resumable upload's Upload-Metadata, or
+# what the backend gave its one-time upload URL): media_id, JSON object of strings.
+INSERT_MEDIA_METADATA = "INSERT INTO media_metadata (media_id, metadata) VALUES (?, ?) ON CONFLICT DO NOTHING"
+DELETE_MEDIA_METADATA = "DELETE FROM media_metadata WHERE media_id = ?"
 
 # Parameters: id. The media row with its probe's facts.
 SELECT_MEDIA = f"{_WITH_PROBE} WHERE media.id = ?"
@@ -161,6 +171,14 @@ def _source_facts(media: Mapping) -> dict:
     }
 
 
+def _metadata(text: object) -> dict:
+    """The stored metadata JSON as a dict; {} when there is none."""
+    if not isinstance(text, str) or not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
 def media_json(media: Mapping, renditions: Sequence[Mapping]) -> dict:
     """The public JSON of a media row and its rendition rows (rendition urls left None)."""
     return {
@@ -176,6 +194,7 @@ def media_json(media: Mapping, renditions: Sequence[Mapping]) -> dict:
         "created_at": iso_time(media.get("created_at")),
         "updated_at": iso_time(media.get("updated_at")),
         **_source_facts(media),
+        "metadata": _metadata(media.get("metadata")),
         "renditions": [
             {**{field: row.get(field) for field in RENDITION_FIELDS}, "url": None}
             for row in sorted(renditions, key=lambda row: row.get("name") or "")

@@ -75,7 +75,8 @@ class Spec:
     """The OpenAPI text of a route but its operationId and summary (twins share one Spec).
 
     `parameters` and `body` name api.openapi_spec's parameters and request bodies.
-    `security`: the scheme of a public route that proves itself another way (the webhook).
+    `security`: the schemes (comma-separated, any one will do) of a public route that proves
+    itself another way (the webhook; a tus creation by key or one-time token).
     The 401 of a route that is not public, and its security, come from the route's flags.
     """
 

@@ -87,6 +87,7 @@ def test_insert_and_select(db):
         "updated_at": 1_700_000_000_123,
         # Not probed yet: the original's facts are unknown.
         **dict.fromkeys(("width", "height", "rotation", "duration", "fps", "video_codec", "audio_codec")),
+        "metadata": None,  # no media_metadata row
     }
     assert rows(db, SELECT_MEDIA, ("nope",)) == []
 
@@ -311,6 +312,7 @@ def test_media_json(db):
         "created_at": "2023-11-14T22:13:20.123Z",
         "updated_at": "2023-11-14T22:13:20.500Z",
         **dict.fromkeys(("width", "height", "orientation", "duration", "fps", "codec")),
+        "metadata": {},
         "renditions": [
             {
                 "name": "thumbnail",
