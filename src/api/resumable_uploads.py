@@ -487,6 +487,7 @@ class Receiver:
                 piece = await body.read(min(room, READ_AT_LEAST, past), min(room, past))
                 if piece is None:
                     break
+                await self._renew_if_half_spent()  # a slow client keeps its lock while bytes come
                 if digest:
                     await digest.write(piece)
                 self.buffer.set(piece, self.filled)
@@ -572,6 +573,12 @@ class Receiver:
         until = _now_ms() + self.settings.tus_lock_seconds * 1000
         if await d1.run(self.env.DB, RENEW_LOCK, until, self.upload.id, self.lock) != 1:
             raise tus_error(409, "upload_locked", "The upload's lock was lost (this request was too slow); retry.")
+        self.upload.lock_until = until
+
+    async def _renew_if_half_spent(self) -> None:
+        lease = self.settings.tus_lock_seconds * 1000
+        if (self.upload.lock_until or 0) - _now_ms() < lease / 2:
+            await self._renew()
 
     async def _commit(self, offset: int) -> None:
         now = _now_ms()
@@ -583,6 +590,7 @@ class Receiver:
         )
         if changed != 1:
             raise tus_error(409, "upload_locked", "The upload's lock was lost (this request was too slow); retry.")
+        upload.lock_until = now + self.settings.tus_lock_seconds * 1000
         upload.offset, upload.parts, upload.multipart_id, upload.expires_at = offset, list(self.parts), self.multipart_id, expires
         upload.kind, upload.content_type = self.kind, self.content_type
 

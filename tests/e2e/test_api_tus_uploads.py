@@ -315,3 +315,31 @@ def test_an_expired_upload_is_gone_and_the_cron_aborts_it(pipeline, api, big_vid
     gone = head(url)
     assert gone.status_code == 410
     assert patch(url, PART + 99, data[PART + 99 :]).status_code == 410
+
+
+def test_a_dropped_connection_keeps_what_arrived_and_a_new_patch_goes_on(pipeline, api, big_video):
+    import socket
+    import struct
+
+    data = big_video.read_bytes()
+    url = absolute(pipeline, create(pipeline, len(data)).headers["location"])
+    host, port = pipeline.api_url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=60)
+    path = url.removeprefix(pipeline.api_url)
+    sock.sendall((f"PATCH {path} HTTP/1.1\r\nHost: {host}:{port}\r\nTus-Resumable: 1.0.0\r\n"
+                  f"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+                  f"Content-Length: {len(data)}\r\n\r\n").encode())
+    sent = PART + 3 * MiB + 17
+    sock.sendall(data[:sent])
+    # The first whole part is committed while the connection is still open...
+    eventually(lambda: int(head(url).headers["upload-offset"]) >= PART, timeout=60)
+    # ...then the connection is reset (no FIN), as a phone losing its network would.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    kept = eventually(lambda: (r := patch(url, int(head(url).headers["upload-offset"]), b"")).status_code == 204
+                      and int(r.headers["upload-offset"]), timeout=90)
+    print(f"kept after the reset: {kept} of {sent} sent")
+    assert PART <= kept <= sent
+    done = patch(url, kept, data[kept:])
+    assert done.status_code == 204, done.text
+    assert sha256(original_bytes(api, done.headers["media-id"])) == sha256(data)
