@@ -49,6 +49,9 @@ PROCESSOR_PATHS = {"/webhooks/ittybit"}
 SDK_UNKNOWN_METHODS = ("QUERY", "PROPFIND", "MKCOL", "SEARCH", "PURGE", "LOCK", "UNLOCK", "REPORT")
 
 
+# tus chunks are raw bytes, as application/octet-stream bodies are.
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+
 # Operations come from the module (collection happens before the stack starts); the
 # first test proves the worker serves this very document, with servers pointing at it.
 schema = schemathesis.openapi.from_dict(OPENAPI)
