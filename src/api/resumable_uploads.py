@@ -21,6 +21,7 @@ within its size, kinds and time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -70,9 +71,9 @@ UPLOADS_PATH = "/api/uploads"
 STASH_PREFIX = "tus/"
 # R2 aborts a multipart upload left incomplete for 7 days: an upload never outlives 6.
 MAX_LIFETIME_MS = 6 * 24 * 3600 * 1000
-# A read waits for at least this much (or the end) before Python sees it: large enough to take
-# few turns of the event loop, small enough that a dropped connection loses little.
-READ_AT_LEAST = 1024 * 1024
+# A read waits for this much (or the end) before Python sees it: large enough to take few turns
+# of the event loop, small enough that a dropped connection loses little.
+READ_AT_LEAST = 2 * 1024 * 1024
 KINDS = ("image", "video", "audio")
 MAX_TOKEN_METADATA = 4096
 
@@ -465,8 +466,20 @@ class Receiver:
         self.multipart_id = upload.multipart_id
         self.kind, self.content_type = upload.kind, upload.content_type
         self.old_stash = None
+        self.in_flight = None  # the part R2 is taking while the next one is read
 
     async def run(self, body: BodyReader | None) -> Upload:
+        try:
+            return await self._run(body)
+        finally:
+            if self.in_flight is not None and not self.in_flight.done():
+                self.in_flight.cancel()
+                try:
+                    await self.in_flight
+                except BaseException:
+                    pass
+
+    async def _run(self, body: BodyReader | None) -> Upload:
         upload = self.upload
         position = position_of(upload.offset, upload.part_size)
         self.base = position.parts * upload.part_size
@@ -484,7 +497,7 @@ class Receiver:
                     if await body.read(1, 1) is None:
                         break
                     raise self._overrun(limit)
-                piece = await body.read(min(room, READ_AT_LEAST, past), min(room, past))
+                piece = await body.read(min(room, READ_AT_LEAST, past), min(room, READ_AT_LEAST, past))
                 if piece is None:
                     break
                 await self._renew_if_half_spent()  # a slow client keeps its lock while bytes come
@@ -501,8 +514,10 @@ class Receiver:
             if digest:  # a checksum covers the whole chunk: nothing of a broken one is kept
                 raise tus_error(400, "incomplete_body", "The chunk broke off; nothing of it was kept.") from None
             # Keep what arrived: the whole parts are committed, the rest goes to the stash.
+            await self._settle()
             await self._keep_rest()
             return upload
+        await self._settle()
         if digest and not await digest.matches():
             raise tus_error(460, "checksum_mismatch", "Upload-Checksum does not match the chunk; it was not kept.")
         if upload.length is not None and self.base + self.filled == upload.length:
@@ -557,17 +572,30 @@ class Receiver:
         return self.multipart
 
     async def _send_part(self, commit: bool) -> None:
+        """Hand the full buffer to R2 as the next part and go on reading: the Blob is a copy, so
+        the buffer takes the next part while R2 takes this one (one part in flight at a time)."""
         multipart = await self._multipart()
+        await self._settle()
         await self._renew()
         number = self.base // self.upload.part_size + 1
-        sent = await upload_part(multipart, number, self.buffer, self.filled)
-        del self.parts[number - 1:]
-        self.parts.append(str(sent.etag))
+        blob = blob_of(self.buffer, self.filled)
         self.base += self.filled
         self.filled = 0
+        self.in_flight = asyncio.ensure_future(self._store_part(multipart, number, blob, commit, self.base))
+
+    async def _store_part(self, multipart, number: int, blob, commit: bool, offset: int) -> None:
+        sent = await upload_part(multipart, number, blob)
+        del self.parts[number - 1:]
+        self.parts.append(str(sent.etag))
         if commit:
-            await self._commit(self.base)
+            await self._commit(offset)
             await self._drop_old_stash()
+
+    async def _settle(self) -> None:
+        """Wait for the part in flight: in R2, and committed unless a checksum is pending."""
+        if self.in_flight is not None:
+            task, self.in_flight = self.in_flight, None
+            await task
 
     async def _renew(self) -> None:
         until = _now_ms() + self.settings.tus_lock_seconds * 1000
@@ -624,7 +652,7 @@ class Receiver:
             multipart = await self._multipart()
             if self.filled:
                 number = self.base // upload.part_size + 1
-                sent = await upload_part(multipart, number, self.buffer, self.filled)
+                sent = await upload_part(multipart, number, blob_of(self.buffer, self.filled))
                 del self.parts[number - 1:]
                 self.parts.append(str(sent.etag))
             try:

@@ -238,7 +238,7 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
             if filled:
                 if upload is None:
                     upload = await bucket.createMultipartUpload(key, options)
-                parts.append(await upload_part(upload, len(parts) + 1, part, filled))
+                parts.append(await upload_part(upload, len(parts) + 1, blob_of(part, filled)))
             if filled < PART_SIZE:
                 return await upload.complete(parts)
     except BaseException:
@@ -254,13 +254,13 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
             budget.release()
 
 
-async def upload_part(upload, number: int, buffer, length: int):
-    """Send the first `length` bytes of `buffer` as part `number`, again on failure (up to
-    PART_RETRIES times): the bytes are still in the buffer, and a part sent twice is kept once."""
+async def upload_part(upload, number: int, blob):
+    """Send `blob` as part `number`, again on failure (up to PART_RETRIES times): a Blob can be
+    read again, and a part sent twice is kept once (the last)."""
     delay = PART_RETRY_FIRST_DELAY_SECONDS
     for attempt in range(PART_RETRIES + 1):
         try:
-            return await upload.uploadPart(number, blob_of(buffer, length))
+            return await upload.uploadPart(number, blob)
         except Exception:
             if attempt == PART_RETRIES:
                 raise
