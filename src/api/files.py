@@ -2,9 +2,9 @@
 signed-URL check and the If-None-Match comparison."""
 
 from api.byte_ranges import RangeNotSatisfiable, parse_range, unsatisfied_content_range
-from api.file_keys import resolve_file_key
 from api.settings import settings_from_env
 from common.errors import HttpError
+from common.keys import resolve_file_key
 from common.responses import empty_response, stream_response
 from common.routing import request_method
 from common.url_signing import verify

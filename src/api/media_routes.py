@@ -3,14 +3,12 @@
 import json
 import time
 
-from api.file_keys import file_path
 from api.listing import encode_cursor, parse_list_query
 from api.settings import settings_from_env
 from common import d1
 from common.errors import HttpError
 from common.ids import is_media_id
-from common.keys import renditions_prefix
-from common.media_cache import cache_read_record, read_cached
+from common.keys import file_path, renditions_prefix
 from common.media_records import (
     DELETE_MEDIA,
     DELETE_PROBE,
@@ -18,9 +16,11 @@ from common.media_records import (
     SELECT_MEDIA,
     SELECT_RENDITIONS,
     STATS,
+    cache_read_record,
     list_query,
     media_cache_key,
     media_json,
+    read_cached,
     split_page,
     stats_json,
 )

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from common.public_errors import public_reason
+from common.errors import public_reason
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.media_records import FINAL
-from common.public_errors import public_reason
+from common.errors import public_reason
 
 __all__ = ["JobOutcome", "normalize_status", "outcome_from_job"]
 
@@ -83,7 +83,7 @@ def _str(value: object) -> str | None:
 
 def _error_text(value: object) -> str | None:
     """Ittybit's error words, cleaned: they become the rendition's public `error`, which must
-    not name a file on Ittybit's disks or a URL's path and query (common.public_errors)."""
+    not name a file on Ittybit's disks or a URL's path and query (common.errors)."""
     text: str | None = None
     if isinstance(value, str):
         text = value or None

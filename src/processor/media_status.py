@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from common.d1 import all_rows, first_row, run
-from common.media_cache import cache_read_record, uncache_record
-from common.media_records import FINAL, SELECT_MEDIA, SELECT_RENDITIONS, media_json
+from common.media_records import FINAL, SELECT_MEDIA, SELECT_RENDITIONS, cache_read_record, media_json, uncache_record
 from processor.context import Context
 from processor.sql import UPDATE_MEDIA_STATUS
 

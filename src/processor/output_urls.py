@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# One cleaner for every error text (common.public_errors); re-exported here, where it began.
-from common.public_errors import host_label, scrub_urls
+# One cleaner for every error text (common.errors); re-exported here, where it began.
+from common.errors import host_label, scrub_urls
 
 __all__ = [
     "DEFAULT_OUTPUT_HOSTS",

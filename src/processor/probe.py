@@ -43,7 +43,7 @@ from typing import Any
 
 from common.d1 import first_row, run
 from common.media_records import FINAL
-from common.public_errors import public_reason
+from common.errors import public_reason
 from common.rendition_sizing import MAX_SOURCE_SIDE
 from processor.context import Context
 from processor.ittybit_client import RejectedError, RetryableError, idempotency_key

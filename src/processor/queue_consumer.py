@@ -20,7 +20,7 @@ from common.ids import media_id_for_object
 from common.keys import original_key
 from common.media_records import FINAL, SELECT_MEDIA, SELECT_RENDITIONS
 from common.messages import IgnoredNotification, JobMessage, ObjectCreated, StoreMessage, parse_message
-from common.public_errors import public_reason
+from common.errors import public_reason
 from processor.context import Context
 from processor.direct_upload import ensure_original, record_direct_upload
 from processor.media_status import refresh_media

@@ -17,7 +17,7 @@ from common.d1 import batch, first_row, run
 from common.keys import rendition_key
 from common.media_records import FINAL
 from common.messages import StoreMessage, store_message
-from common.public_errors import public_reason
+from common.errors import public_reason
 from processor.context import Context
 from processor.job_status import JobOutcome
 from processor.media_status import refresh_media

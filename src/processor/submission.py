@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from common.d1 import all_rows, batch, run
 from common.media_records import FINAL, SELECT_RENDITIONS
-from common.public_errors import public_reason
+from common.errors import public_reason
 from common.rendition_sizing import TooSmallForVideo, job_options, rendition_size
 from processor.context import Context
 from processor.ittybit_client import RejectedError, RetryableError, idempotency_key
