@@ -21,7 +21,7 @@ DEFAULT_MIN_AGE_SECONDS = 3600
 
 
 def min_age_seconds(raw) -> int:
-    """ORPHAN_MIN_AGE_SECONDS (api.orphan_sweep), or the default when unset or not a whole number >= 0."""
+    """ORPHAN_MIN_AGE_SECONDS (api.crons), or the default when unset or not a whole number >= 0."""
     text = str(raw).strip() if raw is not None else ""
     return int(text) if text.isdigit() else DEFAULT_MIN_AGE_SECONDS
 
