@@ -22,8 +22,8 @@ from common.keys import clean_file_name, original_key
 from common.media_kinds import SNIFF_BYTES, sniff
 from common.media_records import FINAL, INSERT_MEDIA, SELECT_MEDIA, cache_media
 from common.messages import ObjectCreated
-from processor.context import Context
-from processor.media_status import refresh_media
+from processor.job_status import refresh_media
+from processor.settings import Context
 from processor.sql import DELETE_UNMOVED_MEDIA, SELECT_MEDIA_BY_R2_KEY, SET_MEDIA_R2_KEY, UPDATE_MEDIA_STATUS
 
 __all__ = ["ensure_original", "record_direct_upload"]
