@@ -15,7 +15,14 @@ from typing import Any
 
 from common.d1 import all_rows, first_row, run
 from common.errors import public_reason
-from common.media_records import FINAL, SELECT_MEDIA, SELECT_RENDITIONS, cache_read_record, media_json, uncache_record
+from common.media_records import (
+    FINAL,
+    SELECT_MEDIA,
+    SELECT_RENDITIONS,
+    cache_read_record,
+    media_json,
+    uncache_record,
+)
 from processor.settings import Context
 from processor.sql import UPDATE_MEDIA_STATUS
 

@@ -2,7 +2,13 @@
 
 import pytest
 
-from api.files import ByteRange, RangeNotSatisfiable, etag_matches, parse_range, unsatisfied_content_range
+from api.files import (
+    ByteRange,
+    RangeNotSatisfiable,
+    etag_matches,
+    parse_range,
+    unsatisfied_content_range,
+)
 
 BARE = "a1b2c3"  # R2 `etag`
 QUOTED = '"a1b2c3"'  # R2 `httpEtag`

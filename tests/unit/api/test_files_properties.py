@@ -6,7 +6,12 @@ import re
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from api.files import ByteRange, RangeNotSatisfiable, parse_range, unsatisfied_content_range
+from api.files import (
+    ByteRange,
+    RangeNotSatisfiable,
+    parse_range,
+    unsatisfied_content_range,
+)
 
 sizes = st.integers(min_value=0, max_value=2**53)
 positions = st.integers(min_value=0, max_value=2**64)

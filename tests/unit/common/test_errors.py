@@ -4,9 +4,16 @@ file-system path and no URL beyond its host (issue 17)."""
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from common.errors import HttpError, error_body, public_reason, scrub_urls, without_paths
+from common.errors import (
+    HttpError,
+    error_body,
+    public_reason,
+    scrub_urls,
+    without_paths,
+)
 from common.messages import StoreMessage
 from processor.ittybit_client import (
     IttybitClient,

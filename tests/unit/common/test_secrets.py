@@ -1,7 +1,13 @@
 import pytest
 
 from common import secrets
-from common.secrets import api_keys_from_vars, constant_time_equals, is_authorized, matches_any, presented_key
+from common.secrets import (
+    api_keys_from_vars,
+    constant_time_equals,
+    is_authorized,
+    matches_any,
+    presented_key,
+)
 
 
 @pytest.mark.parametrize(
