@@ -72,7 +72,7 @@ def _timed(function, repeat):
 async def _without_gc_count(timed_async):
     """/healthz again with memory_figures() minus its len(gc.get_objects()) (patched here only)."""
     import common.responses
-    from common.memory import PRODUCTION_LIMIT_BYTES, wasm_heap_bytes
+    from common.responses import PRODUCTION_LIMIT_BYTES, wasm_heap_bytes
     original = common.responses.memory_figures
     common.responses.memory_figures = lambda: {{"wasm_heap_bytes": wasm_heap_bytes(), "wasm_heap_limit_bytes": PRODUCTION_LIMIT_BYTES}}
     try:
@@ -114,8 +114,7 @@ class Default(WorkerEntrypoint):
         if path == "/noop":
             return Response("ok")
         if path == "/profile":
-            from common.memory import memory_figures
-            from common.responses import json_response
+            from common.responses import json_response, memory_figures
             from api.media_routes import with_urls
             record = {{"id": "m" * 26, "original_key": "originals/x", "status": "completed", "renditions": [
                 {{"name": n, "output_key": f"renditions/x/{{n}}", "status": "completed"}} for n in ("web", "mobile", "thumbnail")]}}

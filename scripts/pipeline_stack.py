@@ -105,7 +105,7 @@ class PipelineStack:
             "PUBLIC_API_URL": self.api_url,
             "PUBLIC_PROCESSOR_URL": self.processor_url,
             "ITTYBIT_BASE_URL": self.emulator_url,
-            # The emulator serves outputs over plain http; only hosts named here may be (processor.output_urls).
+            # The emulator serves outputs over plain http; only hosts named here may be (processor.ittybit_client.OutputPolicy).
             "ITTYBIT_INSECURE_OUTPUT_HOSTS": f"127.0.0.1:{self.ports.emulator}",
         }
         api_vars = {"PUBLIC_API_URL": self.api_url, **self.api_vars}

@@ -9,12 +9,12 @@ document's paths from this table.
 import time
 
 from api import files, media_routes, resumable_uploads, uploads
-from api.auth import is_authorized, presented_key
 from api.cors import log_config_error_once, preflight, response_headers
 from api.settings import settings_from_env
 from common import d1
 from common.responses import empty_response, health_handler, json_response
 from common.routing import HEALTH_SPEC, Fault, Reply, Route, Spec, dispatch, query_params, request_method
+from common.secrets import is_authorized, presented_key
 
 WORKER = "api"
 

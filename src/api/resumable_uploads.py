@@ -46,9 +46,8 @@ from api.tus_protocol import (
 )
 from common import d1
 from common.errors import HttpError
-from common.file_names import clean_file_name
 from common.ids import is_media_id, media_id_from_digest, new_media_id
-from common.keys import original_key
+from common.keys import clean_file_name, original_key
 from common.media_kinds import SNIFF_BYTES, sniff
 from common.r2_streams import (
     PART_BUFFER_WAIT_SECONDS,
@@ -350,7 +349,7 @@ def _origin(url: str) -> str:
 
 async def _creation_grant(request, env, settings, now: int) -> dict | None:
     """Who creates: the API key (None) or a one-time token's row; 401/403 otherwise."""
-    from api.auth import is_authorized, presented_key
+    from common.secrets import is_authorized, presented_key
 
     given = presented_key(request.headers.get("x-api-key"), request.headers.get("authorization"))
     if is_authorized(given, settings.api_keys):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.auth import api_keys_from_vars
 from api.cors import CorsPolicy, policy_from_vars
 from api.upload_rules import max_file_size
 from common import settings as read
+from common.secrets import api_keys_from_vars
 
 __all__ = ["DEFAULT_MIN_AGE_SECONDS", "SIGNED_URL_TTL_DEFAULT", "ApiSettings", "min_age_seconds", "settings_from_env"]
 
@@ -24,7 +24,7 @@ DEFAULT_MIN_AGE_SECONDS = 3600
 
 
 def min_age_seconds(raw) -> int:
-    """ORPHAN_MIN_AGE_SECONDS (api.orphan_sweep), or the default when unset or not a whole number >= 0."""
+    """ORPHAN_MIN_AGE_SECONDS (api.crons), or the default when unset or not a whole number >= 0."""
     text = str(raw).strip() if raw is not None else ""
     return int(text) if text.isdigit() else DEFAULT_MIN_AGE_SECONDS
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from common.errors import HttpError
-from common.file_names import MAX_FILE_NAME_CHARS, clean_file_name
+from common.keys import MAX_FILE_NAME_CHARS, clean_file_name
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",

@@ -16,7 +16,6 @@ from common import d1
 from common.errors import HttpError
 from common.ids import new_media_id
 from common.keys import original_key
-from common.media_cache import cache_record, uncache_record
 from common.messages import job_message
 from common.media_kinds import SNIFF_BYTES, declared_matches, sniff
 from common.media_records import (
@@ -25,7 +24,9 @@ from common.media_records import (
     INSERT_MEDIA_METADATA,
     INSERT_MEDIA_RETURNING,
     SELECT_MEDIA,
+    cache_record,
     media_json,
+    uncache_record,
 )
 from common.r2_streams import BodyReader, PartBuffersBusy, StreamReadError, StreamTooLarge, put_in_parts, put_known_length
 from common.responses import json_response

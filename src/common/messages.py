@@ -146,8 +146,8 @@ def parse_message(body: object, uploads_prefix: str = "uploads/") -> Message | N
     kind = data.get("type")
     if kind == STORE_MESSAGE_TYPE:
         values = _texts(data, ("media_id", "rendition", "job_id", "output_url"))
-        # The URL itself is judged by processor.output_urls when the message is consumed: a
-        # refused one fails its rendition with the reason instead of leaving it processing.
+        # The URL itself is judged (processor.ittybit_client.OutputPolicy) when the message is
+        # consumed: a refused one fails its rendition with the reason instead of leaving it processing.
         return None if values is None else StoreMessage(*values)
     if kind == JOB_MESSAGE_TYPE:
         values = _texts(data, ("media_id", "r2_key", "reason"), {"reason": "upload"})

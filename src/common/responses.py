@@ -1,4 +1,6 @@
-"""The responses of both workers: JSON, empty, streamed, errors, health (the one place that builds `workers.Response`).
+"""The responses of both workers: JSON, empty, streamed, errors, health with its memory
+figures (Pyodide's Wasm heap, which holds all of Python's memory); the one place that builds
+`workers.Response`.
 
 `workers` exists only in Pyodide; it is imported at the first response, so every module
 that answers requests stays importable by CPython (the unit tests) until it answers one.
@@ -7,7 +9,6 @@ that answers requests stays importable by CPython (the unit tests) until it answ
 import json
 
 from common.errors import HttpError
-from common.memory import memory_figures
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -51,3 +52,30 @@ def health_handler(worker: str):
 
     health.__name__ = health.__qualname__ = "health"
     return health
+
+
+# Memory figures for health checks: Pyodide's Wasm heap, which holds all of Python's memory.
+
+PRODUCTION_LIMIT_BYTES = 128 * 1024 * 1024  # memory of one isolate in production
+
+
+def wasm_heap_bytes() -> int | None:
+    """Size of Pyodide's Wasm heap (it only grows, so it reads as the peak); None off Pyodide."""
+    try:
+        import pyodide_js  # provided by Pyodide, absent under CPython
+    except ImportError:
+        return None
+    try:
+        return int(pyodide_js._module.HEAP8.length)
+    except AttributeError:
+        return None
+
+
+def memory_figures() -> dict:
+    """The figures /healthz reports."""
+    heap = wasm_heap_bytes()
+    return {
+        "wasm_heap_bytes": heap,
+        "wasm_heap_limit_bytes": PRODUCTION_LIMIT_BYTES,
+        "wasm_heap_used_ratio": None if heap is None else round(heap / PRODUCTION_LIMIT_BYTES, 4),
+    }

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 
 from common.keys import file_path
-from common.secrets_compare import constant_time_equals
+from common.secrets import constant_time_equals
 
 __all__ = ["MAX_LIFETIME_SECONDS", "signature", "signed_file_url", "signed_url", "verify"]
 

@@ -17,15 +17,13 @@ the check and the delete are two calls; see docs/reliability.md).
 from __future__ import annotations
 
 from common.d1 import first_row, run
-from common.file_names import clean_file_name
 from common.ids import media_id_for_key, media_id_for_object
-from common.keys import original_key
-from common.media_cache import cache_media
+from common.keys import clean_file_name, original_key
 from common.media_kinds import SNIFF_BYTES, sniff
-from common.media_records import FINAL, INSERT_MEDIA, SELECT_MEDIA
+from common.media_records import FINAL, INSERT_MEDIA, SELECT_MEDIA, cache_media
 from common.messages import ObjectCreated
-from processor.context import Context
-from processor.media_status import refresh_media
+from processor.job_status import refresh_media
+from processor.settings import Context
 from processor.sql import DELETE_UNMOVED_MEDIA, SELECT_MEDIA_BY_R2_KEY, SET_MEDIA_R2_KEY, UPDATE_MEDIA_STATUS
 
 __all__ = ["ensure_original", "record_direct_upload"]

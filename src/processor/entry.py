@@ -10,12 +10,11 @@ import time
 from workers import WorkerEntrypoint
 
 from processor.app import handle
-from processor.context import Context
 from processor.ittybit_client import IttybitClient
 from processor.queue_consumer import handle_message
 from processor.reconcile import reconcile
 from processor.runtime_io import R2Storage, fetch_transport
-from processor.settings import settings_from_env
+from processor.settings import Context, settings_from_env
 
 
 def _context(env) -> Context:

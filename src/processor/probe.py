@@ -42,13 +42,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.d1 import first_row, run
+from common.errors import public_reason
 from common.media_records import FINAL
-from common.public_errors import public_reason
 from common.rendition_sizing import MAX_SOURCE_SIDE
-from processor.context import Context
 from processor.ittybit_client import RejectedError, RetryableError, idempotency_key
-from processor.job_status import normalize_status
-from processor.media_status import refresh_media
+from processor.job_status import normalize_status, refresh_media
+from processor.settings import Context
 from processor.sql import FORGET_PROBE_TASK, NOTE_PROBE_PENDING, SELECT_PROBE, UPDATE_MEDIA_STATUS, record_probe
 
 __all__ = ["PROBE_NAME", "ProbeResult", "ProbeStep", "SourceInfo", "ensure_probe", "parse_fps", "read_probe"]

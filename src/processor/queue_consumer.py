@@ -16,17 +16,17 @@ import traceback
 from dataclasses import dataclass
 
 from common.d1 import all_rows, first_row, run
+from common.errors import public_reason, scrub_urls
 from common.ids import media_id_for_object
 from common.keys import original_key
 from common.media_records import FINAL, SELECT_MEDIA, SELECT_RENDITIONS
 from common.messages import IgnoredNotification, JobMessage, ObjectCreated, StoreMessage, parse_message
-from common.public_errors import public_reason
-from processor.context import Context
 from processor.direct_upload import ensure_original, record_direct_upload
-from processor.media_status import refresh_media
-from processor.output_urls import OutputRefused, scrub_urls
+from processor.ittybit_client import OutputRefused
+from processor.job_status import refresh_media
 from processor.probe import ensure_probe
 from processor.renditions import refuse_output, store_rendition
+from processor.settings import Context
 from processor.sql import FAIL_OPEN_RENDITIONS, SELECT_PROBE, UPDATE_MEDIA_STATUS
 from processor.submission import submit_renditions
 

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from common.d1 import all_rows, first_row, run
 from common.media_records import SELECT_MEDIA
 from common.messages import job_message
-from processor.context import Context
 from processor.ittybit_client import IttybitError, RejectedError
-from processor.job_status import outcome_from_job
-from processor.media_status import refresh_media
+from processor.job_status import outcome_from_job, refresh_media
 from processor.renditions import apply_outcome
+from processor.settings import Context
 from processor.sql import (
     GIVE_UP_JOB,
     PRUNE_JOB_POLLS,

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 
 from common.d1 import batch, first_row, run
+from common.errors import public_reason
 from common.keys import rendition_key
 from common.media_records import FINAL
 from common.messages import StoreMessage, store_message
-from common.public_errors import public_reason
-from processor.context import Context
-from processor.job_status import JobOutcome
-from processor.media_status import refresh_media
+from processor.job_status import JobOutcome, refresh_media
 from processor.presets import Preset
+from processor.settings import Context
 from processor.sql import (
     ADOPT_JOB,
     MARK_MEDIA_PROCESSING,

@@ -14,10 +14,10 @@ length over the limit is refused before reading, a stream as soon as it passes t
 
 import js
 
+from common.errors import host_label, scrub_urls
 from common.ids import normalise_etag
 from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length, read_capped
-from processor.ittybit_client import TransportError, TransportResponse
-from processor.output_urls import MAX_REDIRECTS, OutputPolicy, OutputRefused, host_label, scrub_urls
+from processor.ittybit_client import MAX_REDIRECTS, OutputPolicy, OutputRefused, TransportError, TransportResponse
 from pyodide.ffi import to_js
 
 __all__ = ["OutputFetchError", "R2Storage", "fetch_transport", "read_limited"]

@@ -1,16 +1,32 @@
-"""The processor's configuration, read once per event from the worker's vars and secrets."""
+"""The processor's configuration, read once per event from the worker's vars and secrets; and
+the Context every processor handler works with: the bindings, the Ittybit client, the
+settings, a clock.
+
+Context is plain Python: the bindings are duck-typed (the `workers` SDK's wrappers in the
+runtime, sqlite- and dict-backed fakes in the unit tests), and the storage object is
+processor.runtime_io.R2Storage at the edge.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from common.settings import ConfigError, count, flag, seconds, text, timeout
 from common.url_signing import signed_file_url
-from processor.ittybit_client import DEFAULT_BASE_URL
-from processor.output_urls import DEFAULT_OUTPUT_HOSTS, HostEntry, OutputPolicy, parse_host_list
+from processor.ittybit_client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_OUTPUT_HOSTS,
+    HostEntry,
+    IttybitClient,
+    OutputPolicy,
+    parse_host_list,
+)
 from processor.presets import DEFAULT_PRESETS, Preset, presets_from_var
 
-__all__ = ["INPUT_MODES", "Settings", "input_expiry", "input_url_for", "settings_from_env"]
+__all__ = ["INPUT_MODES", "Context", "Settings", "input_expiry", "input_url_for", "settings_from_env"]
 
 WEBHOOK_PATH = "/webhooks/ittybit"
 # How Ittybit reads an original: s3://bucket/key through a connection, or a signed /files/ URL.
@@ -39,7 +55,7 @@ class Settings:
     # A dead-lettered message fails its media only once the media is this old; younger
     # media stay pending for the reconcile cron to queue again (an Ittybit outage passes).
     give_up_after_seconds: int = 86_400
-    # Where Ittybit's output files may be fetched from (processor.output_urls): https hosts,
+    # Where Ittybit's output files may be fetched from (processor.ittybit_client): https hosts,
     # plain-http hosts for local development only, and the timeout of one copy.
     output_hosts: tuple[HostEntry, ...] = tuple(HostEntry(host) for host in DEFAULT_OUTPUT_HOSTS)
     insecure_output_hosts: tuple[HostEntry, ...] = ()
@@ -145,3 +161,24 @@ def input_url_for(
             raise ValueError("input mode 'signed_url' needs the public API URL, the signing secret and an expiry")
         return signed_file_url(public_api_url, key, signing_secret, expires)
     raise ValueError(f"input mode must be one of {', '.join(INPUT_MODES)}, not {mode!r}")
+
+
+# The Context of one event (see above).
+
+
+@dataclass
+class Context:
+    """One event's view of the world."""
+
+    db: Any  # D1: prepare(sql).bind(*params).all()/first()/run(), batch([...])
+    kv: Any  # KV: get/put/delete
+    jobs: Any  # Queue producer: send(body)
+    storage: Any  # R2Storage or a fake with the same methods
+    client: IttybitClient | None
+    settings: Settings
+    clock: Callable[[], float] = field(default=time.time)
+    log: Callable[[str], None] = field(default=print)
+
+    def now_ms(self) -> int:
+        """Epoch milliseconds, as every row stores times."""
+        return int(self.clock() * 1000)

@@ -18,15 +18,14 @@ import json
 from dataclasses import dataclass
 
 from common.d1 import all_rows, batch, run
+from common.errors import public_reason
 from common.media_records import FINAL, SELECT_RENDITIONS
-from common.public_errors import public_reason
 from common.rendition_sizing import TooSmallForVideo, job_options, rendition_size
-from processor.context import Context
 from processor.ittybit_client import RejectedError, RetryableError, idempotency_key
-from processor.job_status import outcome_from_job
-from processor.media_status import refresh_media
+from processor.job_status import outcome_from_job, refresh_media
 from processor.presets import Preset, rendition_key
 from processor.renditions import apply_outcome
+from processor.settings import Context
 from processor.sql import (
     INSERT_RENDITION,
     MARK_MEDIA_PROCESSING,

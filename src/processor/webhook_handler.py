@@ -19,10 +19,9 @@ from common.d1 import run
 from common.errors import HttpError
 from common.r2_streams import read_capped
 from common.responses import json_response
-from processor.context import Context
 from processor.job_status import JobOutcome, outcome_from_job
 from processor.renditions import apply_outcome
-from processor.settings import settings_from_env
+from processor.settings import Context, settings_from_env
 from processor.sql import DELETE_WEBHOOK_DELIVERY, INSERT_WEBHOOK_DELIVERY
 from processor.webhook_signature import WebhookVerificationError, verify
 

@@ -47,5 +47,5 @@ def test_dry_run_deploy_bundles_the_shared_package(config, tmp_path):
     attached = {path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.py")}
     # `main` goes up under its base name; the shared package beside it.
     assert "entry.py" in attached
-    assert "common/memory.py" in attached
+    assert "common/responses.py" in attached
     assert any(path.startswith("common/") for path in attached)

@@ -8,11 +8,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from processor.context import Context
-from processor.ittybit_client import IttybitClient
-from processor.ittybit_client import MockTransport, TransportResponse
-from processor.output_urls import parse_host_list
-from processor.settings import Settings
+from processor.ittybit_client import IttybitClient, MockTransport, TransportResponse, parse_host_list
+from processor.settings import Context, Settings
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schema.sql"
 NOW = 1_800_000_000.0

@@ -1,5 +1,5 @@
 """The docs name files and tests that exist: every module path (`src/api/files.py`, `common/d1.py`,
-`api.listing.decode_cursor`), every test file (`tests/unit/api/test_listing.py`, or its bare
+`api.media_routes.decode_cursor`), every test file (`tests/unit/api/test_media_routes.py`, or its bare
 basename) and every `file.py::test_name` (and the `::test_name` that continue the last file named)
 resolves, so a move or a rename cannot leave the README or docs/ pointing at nothing."""
 
@@ -123,7 +123,7 @@ def problems(doc: str, text: str | None = None) -> list[str]:
 
 
 def dotted_problem(doc: str, dotted: str) -> list[str]:
-    """`api.listing`, `processor.webhook_handler.parse_webhook`: the module exists under src/, and
+    """`api.media_routes`, `processor.webhook_handler.parse_webhook`: the module exists under src/, and
     the name after it is defined there."""
     parts = dotted.split(".")
     for cut in range(len(parts), 1, -1):
@@ -145,7 +145,7 @@ def test_the_checker_sees_a_missing_file_a_missing_test_and_a_stale_module():
     doc = "docs/reliability.md"
     fake = (ROOT / doc).read_text() + (
         "\n`tests/unit/processor/test_reconcile.py::test_no_such_test`, `::test_nor_this`, `test_no_such_file.py`,"
-        " `src/processor/dead_letters.py`, `processor.r2_notifications`, `api.listing.no_such_name`\n")
+        " `src/processor/dead_letters.py`, `processor.r2_notifications`, `api.media_routes.no_such_name`\n")
     found = [problem for problem in problems(doc, fake) if problem not in problems(doc)]
     assert found == [
         f"{doc}: `tests/unit/processor/test_reconcile.py::test_no_such_test` names no test in"
@@ -154,6 +154,6 @@ def test_the_checker_sees_a_missing_file_a_missing_test_and_a_stale_module():
         f"{doc}: `test_no_such_file.py` names no file",
         f"{doc}: `src/processor/dead_letters.py` names no file",
         f"{doc}: `processor.r2_notifications` names no module under src/",
-        f"{doc}: `api.listing.no_such_name`: src/api/listing.py defines no no_such_name",
+        f"{doc}: `api.media_routes.no_such_name`: src/api/media_routes.py defines no no_such_name",
     ]
 

@@ -234,7 +234,7 @@ def test_the_object_id_has_the_shape_of_api_ids():
 def test_store_message_round_trip_and_refusals():
     body = store_message("m1", "web", "job_1", "https://out.test/f.mp4")
     assert parse_store_message(body).output_url == "https://out.test/f.mp4"
-    # Any URL parses; processor.output_urls refuses it when consumed (the rendition fails).
+    # Any URL parses; processor.ittybit_client.OutputPolicy refuses it when consumed (the rendition fails).
     assert parse_store_message({**body, "output_url": "file:///etc/passwd"}).output_url == "file:///etc/passwd"
     assert parse_store_message({**body, "output_url": ""}) is None
     assert parse_store_message({**body, "job_id": ""}) is None

@@ -1,7 +1,17 @@
+"""processor.job_status: Ittybit job and task results in any shape; a media item's status from its
+renditions."""
+
 import pytest
 
 from common.media_records import FINAL
-from processor.job_status import JobOutcome, normalize_status, outcome_from_job
+from processor.job_status import (
+    JobOutcome,
+    aggregate_status,
+    can_transition,
+    failure_reason,
+    normalize_status,
+    outcome_from_job,
+)
 
 
 @pytest.mark.parametrize(
@@ -146,3 +156,60 @@ def test_odd_numbers_are_dropped_not_trusted():
     job = {"id": "j", "status": "ready", "output": {"url": "u", "width": True, "height": "tall", "duration": "3.5", "size": 10}}
     outcome = outcome_from_job(job)
     assert (outcome.width, outcome.height, outcome.duration, outcome.filesize) == (None, None, 3.5, 10)
+
+
+# A media item's status from its renditions.
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([], "pending"),
+        (["pending", "pending"], "pending"),
+        (["pending", "processing"], "processing"),
+        (["completed", "pending"], "processing"),
+        (["completed", "failed", "processing"], "processing"),
+        (["completed", "completed", "completed"], "completed"),
+        (["completed", "failed"], "failed"),
+        (["failed"], "failed"),
+    ],
+)
+def test_aggregate_status(statuses, expected):
+    assert aggregate_status(statuses) == expected
+
+
+def test_failure_reason_lists_failed_renditions_in_order():
+    renditions = [
+        {"name": "web", "status": "completed", "error": None},
+        {"name": "thumbnail", "status": "failed", "error": "no video\n stream"},
+        {"name": "mobile", "status": "failed", "error": None},
+    ]
+    assert failure_reason(renditions) == "thumbnail: no video stream; mobile: failed"
+    assert failure_reason(renditions[:1]) is None
+    assert failure_reason([]) is None
+
+
+def test_failure_reason_truncates_long_errors():
+    reason = failure_reason([{"name": "web", "status": "failed", "error": "x" * 5000}])
+    assert reason is not None and len(reason) < 400
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "allowed"),
+    [
+        ("pending", "processing", True),
+        ("pending", "completed", True),
+        ("pending", "failed", True),
+        ("processing", "completed", True),
+        ("processing", "processing", True),
+        ("processing", "pending", False),
+        ("completed", "completed", True),
+        ("completed", "failed", False),
+        ("completed", "processing", False),
+        ("failed", "completed", False),
+        ("failed", "pending", False),
+        ("pending", "bogus", False),
+    ],
+)
+def test_can_transition(old, new, allowed):
+    assert can_transition(old, new) is allowed

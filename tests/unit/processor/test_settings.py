@@ -2,8 +2,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from common.messages import parse_message, StoreMessage
-from processor.output_urls import OutputRefused
+from common.messages import StoreMessage, parse_message
+from processor.ittybit_client import OutputRefused
 from processor.presets import DEFAULT_PRESETS
 from processor.settings import input_expiry, settings_from_env
 

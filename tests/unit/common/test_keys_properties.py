@@ -1,4 +1,4 @@
-"""Properties of api.file_keys.resolve_file_key: whatever the path, the key is under
+"""Properties of common.keys.resolve_file_key: whatever the path, the key is under
 originals/ or renditions/, has no '.', '..' or empty segment, and stays so if decoded again."""
 
 import unicodedata
@@ -7,7 +7,7 @@ from urllib.parse import quote, unquote
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from api.file_keys import FILE_PREFIXES, MAX_KEY_BYTES, file_path, resolve_file_key
+from common.keys import FILE_PREFIXES, MAX_KEY_BYTES, file_path, resolve_file_key
 
 # Pieces that traversal attempts are made of, in their many encodings.
 _PIECES = [

@@ -1,7 +1,61 @@
 import pytest
 
-from api import auth
-from api.auth import api_keys_from_vars, is_authorized, presented_key
+from common import secrets
+from common.secrets import (
+    api_keys_from_vars,
+    constant_time_equals,
+    is_authorized,
+    matches_any,
+    presented_key,
+)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("secret", "secret", True),
+        ("secret", "secreT", False),
+        ("secret", "secrets", False),
+        ("", "", True),
+        ("", "x", False),
+        ("kéy-ü", "kéy-ü", True),  # non-ASCII would make compare_digest on str raise
+        ("kéy", "key", False),
+        ("\ud800", "\ud800", True),  # lone surrogates must not raise either
+    ],
+)
+def test_constant_time_equals(a, b, expected):
+    assert constant_time_equals(a, b) is expected
+
+
+def test_matches_any_finds_any_candidate():
+    assert matches_any("new", ["old", "new"]) is True
+    assert matches_any("old", ["old", "new"]) is True
+    assert matches_any("other", ["old", "new"]) is False
+
+
+@pytest.mark.parametrize("given", [None, ""])
+def test_matches_any_never_accepts_missing_or_empty(given):
+    assert matches_any(given, ["", "key"]) is False
+
+
+def test_empty_candidates_never_match():
+    assert matches_any("x", []) is False
+    assert matches_any("x", [""]) is False
+
+
+def test_matches_any_compares_every_candidate(monkeypatch):
+    calls = []
+
+    def spy(a, b):
+        calls.append(b)
+        return a == b
+
+    monkeypatch.setattr(secrets, "constant_time_equals", spy)
+    assert matches_any("first", ["first", "second", "third"]) is True
+    assert calls == ["first", "second", "third"]
+
+
+# API keys (X-API-Key or Authorization: Bearer).
 
 
 def test_api_keys_from_vars_splits_strips_dedupes_and_drops_empties():
@@ -54,7 +108,7 @@ def test_no_configured_keys_authorises_nobody():
 def test_is_authorized_uses_the_shared_constant_time_comparison(monkeypatch):
     seen = []
     monkeypatch.setattr(
-        auth,
+        secrets,
         "matches_any",
         lambda given, keys: seen.append((given, tuple(keys))) or True,
     )

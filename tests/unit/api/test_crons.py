@@ -1,5 +1,5 @@
-"""The hourly sweeps of originals no record owns and of renditions whose media is gone: which keys,
-paging, resuming, the age guard."""
+"""api.crons: the schedules and their tasks; the hourly sweeps of originals no record owns and of
+renditions whose media is gone: which keys, paging, resuming, the age guard."""
 
 import asyncio
 import datetime
@@ -9,19 +9,21 @@ from types import SimpleNamespace
 import pytest
 import tomllib
 
-from api import orphan_sweep
-from api.orphan_sweep import (
+from api import crons
+from api.crons import (
+    DAILY_REPORT_CRON,
     ORIGINALS_RESUME_KEY as RESUME_KEY,
+    ORPHAN_SWEEP_CRON,
     epoch_ms,
     media_id_of,
     media_query,
     orphans,
     owners_query,
+    run_scheduled,
     sweep_orphan_originals,
     sweep_orphan_renditions,
 )
 from api.settings import min_age_seconds
-from api.crons import DAILY_REPORT_CRON, ORPHAN_SWEEP_CRON, run_scheduled
 from tests.unit.fakes import FakeD1, FakeKV
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -107,8 +109,8 @@ def test_more_than_100_keys_a_page_are_checked_in_statements_of_100():
 
 
 def test_a_long_listing_is_swept_a_few_pages_per_run_resuming_where_it_stopped(monkeypatch):
-    monkeypatch.setattr(orphan_sweep, "PAGE_SIZE", 10)
-    monkeypatch.setattr(orphan_sweep, "PAGES_PER_RUN", 2)
+    monkeypatch.setattr(crons, "PAGE_SIZE", 10)
+    monkeypatch.setattr(crons, "PAGES_PER_RUN", 2)
     old = NOW_MS - 2 * HOUR_MS
     keys = [f"originals/{n:03d}" for n in range(45)]
     env = _env(dict.fromkeys(keys, old), recorded=keys[:5])
@@ -127,8 +129,8 @@ def test_a_long_listing_is_swept_a_few_pages_per_run_resuming_where_it_stopped(m
 
 
 def test_every_cron_of_the_api_config_has_a_task_and_an_unknown_one_is_an_error():
-    crons = tomllib.loads((ROOT / "wrangler.api.toml").read_text())["triggers"]["crons"]
-    assert sorted(crons) == sorted([DAILY_REPORT_CRON, ORPHAN_SWEEP_CRON])
+    schedules = tomllib.loads((ROOT / "wrangler.api.toml").read_text())["triggers"]["crons"]
+    assert sorted(schedules) == sorted([DAILY_REPORT_CRON, ORPHAN_SWEEP_CRON])
     env = _env({}, recorded=[])
     swept = asyncio.run(run_scheduled(env, ORPHAN_SWEEP_CRON, NOW_MS))
     assert swept["originals"]["examined"] == swept["renditions"]["examined"] == 0
@@ -167,12 +169,12 @@ def test_the_rendition_sweep_deletes_old_renditions_of_media_that_are_gone_and_n
     assert result == {"examined": 5, "deleted": 2, "resume_after": None}
     assert sorted(env.MEDIA.objects) == sorted(set(objects) - {f"renditions/{GONE}/web.mp4",
                                                                f"renditions/{GONE}/thumbnail.webp"})
-    assert orphan_sweep.RENDITIONS_RESUME_KEY not in env.METADATA.data
+    assert crons.RENDITIONS_RESUME_KEY not in env.METADATA.data
 
 
 def test_the_rendition_sweep_pages_and_resumes_with_its_own_cursor(monkeypatch):
-    monkeypatch.setattr(orphan_sweep, "PAGE_SIZE", 250)  # 125 media ids a page: two statements of ids
-    monkeypatch.setattr(orphan_sweep, "PAGES_PER_RUN", 1)
+    monkeypatch.setattr(crons, "PAGE_SIZE", 250)  # 125 media ids a page: two statements of ids
+    monkeypatch.setattr(crons, "PAGES_PER_RUN", 1)
     old = NOW_MS - 2 * HOUR_MS
     ids = [f"01{n:024d}" for n in range(150)]
     objects = {f"renditions/{media_id}/{name}": old for media_id in ids for name in ("a", "b")}
@@ -182,10 +184,10 @@ def test_the_rendition_sweep_pages_and_resumes_with_its_own_cursor(monkeypatch):
     # Run 1: ids 0-124, of which 42 have a record (0, 3, ... 123): 84 keys kept, 166 deleted.
     first = asyncio.run(sweep_orphan_renditions(env, NOW_MS))
     assert first == {"examined": 250, "deleted": 166, "resume_after": f"renditions/{ids[124]}/b"}
-    assert env.METADATA.data[orphan_sweep.RENDITIONS_RESUME_KEY] == f"renditions/{ids[124]}/b"
+    assert env.METADATA.data[crons.RENDITIONS_RESUME_KEY] == f"renditions/{ids[124]}/b"
     assert env.METADATA.data[RESUME_KEY] == "originals/0"
     # Run 2: ids 125-149, of which 8 have a record: 16 kept, 34 deleted; the end, so it starts over.
     assert asyncio.run(sweep_orphan_renditions(env, NOW_MS)) == {"examined": 50, "deleted": 34, "resume_after": None}
-    assert orphan_sweep.RENDITIONS_RESUME_KEY not in env.METADATA.data
+    assert crons.RENDITIONS_RESUME_KEY not in env.METADATA.data
     kept = {f"renditions/{media_id}/{name}" for media_id in ids[::3] for name in ("a", "b")}
     assert set(env.MEDIA.objects) == kept | {"originals/elsewhere"}

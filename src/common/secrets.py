@@ -1,12 +1,35 @@
-"""API-key authentication: X-API-Key or Authorization: Bearer, several keys for rotation."""
+"""Secrets: constant-time comparison (API keys, signatures), and API-key authentication
+(X-API-Key or Authorization: Bearer, several keys for rotation)."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 
-from common.secrets_compare import matches_any
+__all__ = ["api_keys_from_vars", "constant_time_equals", "is_authorized", "matches_any", "presented_key"]
 
-__all__ = ["api_keys_from_vars", "is_authorized", "presented_key"]
+
+def constant_time_equals(a: str, b: str) -> bool:
+    """Compare two strings in time independent of where they differ."""
+    # compare_digest on str refuses non-ASCII; bytes accept anything.
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
+
+
+def matches_any(given: str | None, candidates: Sequence[str]) -> bool:
+    """Whether `given` equals one of `candidates`, checking all of them every time."""
+    if not given:
+        return False
+    matched = False
+    for candidate in candidates:
+        # No early exit: the time taken must not reveal which key matched.
+        equal = constant_time_equals(given, candidate)
+        matched = matched or (equal and bool(candidate))
+    return matched
+
+
+# API keys.
 
 
 def api_keys_from_vars(*values: str | None) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Properties of api.byte_ranges.parse_range: whatever the header, the answer is a range
+"""Properties of api.files.parse_range: whatever the header, the answer is a range
 inside the file, the whole file (None), or RangeNotSatisfiable, and nothing else."""
 
 import re
@@ -6,7 +6,12 @@ import re
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from api.byte_ranges import ByteRange, RangeNotSatisfiable, parse_range, unsatisfied_content_range
+from api.files import (
+    ByteRange,
+    RangeNotSatisfiable,
+    parse_range,
+    unsatisfied_content_range,
+)
 
 sizes = st.integers(min_value=0, max_value=2**53)
 positions = st.integers(min_value=0, max_value=2**64)

@@ -1,11 +1,11 @@
-"""Properties of the cursors of api.listing: encode/decode round trip, and decode refuses with ValueError only."""
+"""Properties of the cursors of api.media_routes: encode/decode round trip, and decode refuses with ValueError only."""
 
 import re
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api.listing import MAX_CREATED_AT, decode_cursor, encode_cursor
+from api.media_routes import MAX_CREATED_AT, decode_cursor, encode_cursor
 
 times = st.integers(min_value=0, max_value=MAX_CREATED_AT)
 ids = st.text(min_size=1, max_size=128)

@@ -1,6 +1,6 @@
 import pytest
 
-from api.file_keys import file_path, resolve_file_key
+from common.keys import file_path, resolve_file_key
 
 
 @pytest.mark.parametrize(
