@@ -574,8 +574,8 @@ class Receiver:
         """Hand the full buffer to R2 as the next part and go on reading: the Blob is a copy, so
         the buffer takes the next part while R2 takes this one (one part in flight at a time)."""
         multipart = await self._multipart()
-        await self._settle()
-        await self._renew()
+        await self._settle()  # its commit renewed the lease
+        await self._renew_if_half_spent()
         number = self.base // self.upload.part_size + 1
         blob = blob_of(self.buffer, self.filled)
         self.base += self.filled
