@@ -8,7 +8,7 @@ document's paths from this table.
 
 import time
 
-from api import files, media_routes, resumable_uploads, uploads
+from api import files, media_routes, uploads
 from api.cors import log_config_error_once, preflight, response_headers
 from api.settings import settings_from_env
 from common import d1
@@ -90,6 +90,19 @@ _FILE_SUMMARY = "Stream an original or a rendition"
 _FILE_HEAD_SUMMARY = "Headers of an original or a rendition"
 _FILE_SEED = " (the seed's path; same behaviour as /files/{key})"
 
+def _tus(name: str):
+    """A handler of api.resumable_uploads, imported at its first request: the tus code (and
+    its imports) stays out of the cold start of every other route."""
+
+    async def handler(request, env, params):
+        from api import resumable_uploads
+
+        return await getattr(resumable_uploads, name)(request, env, params)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
+
+
 # tus: every answer carries Tus-Resumable (header set `tus`), errors included.
 _TUS_412 = Fault(412, ("tus_version_unsupported",), "Tus-Resumable is missing or not 1.0.0.", headers="tus_version")
 _TUS_GONE = Fault(410, ("upload_expired", "upload_terminated", "upload_failed"),
@@ -138,11 +151,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/stats", media_routes.stats, operation="getStats",
           summary="Counts by status (processed repeats completed), one query",
           spec=Spec("media", (Reply(200, "The counts.", "Stats"),))),
-    Route("OPTIONS", "/api/uploads", resumable_uploads.tus_options, public=True, operation="tusOptions",
+    Route("OPTIONS", "/api/uploads", _tus("tus_options"), public=True, operation="tusOptions",
           summary="What the tus server speaks (no auth)",
           spec=Spec("uploads", (Reply(204, "Versions, extensions, the size limit and checksum algorithms.",
                                       headers="tus_options"),))),
-    Route("POST", "/api/uploads", resumable_uploads.create_upload, public=True, operation="createUpload",
+    Route("POST", "/api/uploads", _tus("create_upload"), public=True, operation="createUpload",
           summary="Create a resumable upload (tus creation), with its first bytes if the body has them",
           spec=Spec("uploads", (Reply(201, "Created: Location is the upload URL.", headers="tus_created"),),
                     (_TUS_BAD,
@@ -156,12 +169,12 @@ ROUTES: tuple[Route, ...] = (
                                 "Upload-Checksum", "token"),
                     security="ApiKeyHeader,BearerAuth,UploadToken",
                     body="tus_first_chunk")),
-    Route("HEAD", "/api/uploads/{upload_id}", resumable_uploads.head_upload, public=True, operation="headUpload",
+    Route("HEAD", "/api/uploads/{upload_id}", _tus("head_upload"), public=True, operation="headUpload",
           summary="Where an upload stands (the upload URL is its own credential)",
           spec=Spec("uploads", (Reply(200, "The offset, length, metadata and expiry; never cached.",
                                       headers="tus_state"),),
                     (_TUS_404, _TUS_GONE, _TUS_412), parameters=("upload_id", "Tus-Resumable"))),
-    Route("PATCH", "/api/uploads/{upload_id}", resumable_uploads.patch_upload, public=True, operation="patchUpload",
+    Route("PATCH", "/api/uploads/{upload_id}", _tus("patch_upload"), public=True, operation="patchUpload",
           summary="Send bytes at the upload's offset",
           spec=Spec("uploads", (Reply(204, "Stored; Upload-Offset is the new offset (Media-Id after the last"
                                       " byte).", headers="tus_patched"),),
@@ -173,14 +186,14 @@ ROUTES: tuple[Route, ...] = (
                     description="A repeat of the final PATCH answers 204 again." + _TUS_NOTE,
                     parameters=("upload_id", "Tus-Resumable", "Upload-Offset", "Upload-Length", "Upload-Checksum"),
                     body="tus_chunk")),
-    Route("DELETE", "/api/uploads/{upload_id}", resumable_uploads.delete_upload, public=True, operation="deleteUpload",
+    Route("DELETE", "/api/uploads/{upload_id}", _tus("delete_upload"), public=True, operation="deleteUpload",
           summary="Terminate an unfinished upload (its parts are removed)",
           spec=Spec("uploads", (Reply(204, "Terminated; later requests get 410.", headers="tus"),),
                     (_TUS_404, Fault(409, ("upload_complete",), "The upload is complete: delete its media instead.",
                                      headers="tus"),
                      _TUS_GONE, _TUS_412, _TUS_LOCKED),
                     parameters=("upload_id", "Tus-Resumable"))),
-    Route("POST", "/api/direct-uploads", resumable_uploads.create_direct_upload, operation="createDirectUpload",
+    Route("POST", "/api/direct-uploads", _tus("create_direct_upload"), operation="createDirectUpload",
           summary="A one-time upload URL for a browser or app (the API key stays on your server)",
           spec=Spec("uploads", (Reply(201, "The URL: a tus creation endpoint for one upload.", "DirectUpload"),),
                     (Fault(400, ("invalid_body",), "Not a JSON object of the fields below, or a value out of range."),),

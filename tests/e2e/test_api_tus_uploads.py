@@ -37,6 +37,24 @@ def big_video(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def video_over_100_mib(tmp_path_factory) -> Path:
+    """A 4 s mp4 grown past 100 MiB (the platform's one-request limit) by a `free` box: a valid
+    MP4 that ffmpeg reads as quickly as the small one."""
+    folder = tmp_path_factory.mktemp("tus-big")
+    small = make_video(folder / "small.mp4")
+    path = folder / "big.mp4"
+    padding = 105 * MiB
+    with path.open("wb") as out:
+        out.write(small.read_bytes())
+        out.write((padding + 8).to_bytes(4, "big") + b"free")
+        block = bytes(MiB)
+        for _ in range(padding // MiB):
+            out.write(block)
+    assert path.stat().st_size > 100 * MiB
+    return path
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -343,3 +361,31 @@ def test_a_dropped_connection_keeps_what_arrived_and_a_new_patch_goes_on(pipelin
     done = patch(url, kept, data[kept:])
     assert done.status_code == 204, done.text
     assert sha256(original_bytes(api, done.headers["media-id"])) == sha256(data)
+
+
+def test_a_file_over_the_one_request_limit_goes_up_in_chunks_and_completes(pipeline, api, video_over_100_mib):
+    size = video_over_100_mib.stat().st_size
+    tus = tus_client.TusClient(f"{pipeline.api_url}/api/uploads", headers={"X-API-Key": API_KEY})
+    uploader = tus.uploader(str(video_over_100_mib), chunk_size=45 * MiB + 1, metadata={"filename": "big.mp4"})
+    uploader.upload()
+    media_id = head(uploader.url).headers["media-id"]
+    digest = hashlib.sha256()
+    with api.stream("GET", f"/files/originals/{media_id}") as response:
+        assert response.status_code == 200
+        for chunk in response.iter_bytes(MiB):
+            digest.update(chunk)
+    assert digest.hexdigest() == hashlib.sha256(video_over_100_mib.read_bytes()).hexdigest()
+    record = wait_final(api, media_id, timeout=180)
+    assert record["status"] == "completed" and record["size"] == size, record
+
+
+def test_a_browser_may_speak_tus_across_origins(pipeline, anonymous):
+    # What tus-js-client in a page at another origin sends first: a preflight for its PATCH.
+    preflight = anonymous.options("/api/uploads/x", headers={
+        "Origin": "http://localhost:3000", "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "tus-resumable, upload-offset, content-type, upload-checksum, x-request-id"})
+    assert preflight.status_code == 204, preflight.text
+    assert "PATCH" in preflight.headers["access-control-allow-methods"]
+    created = create(pipeline, 10, {"Origin": "http://localhost:3000"})
+    exposed = {h.strip().lower() for h in created.headers["access-control-expose-headers"].split(",")}
+    assert {"location", "upload-offset", "upload-expires", "tus-resumable", "media-id"} <= exposed

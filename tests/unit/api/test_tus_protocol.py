@@ -116,3 +116,10 @@ def test_an_offset_is_whole_parts_and_a_stash_smaller_than_a_part(offset, part):
 
 def test_http_date():
     assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+@given(st.integers(min_value=0, max_value=253402300799999))
+def test_http_date_is_the_rfc_9110_form_of_email_utils(epoch_ms):
+    from email.utils import formatdate
+
+    assert http_date(epoch_ms) == formatdate(epoch_ms // 1000, usegmt=True)
