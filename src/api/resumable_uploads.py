@@ -573,6 +573,9 @@ class Receiver:
     async def _send_part(self, commit: bool) -> None:
         """Hand the full buffer to R2 as the next part and go on reading: the Blob is a copy, so
         the buffer takes the next part while R2 takes this one (one part in flight at a time)."""
+        # The first part decides what the file is (its content type goes on the multipart
+        # upload); a part is never smaller than SNIFF_BYTES in production, but be sure.
+        await self._sniff_if_due(final=True)
         multipart = await self._multipart()
         await self._settle()  # its commit renewed the lease
         await self._renew_if_half_spent()
