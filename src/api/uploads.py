@@ -14,6 +14,7 @@ from api.settings import settings_from_env
 from api.upload_rules import check_declared_length, declared_length, empty_body, file_name, file_too_large
 from common import d1
 from common.errors import HttpError
+from common.events import DELETE_MEDIA_EVENTS, queued_event, upload_events
 from common.ids import new_media_id
 from common.keys import original_key
 from common.messages import job_message
@@ -101,13 +102,15 @@ async def store_upload(request, env) -> tuple[int, dict]:
 
 
 async def record_upload(env, media_id: str, key: str, name: str | None, content_type: str, kind: str, size: int,
-                        now: int, *, metadata: dict | None = None, undo_on_queue_failure: bool = True) -> dict:
+                        now: int, *, metadata: dict | None = None, undo_on_queue_failure: bool = True,
+                        way: str = "single_request") -> dict:
     """Record an original that is whole in R2 (D1 row, its metadata, KV) and queue its job.
 
     Every step after the R2 put is undone if a later one fails (the object too), except, with
     `undo_on_queue_failure=False` (a finished resumable upload, too big to send again), a
     queue that refuses the message: then the media stays pending and the reconcile cron
-    queues it. Returns the media row.
+    queues it. The upload's events (common.events: media.uploaded with its `way`, media.created,
+    media.queued) are recorded with it and media.created is published. Returns the media row.
     """
     try:
         row = await d1.first_row(env.DB, INSERT_MEDIA_RETURNING, media_id, key, name, content_type, kind, size, "api",
@@ -119,6 +122,8 @@ async def record_upload(env, media_id: str, key: str, name: str | None, content_
         if metadata:
             await d1.run(env.DB, INSERT_MEDIA_METADATA, media_id, json.dumps(metadata, separators=(",", ":")))
             row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
+        # The events of the upload, with ids of their own: a retried insert records nothing twice.
+        await d1.batch(env.DB, upload_events(row, way, now))
     except BaseException:
         await env.MEDIA.delete(key)
         raise
@@ -132,10 +137,11 @@ async def record_upload(env, media_id: str, key: str, name: str | None, content_
             print(f"api: queueing media {media_id} failed ({type(error).__name__}); the reconcile cron will queue it")
             return row
         # Without its queue message the record would wait for the reconcile cron: undo instead.
-        await d1.run(env.DB, DELETE_MEDIA, media_id)
+        await d1.batch(env.DB, [(DELETE_MEDIA_EVENTS, media_id), (DELETE_MEDIA, media_id)])
         await uncache_record(env.METADATA, media_id)
         await env.MEDIA.delete(key)
         raise HttpError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
+    await queued_event(env, media_id, now)
     return row
 
 
