@@ -35,8 +35,9 @@ _UPLOAD = Spec(
     "media",
     (Reply(202, "Stored in R2, recorded in D1, queued for renditions.", "UploadAccepted", headers="location"),),
     (
-        Fault(400, ("empty_body", "invalid_content_length", "incomplete_body"),
-              "Empty body, a malformed Content-Length, or a body that ended before it (or broke)."),
+        Fault(400, ("empty_body", "invalid_content_length", "incomplete_body", "invalid_metadata", "metadata_too_large"),
+              "Empty body, a malformed Content-Length, a body that ended before it (or broke), or an"
+              " X-Media-Metadata that is not a small JSON object of strings."),
         Fault(413, ("file_too_large",), "Past MAX_FILE_SIZE (declared by Content-Length, or counted while streaming).",
               "FileTooLargeError"),
         Fault(415, ("unsupported_media_type", "media_type_mismatch"),
@@ -51,7 +52,7 @@ _UPLOAD = Spec(
         " must agree). Any image/*, video/* or audio/* type, application/octet-stream or no"
         " Content-Type is accepted (e.g. video/mp4, audio/mpeg); the media types listed are examples."
     ),
-    parameters=("X-File-Name", "Content-Disposition"),
+    parameters=("X-File-Name", "Content-Disposition", "X-Media-Metadata"),
     body="upload",
 )
 _GET_MEDIA = Spec(

@@ -429,6 +429,13 @@ _PARAMETERS: dict = {
         "description": "The file name (percent-encoded UTF-8 allowed); sanitised to a base name.",
         "schema": {"type": "string"},
     },
+    "X-Media-Metadata": {
+        "name": "X-Media-Metadata",
+        "in": "header",
+        "required": False,
+        "description": "A JSON object of strings (at most 32 keys, 4 KiB): the item's `metadata`, in every event too.",
+        "schema": {"type": "string", "maxLength": 4096},
+    },
     "Content-Disposition": {
         "name": "Content-Disposition",
         "in": "header",

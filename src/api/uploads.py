@@ -11,7 +11,14 @@ import os
 import time
 
 from api.settings import settings_from_env
-from api.upload_rules import check_declared_length, declared_length, empty_body, file_name, file_too_large
+from api.upload_rules import (
+    check_declared_length,
+    declared_length,
+    empty_body,
+    file_name,
+    file_too_large,
+    media_metadata,
+)
 from common import d1
 from common.errors import HttpError
 from common.events import DELETE_MEDIA_EVENTS, queued_event, upload_events
@@ -60,6 +67,7 @@ async def store_upload(request, env) -> tuple[int, dict]:
     limit = settings_from_env(env).max_file_size
     length = declared_length(request.headers.get("content-length"))
     check_declared_length(length, limit)  # 413 before a byte is read; 400 when 0
+    metadata = media_metadata(request.headers.get("x-media-metadata"))
     stream = request.body
     if stream is None:
         raise empty_body()
@@ -87,7 +95,7 @@ async def store_upload(request, env) -> tuple[int, dict]:
     stored = await store_body(env.MEDIA, key, body, length, limit, options)
     size = int(stored.size)
 
-    await record_upload(env, media_id, key, name, sniffed.content_type, sniffed.kind, size, now)
+    await record_upload(env, media_id, key, name, sniffed.content_type, sniffed.kind, size, now, metadata=metadata)
     position = await d1.first_row(env.DB, COUNT_PENDING_BEFORE, now, media_id)
     return 202, {
         "id": media_id,
