@@ -82,15 +82,14 @@ async def read_body(stream, limit: int) -> bytes:
     return body
 
 
-async def _record_webhook_event(ctx: Context, webhook_id: str, outcome: JobOutcome, what: str) -> None:
+async def _record_webhook_event(ctx: Context, webhook_id: str, outcome: JobOutcome) -> None:
     """The timeline's `ittybit.webhook` entry (one per webhook-id); a failure only costs the entry."""
     row = await first_row(ctx.db, SELECT_RENDITION_BY_JOB, outcome.job_id)
     media_id = row["media_id"] if row else outcome.metadata.get("media_id")
     name = row["name"] if row else outcome.metadata.get("rendition")
     if not isinstance(media_id, str) or not media_id:
         return
-    data = {"webhook_id": webhook_id, "job_id": outcome.job_id, "rendition": name, "status": outcome.status,
-            "result": what}
+    data = {"webhook_id": webhook_id, "job_id": outcome.job_id, "rendition": name, "status": outcome.status}
     try:
         await run(ctx.db, *event_statement(media_id, "ittybit.webhook", data, ctx.now_ms(), webhook_id))
     except Exception as error:
@@ -125,6 +124,7 @@ async def handle_webhook(ctx: Context, headers: Mapping[str, str], body: bytes) 
     if changes == 0:
         ctx.log(f"processor: webhook {webhook_id} already received; nothing changed")
         return {"received": True, "duplicate": True}
+    await _record_webhook_event(ctx, webhook_id, outcome)  # before what it causes, in the timeline
     try:
         what = await apply_outcome(ctx, outcome)
     except Exception:
@@ -132,5 +132,4 @@ async def handle_webhook(ctx: Context, headers: Mapping[str, str], body: bytes) 
         await run(ctx.db, DELETE_WEBHOOK_DELIVERY, webhook_id)
         raise
     ctx.log(f"processor: webhook {webhook_id} job {outcome.job_id} {outcome.status}: {what}")
-    await _record_webhook_event(ctx, webhook_id, outcome, what)
     return {"received": True, "job_id": outcome.job_id, "result": what}
