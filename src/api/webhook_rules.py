@@ -39,8 +39,19 @@ def insecure_hosts(text: str | None) -> frozenset[str]:
     return frozenset(item.strip().lower().rstrip(".") for item in (text or "").split(",") if item.strip())
 
 
-def check_url(url: object, insecure: Iterable[str] = ()) -> str:
-    """The endpoint URL if acceptable: https (http only for `insecure` hosts), a host, no credentials."""
+def _origin(url: str) -> tuple[str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+        return (parts.hostname or "").rstrip(".").lower(), parts.port or default
+    except ValueError:
+        return None
+
+
+def check_url(url: object, insecure: Iterable[str] = (), own: Iterable[str] = ()) -> str:
+    """The endpoint URL if acceptable: https (http only for `insecure` hosts), a host, no
+    credentials, and not one of this deployment's own workers (`own`: their public URLs), which
+    would have the pipeline post its events to itself."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
         raise _invalid(f"url must be a URL of at most {MAX_URL_CHARS} characters.")
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
@@ -58,6 +69,8 @@ def check_url(url: object, insecure: Iterable[str] = ()) -> str:
         raise _invalid("url must name a host.")
     if parts.fragment:
         raise _invalid("url must not have a fragment.")
+    if _origin(url) in {_origin(base) for base in own if base}:
+        raise _invalid("url must not be this deployment's own API or processor.")
     if scheme == "https":
         return url
     if scheme == "http" and host in set(insecure):
@@ -74,7 +87,7 @@ def _events(value: object) -> list[str]:
 
 
 def endpoint_fields(body: object, insecure: Iterable[str], *, partial: bool = False,
-                    current: Mapping | None = None) -> dict:
+                    current: Mapping | None = None, own: Iterable[str] = ()) -> dict:
     """The validated fields of a POST (all but url optional) or a PATCH (`partial`: any subset)."""
     if not isinstance(body, dict):
         raise HttpError(400, "invalid_body", "The body must be a JSON object.")
@@ -86,7 +99,7 @@ def endpoint_fields(body: object, insecure: Iterable[str], *, partial: bool = Fa
     if not partial and "url" not in body:
         raise _invalid("url is required.")
     fields = {
-        "url": check_url(body["url"], insecure) if "url" in body else current.get("url"),
+        "url": check_url(body["url"], insecure, own) if "url" in body else current.get("url"),
         "events": _events(body["events"]) if "events" in body else current.get("events", ["*"]),
         "description": current.get("description", ""),
         "enabled": current.get("enabled", True),

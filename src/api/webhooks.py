@@ -89,6 +89,10 @@ async def _json_body(request, *, optional: bool = False):
         raise HttpError(400, "invalid_body", "The body must be a JSON object.") from None
 
 
+def _own(settings) -> tuple[str, ...]:
+    return (settings.public_api_url, settings.public_processor_url)
+
+
 def _not_found(what: str = "webhook endpoint") -> HttpError:
     return HttpError(404, "not_found", f"No such {what}.")
 
@@ -105,7 +109,7 @@ async def _endpoint_row(env, endpoint_id: str) -> dict:
 async def create_endpoint(request, env, params):
     """POST /api/webhooks: 201 with the endpoint and its signing secret (shown this once)."""
     settings = settings_from_env(env)
-    fields = endpoint_fields(await _json_body(request), settings.webhook_insecure_hosts)
+    fields = endpoint_fields(await _json_body(request), settings.webhook_insecure_hosts, own=_own(settings))
     box = _box(env)
     count = await d1.first_row(env.DB, COUNT_ENDPOINTS)
     if count and int(count["n"]) >= MAX_ENDPOINTS:
@@ -136,7 +140,7 @@ async def update_endpoint(request, env, params):
     settings = settings_from_env(env)
     row = await _endpoint_row(env, params["endpoint_id"])
     fields = endpoint_fields(await _json_body(request), settings.webhook_insecure_hosts, partial=True,
-                             current=endpoint_json(row))
+                             current=endpoint_json(row), own=_own(settings))
     await d1.run(env.DB, UPDATE_ENDPOINT, fields["url"], fields["description"], json.dumps(fields["events"]),
                  1 if fields["enabled"] else 0, _now_ms(), row["id"])
     return json_response(endpoint_json(await _endpoint_row(env, row["id"])))

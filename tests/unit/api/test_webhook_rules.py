@@ -58,3 +58,11 @@ def test_overlap_defaults_to_a_day_and_is_bounded():
     for bad in ({"overlap_seconds": -1}, {"overlap_seconds": 10**9}, {"overlap_seconds": True}, {"other": 1}):
         with pytest.raises(HttpError):
             overlap_seconds(bad)
+
+
+def test_the_deployments_own_workers_are_refused():
+    own = ("https://api.example.com", "http://127.0.0.1:8788")
+    for url in ("https://api.example.com/api/media", "https://API.example.com:443/x", "http://127.0.0.1:8788/hooks"):
+        with pytest.raises(HttpError):
+            check_url(url, LOCAL, own)
+    assert check_url("http://127.0.0.1:8791/hooks", LOCAL, own)  # another port on the same machine
