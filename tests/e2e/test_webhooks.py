@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import time
 
+import httpx
 import pytest
+from tusclient import client as tus_client
 
 from scripts.webhook_receiver import Receiver
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import API_KEY, eventually
 from tests.e2e.processor_helpers import make_image, upload, wait_final
 
 pytestmark = pytest.mark.stack
@@ -152,3 +154,18 @@ def test_an_endpoint_url_that_is_not_https_is_refused(api):
     for url in ("http://example.com/hook", "ftp://example.com/", "https://user:pw@example.com/", "not a url"):
         answer = api.post("/api/webhooks", json={"url": url})
         assert answer.status_code == 400 and answer.json()["code"] == "invalid_webhook", (url, answer.text)
+
+
+def test_a_resumable_upload_says_tus_and_its_metadata_comes_back_in_its_events(api, pipeline, endpoints, tmp_path):
+    receiver = Receiver()
+    endpoints(receiver, events=["media.created"])
+    path = make_image(tmp_path / "tus.png")
+    tus = tus_client.TusClient(f"{pipeline.api_url}/api/uploads", headers={"X-API-Key": API_KEY})
+    uploader = tus.uploader(str(path), chunk_size=1024, metadata={"filename": "tus.png", "order": "7"})
+    uploader.upload()
+    media_id = httpx.head(uploader.url, headers={"Tus-Resumable": "1.0.0"}, timeout=30).headers["media-id"]
+    [uploaded] = api.get("/api/events", params={"type": "media.uploaded", "media_id": media_id}).json()["items"]
+    assert uploaded["data"]["way"] == "tus" and uploaded["data"]["size"] == path.stat().st_size
+    created = eventually(lambda: [a for a in receiver.delivered().values() if a.payload["data"]["id"] == media_id],
+                         timeout=30)
+    assert created[0].type == "media.created" and created[0].payload["data"]["metadata"] == {"order": "7"}
