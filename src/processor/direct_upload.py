@@ -17,10 +17,10 @@ the check and the delete are two calls; see docs/reliability.md).
 from __future__ import annotations
 
 from common.d1 import batch, first_row, run
+from common.events import MEDIA_CREATED, event_id, publish, upload_events
 from common.ids import media_id_for_key, media_id_for_object
 from common.keys import clean_file_name, original_key
 from common.media_kinds import SNIFF_BYTES, sniff
-from common.events import MEDIA_CREATED, event_id, publish, upload_events
 from common.media_records import FINAL, INSERT_MEDIA, SELECT_MEDIA, cache_media
 from common.messages import ObjectCreated
 from processor.job_status import refresh_media

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.d1 import all_rows, batch, first_row, run
+from common.errors import public_reason
 from common.events import (
     MEDIA_FAILED,
     MEDIA_READY,
@@ -23,7 +24,6 @@ from common.events import (
     publish,
     rendition_event_data,
 )
-from common.errors import public_reason
 from common.media_records import (
     FINAL,
     SELECT_MEDIA,

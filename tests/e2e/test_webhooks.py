@@ -49,7 +49,7 @@ def types_for(receiver: Receiver, media_id: str) -> list[str]:
     return sorted(a.type for a in receiver.delivered().values() if (a.payload.get("data") or {}).get("id") == media_id)
 
 
-def test_an_upload_produces_signed_events_with_its_metadata_and_a_timeline(api, endpoints, tmp_path):
+def test_an_upload_produces_signed_events_with_its_metadata_and_a_timeline(api, pipeline, endpoints, tmp_path):
     receiver = Receiver()
     endpoint = endpoints(receiver)
     # The secret is shown at creation only: never when the endpoint is read or listed.
@@ -93,6 +93,11 @@ def test_an_upload_produces_signed_events_with_its_metadata_and_a_timeline(api, 
     assert api.delete(f"/api/media/{media_id}").status_code == 200
     eventually(lambda: "media.deleted" in types_for(receiver, media_id), timeout=30)
     assert api.get(f"/api/media/{media_id}/events").json()["items"][-1]["type"] == "media.deleted"
+
+    # The secret is in no log of the stack (both workers, the emulator).
+    for log in (pipeline.work_dir / "logs").rglob("*"):
+        if log.is_file():
+            assert endpoint["secret"].encode() not in log.read_bytes(), log
 
 
 def test_a_failed_upload_produces_media_failed_with_the_reason(api, endpoints):
