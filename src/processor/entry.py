@@ -83,9 +83,12 @@ class Default(WorkerEntrypoint):
     async def scheduled(self, controller, env=None, execution=None):
         context = _context(self.env)
         print(f"processor: cron {controller.cron}")
-        published = await publish_left_behind(_delivery_context(self.env))
-        if published:
-            print(f"processor: cron published {published} delivery(ies) of events left unpublished")
+        try:  # never in the way of the reconcile
+            published = await publish_left_behind(_delivery_context(self.env))
+            if published:
+                print(f"processor: cron published {published} delivery(ies) of events left unpublished")
+        except Exception as error:
+            print(f"processor: publishing events left behind failed: {type(error).__name__}: {error}")
         if context.client is None:
             print("processor: ITTYBIT_API_KEY is not set; reconcile skipped")
             return
