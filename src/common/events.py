@@ -29,6 +29,7 @@ from common.media_records import iso_time, media_json
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "DELETE_EVENT",
     "DELETE_MEDIA_EVENTS",
     "EVENT_COLUMNS",
     "INSERT_EVENT",
@@ -58,7 +59,6 @@ __all__ = [
     "payload_bytes",
     "publish",
     "publish_message",
-    "queued_event",
     "rendition_event_data",
     "upload_events",
 ]
@@ -233,6 +233,8 @@ async def publish(queue, event_ids: Sequence[str], log=print) -> None:
 
 # Parameters: media_id. Only the undo of an upload that never was (its queue message refused).
 DELETE_MEDIA_EVENTS = "DELETE FROM events WHERE media_id = ?"
+# Parameters: id. Only a media.queued entry whose queue message was refused.
+DELETE_EVENT = "DELETE FROM events WHERE id = ?"
 
 
 def upload_events(row: Mapping, way: str, now: int) -> list[tuple]:
@@ -245,18 +247,6 @@ def upload_events(row: Mapping, way: str, now: int) -> list[tuple]:
         event_statement(media_id, "media.uploaded", uploaded, now),
         event_statement(media_id, MEDIA_CREATED, media_json(row, []), now),
     ]
-
-
-async def queued_event(env, media_id: str, now: int, log=print) -> None:
-    """After the job message went out: media.queued, and media.created handed to the delivery queue.
-    A failure is logged: the timeline misses one entry, the cron publishes media.created."""
-    from common import d1
-
-    try:
-        await d1.run(env.DB, *event_statement(media_id, "media.queued", {"reason": "upload"}, now))
-    except Exception as error:
-        log(f"events: recording media.queued of {media_id} failed ({type(error).__name__})")
-    await publish(getattr(env, "WEBHOOKS", None), [event_id(media_id, MEDIA_CREATED)], log)
 
 
 def deleted_event(media: Mapping, renditions: Sequence[Mapping], now: int) -> tuple:
