@@ -166,3 +166,19 @@ def test_deliveries_are_listed_and_replayed_with_the_same_event(app, env):  # no
     since = send(app, env, "POST", f"/api/webhooks/{endpoint['id']}/replay", {"since": "1970-01-01T00:00:00Z"})
     assert since.status == 202 and since.json()["replayed"] == 1
     assert send(app, env, "POST", f"/api/webhooks/{endpoint['id']}/replay", {"since": "yesterday"}).status == 400
+
+
+def test_a_finished_tus_upload_whose_queue_message_is_refused_keeps_its_record_without_media_queued(app, env):  # noqa: F811
+    async def refuse(body, delaySeconds=None):
+        raise RuntimeError("queue down")
+
+    env.JOBS.send = refuse
+    [media_id] = media_ids(1)
+    env.MEDIA.objects[f"originals/{media_id}"] = (PNG, "image/png")
+    uploads = sys.modules["api.uploads"]
+    asyncio.run(uploads.record_upload(env, media_id, f"originals/{media_id}", "a.png", "image/png", "image", len(PNG),
+                                      1_700_000_000_000, metadata={"k": "v"}, undo_on_queue_failure=False, way="tus"))
+    assert env.DB.rows("SELECT status FROM media") == [{"status": "pending"}]  # the reconcile cron queues it
+    types = [r["type"] for r in env.DB.rows("SELECT type FROM events ORDER BY seq")]
+    assert types == ["media.uploaded", "media.created"]
+    assert env.WEBHOOKS.sent == []  # media.created waits for the cron's publish
