@@ -150,3 +150,75 @@ CREATE TABLE IF NOT EXISTS upload_tokens (
   upload_id     TEXT,
   created_at    INTEGER NOT NULL
 );
+
+-- Events (issue 12, src/common/events.py): what happened to a media item, oldest first by `seq`.
+-- Public types (media.created, media.ready, media.failed, media.deleted, rendition.ready,
+-- rendition.failed) are delivered to webhook endpoints; the others are timeline entries. `id` is
+-- derived from what the event announces, so a repeated message or webhook inserts nothing
+-- (ON CONFLICT DO NOTHING). No foreign key: media.deleted and the timeline outlive the media row.
+-- `data` is JSON (for public events the media item as GET /api/media/{id} showed it then).
+-- `published_at`: NULL while a public event's deliveries are still to be made.
+CREATE TABLE IF NOT EXISTS events (
+  seq          INTEGER PRIMARY KEY,
+  id           TEXT NOT NULL UNIQUE,
+  media_id     TEXT NOT NULL,
+  type         TEXT NOT NULL,
+  data         TEXT NOT NULL DEFAULT '{}',
+  created_at   INTEGER NOT NULL,
+  published_at INTEGER
+);
+
+CREATE INDEX IF NOT EXISTS events_by_media ON events (media_id, seq);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
+CREATE INDEX IF NOT EXISTS events_unpublished ON events (created_at) WHERE published_at IS NULL;
+
+-- The customer's webhook endpoints (src/api/webhooks.py). `secret` and `previous_secret` are
+-- sealed with WEBHOOK_ENCRYPTION_KEY (AES-GCM, common/secret_box.py), never stored in clear;
+-- until `previous_until` both sign (a rotation's overlap). `failing_since`: the first failed
+-- attempt since the last success; past WEBHOOK_DISABLE_AFTER_SECONDS the endpoint is disabled.
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+  id              TEXT PRIMARY KEY,
+  url             TEXT NOT NULL,
+  description     TEXT NOT NULL DEFAULT '',
+  event_types     TEXT NOT NULL DEFAULT '["*"]',   -- JSON list of types, or ["*"]
+  enabled         INTEGER NOT NULL DEFAULT 1,
+  disabled_reason TEXT,
+  secret          TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_until  INTEGER,
+  failing_since   INTEGER,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+);
+
+-- One delivery per (event, endpoint); its id is derived from both, so a repeated publish makes
+-- none twice. status: pending (being tried), delivered (a 2xx), failed (retries exhausted, or the
+-- endpoint disabled or deleted). A replay sets it pending again.
+CREATE TABLE IF NOT EXISTS event_deliveries (
+  id            TEXT PRIMARY KEY,
+  event_id      TEXT NOT NULL,
+  endpoint_id   TEXT NOT NULL,
+  status        TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  last_status   INTEGER,
+  last_error    TEXT,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  delivered_at  INTEGER,
+  UNIQUE (event_id, endpoint_id)
+);
+
+CREATE INDEX IF NOT EXISTS event_deliveries_by_endpoint ON event_deliveries (endpoint_id, created_at DESC, id DESC);
+
+-- Every attempt of a delivery: when, how long, the HTTP status (NULL: no answer), a bounded
+-- snippet of the answer or the error.
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+  delivery_id  TEXT NOT NULL,
+  attempt      INTEGER NOT NULL,
+  started_at   INTEGER NOT NULL,
+  duration_ms  INTEGER NOT NULL,
+  status_code  INTEGER,
+  error        TEXT,
+  response     TEXT,
+  PRIMARY KEY (delivery_id, attempt)
+);

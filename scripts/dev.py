@@ -23,6 +23,23 @@ def source_fingerprint(root: Path) -> tuple:
     return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in (root / "src").rglob("*.py")))
 
 
+def start_webhook_receiver(api_url: str, api_key: str) -> str:
+    """The dev stack's webhook receiver (scripts/webhook_receiver.py): registered as an endpoint
+    for every event, it verifies each delivery and prints a [webhook-receiver] line.
+    WEBHOOK_RECEIVER_PORT (8791) moves it; WEBHOOK_RECEIVER=0 leaves it out."""
+    if os.environ.get("WEBHOOK_RECEIVER", "1") == "0":
+        return "off (WEBHOOK_RECEIVER=0)"
+    from scripts.webhook_receiver import Receiver, register
+
+    try:
+        receiver = Receiver(int(os.environ.get("WEBHOOK_RECEIVER_PORT", "8791")),
+                            log=lambda line: print(line, flush=True))
+        receiver.secrets.append(register(api_url, api_key, receiver.url))
+    except Exception as error:  # the pipeline runs without it
+        return f"not started ({type(error).__name__}: {error})"
+    return f"{receiver.url}  (every event, verified; [webhook-receiver] lines)"
+
+
 def main() -> int:
     ports = Ports.from_env()
     try:
@@ -54,6 +71,7 @@ def main() -> int:
         print(f"\nscripts/dev: {error}", file=sys.stderr)
         return 1
     api_key = stack.secrets.get("API_KEY", "").split(",")[0]
+    receiver_line = start_webhook_receiver(stack.api_url, api_key)
     print(
         f"""
 media-pipeline is running (Ctrl-C stops it)
@@ -62,6 +80,7 @@ media-pipeline is running (Ctrl-C stops it)
   Ittybit emulator  {stack.emulator_url}
   local API key     {api_key}              (from .dev.vars)
   state             .wrangler/state    logs  .local/logs
+  webhook receiver  {receiver_line}
   crons             {"fire on schedule ([crons] lines; LOCAL_CRONS=0 turns them off)" if crons else "off (LOCAL_CRONS=0)"}
 
   curl -H 'X-API-Key: {api_key}' --data-binary @video.mp4 {stack.api_url}/api/media

@@ -8,7 +8,7 @@ document's paths from this table.
 
 import time
 
-from api import files, media_routes, uploads
+from api import event_routes, files, media_routes, uploads, webhooks
 from api.cors import log_config_error_once, preflight, response_headers
 from api.settings import settings_from_env
 from common import d1
@@ -35,8 +35,9 @@ _UPLOAD = Spec(
     "media",
     (Reply(202, "Stored in R2, recorded in D1, queued for renditions.", "UploadAccepted", headers="location"),),
     (
-        Fault(400, ("empty_body", "invalid_content_length", "incomplete_body"),
-              "Empty body, a malformed Content-Length, or a body that ended before it (or broke)."),
+        Fault(400, ("empty_body", "invalid_content_length", "incomplete_body", "invalid_metadata", "metadata_too_large"),
+              "Empty body, a malformed Content-Length, a body that ended before it (or broke), or an"
+              " X-Media-Metadata that is not a small JSON object of strings."),
         Fault(413, ("file_too_large",), "Past MAX_FILE_SIZE (declared by Content-Length, or counted while streaming).",
               "FileTooLargeError"),
         Fault(415, ("unsupported_media_type", "media_type_mismatch"),
@@ -51,7 +52,7 @@ _UPLOAD = Spec(
         " must agree). Any image/*, video/* or audio/* type, application/octet-stream or no"
         " Content-Type is accepted (e.g. video/mp4, audio/mpeg); the media types listed are examples."
     ),
-    parameters=("X-File-Name", "Content-Disposition"),
+    parameters=("X-File-Name", "Content-Disposition", "X-Media-Metadata"),
     body="upload",
 )
 _GET_MEDIA = Spec(
@@ -129,6 +130,17 @@ _TUS_NOTE = (
     " (Media-Id) and queues it like POST /api/media."
 )
 
+_ENDPOINT_404 = Fault(404, ("not_found",), "No such webhook endpoint.")
+_WEBHOOK_BAD = Fault(400, ("invalid_body", "invalid_webhook"),
+                     "Not a JSON object of the fields below, a URL that is not https (outside"
+                     " WEBHOOK_INSECURE_HOSTS), unknown event types, or too many endpoints.")
+_NO_KEY = Fault(500, ("config_error",), "WEBHOOK_ENCRYPTION_KEY is not set: secrets cannot be sealed.")
+_EVENTS_NOTE = (
+    "Public events (media.created, media.ready, media.failed, media.deleted, rendition.ready, rendition.failed)"
+    " are delivered to webhook endpoints; the others are timeline entries (media.uploaded with its size and way,"
+    " media.queued, job.submitted, job.retry, ittybit.webhook, rendition.stored)."
+)
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health_handler(WORKER), public=True, operation="getHealth", head_operation="headHealth",
           summary="Health and memory (no auth)", spec=HEALTH_SPEC),
@@ -148,6 +160,64 @@ ROUTES: tuple[Route, ...] = (
           summary="One media record with its renditions", spec=_GET_MEDIA),
     Route("DELETE", "/api/media/{id}", media_routes.delete_media, operation="deleteMedia",
           summary="Delete the original, every rendition, the rows and the cache entry", spec=_DELETE_MEDIA),
+    Route("GET", "/api/media/{id}/events", event_routes.media_events, operation="getMediaEvents",
+          summary="The media item's timeline, oldest first (kept after a delete)",
+          spec=Spec("events", (Reply(200, "A page of events; next_cursor is null on the last one.", "EventList"),),
+                    (Fault(404, ("not_found",), "No media with this id, and no events of one."),
+                     Fault(400, ("invalid_limit", "invalid_cursor"), "A bad limit or cursor.")),
+                    description=_EVENTS_NOTE, parameters=("id", "limit#events", "cursor"))),
+    Route("GET", "/api/events", event_routes.list_events, operation="listEvents",
+          summary="Events across media items, oldest first",
+          spec=Spec("events", (Reply(200, "A page of events; next_cursor is null on the last one.", "EventList"),),
+                    (Fault(400, ("invalid_event_type", "invalid_media_id", "invalid_limit", "invalid_cursor"),
+                           "A bad type, media_id, limit or cursor."),),
+                    description=_EVENTS_NOTE, parameters=("type", "media_id", "limit#events", "cursor"))),
+    Route("POST", "/api/webhooks", webhooks.create_endpoint, operation="createWebhookEndpoint",
+          summary="Register a webhook endpoint (its signing secret is in this answer only)",
+          spec=Spec("webhooks", (Reply(201, "The endpoint and its secret (whsec_...).", "WebhookEndpointWithSecret",
+                                       headers="location"),),
+                    (_WEBHOOK_BAD, _NO_KEY),
+                    description="Events are POSTed signed the Standard Webhooks way (webhook-id, webhook-timestamp,"
+                    " webhook-signature); the body is an EventPayload. Retries with backoff for over 24 hours.",
+                    body="webhook_endpoint")),
+    Route("GET", "/api/webhooks", webhooks.list_endpoints, operation="listWebhookEndpoints",
+          summary="Every webhook endpoint (no secrets)",
+          spec=Spec("webhooks", (Reply(200, "The endpoints.", "WebhookEndpointList"),))),
+    Route("GET", "/api/webhooks/{endpoint_id}", webhooks.get_endpoint, operation="getWebhookEndpoint",
+          summary="One webhook endpoint (no secret)",
+          spec=Spec("webhooks", (Reply(200, "The endpoint.", "WebhookEndpoint"),), (_ENDPOINT_404,),
+                    parameters=("endpoint_id",))),
+    Route("PATCH", "/api/webhooks/{endpoint_id}", webhooks.update_endpoint, operation="updateWebhookEndpoint",
+          summary="Change an endpoint's url, events, description or enabled",
+          spec=Spec("webhooks", (Reply(200, "The endpoint.", "WebhookEndpoint"),), (_ENDPOINT_404, _WEBHOOK_BAD),
+                    parameters=("endpoint_id",), body="webhook_endpoint_patch")),
+    Route("DELETE", "/api/webhooks/{endpoint_id}", webhooks.delete_endpoint, operation="deleteWebhookEndpoint",
+          summary="Delete an endpoint and its delivery history",
+          spec=Spec("webhooks", (Reply(200, "Deleted.", "EndpointDeleted"),), (_ENDPOINT_404,),
+                    parameters=("endpoint_id",))),
+    Route("POST", "/api/webhooks/{endpoint_id}/rotate-secret", webhooks.rotate_secret,
+          operation="rotateWebhookSecret",
+          summary="A new signing secret (in this answer only); the previous one signs too during the overlap",
+          spec=Spec("webhooks", (Reply(200, "The endpoint and its new secret.", "WebhookEndpointWithSecret"),),
+                    (_ENDPOINT_404, Fault(400, ("invalid_body", "invalid_webhook"), "A bad overlap_seconds."), _NO_KEY),
+                    parameters=("endpoint_id",), body="rotate_secret")),
+    Route("GET", "/api/webhooks/{endpoint_id}/deliveries", webhooks.list_deliveries,
+          operation="listWebhookDeliveries",
+          summary="The endpoint's deliveries, newest first, each with its attempts",
+          spec=Spec("webhooks", (Reply(200, "A page of deliveries.", "WebhookDeliveryList"),),
+                    (_ENDPOINT_404, Fault(400, ("invalid_status", "invalid_cursor"), "A bad status or cursor.")),
+                    parameters=("endpoint_id", "status#deliveries", "cursor"))),
+    Route("POST", "/api/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", webhooks.replay_delivery,
+          operation="replayWebhookDelivery",
+          summary="Deliver again (a new attempt, the same event id)",
+          spec=Spec("webhooks", (Reply(202, "Queued.", "WebhookDelivery"),),
+                    (Fault(404, ("not_found",), "No such endpoint, or no such delivery of it."),),
+                    parameters=("endpoint_id", "delivery_id"))),
+    Route("POST", "/api/webhooks/{endpoint_id}/replay", webhooks.replay_failed, operation="replayFailedDeliveries",
+          summary="Deliver again every failed delivery made since a time (at most 1000)",
+          spec=Spec("webhooks", (Reply(202, "How many were queued.", "Replayed"),),
+                    (_ENDPOINT_404, Fault(400, ("invalid_body",), "Not {\"since\": ISO-8601 time with a zone}.")),
+                    parameters=("endpoint_id",), body="replay_since")),
     Route("GET", "/api/stats", media_routes.stats, operation="getStats",
           summary="Counts by status (processed repeats completed), one query",
           spec=Spec("media", (Reply(200, "The counts.", "Stats"),))),

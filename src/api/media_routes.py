@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from api.settings import settings_from_env
 from common import d1
 from common.errors import HttpError
+from common.events import deleted_event, publish
 from common.ids import is_media_id
 from common.keys import file_path, renditions_prefix
 from common.media_records import (
@@ -161,9 +162,11 @@ async def remove_media(env, media_id: str) -> dict:
     keys |= await _keys_under(env.MEDIA, renditions_prefix(media_id))
     if keys:
         await env.MEDIA.delete(sorted(keys))
+    deleted = deleted_event(row, renditions, int(time.time() * 1000))
     await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA_METADATA, media_id),
-                                (DELETE_MEDIA, media_id)])
+                            (DELETE_MEDIA, media_id), deleted])
     await env.METADATA.delete(media_cache_key(media_id))
+    await publish(getattr(env, "WEBHOOKS", None), [deleted[1]])
     return {"deleted": media_id, "objects_deleted": len(keys)}
 
 

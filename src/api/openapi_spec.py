@@ -20,6 +20,8 @@ import json
 import re
 
 from common.errors import ERROR_CODES
+from common.events import PUBLIC_TYPES as PUBLIC_EVENT_TYPES
+from common.events import TYPES as EVENT_TYPES
 from common.media_records import RENDITION_FIELDS
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_PROCESSOR_URL", "OPENAPI", "served_document"]
@@ -278,6 +280,99 @@ _SCHEMAS: dict = {
             },
         ]
     },
+    "Event": {
+        "type": "object",
+        "required": ["id", "type", "media_id", "timestamp", "public", "data"],
+        "properties": {
+            "id": {"type": "string", "description": "stable: the webhook-id of its deliveries"},
+            "type": {"type": "string", "enum": list(EVENT_TYPES)},
+            "media_id": _MEDIA_ID,
+            "timestamp": {"type": "string", "format": "date-time"},
+            "public": {"type": "boolean", "description": "delivered to webhook endpoints (else a timeline entry)"},
+            "data": {"type": "object", "description": "public events: the media item (rendition.*: and `rendition`)"},
+        },
+    },
+    "EventList": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Event")},
+            "next_cursor": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]+$"},
+        },
+    },
+    "EventPayload": {
+        "type": "object",
+        "description": "The body POSTed to a webhook endpoint (Standard Webhooks), with webhook-id,"
+        " webhook-timestamp and webhook-signature (v1, HMAC-SHA256 of `id.timestamp.body`).",
+        "required": ["type", "timestamp", "data"],
+        "properties": {
+            "type": {"type": "string", "enum": list(PUBLIC_EVENT_TYPES)},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "data": {"$ref": "#/components/schemas/Media"},
+        },
+    },
+    "WebhookEndpoint": {
+        "type": "object",
+        "required": ["id", "url", "description", "events", "enabled", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^ep_[a-z2-7]{24}$"},
+            "url": {"type": "string"},
+            "description": {"type": "string"},
+            "events": {"type": "array", "items": {"type": "string", "enum": ["*", *PUBLIC_EVENT_TYPES]}},
+            "enabled": {"type": "boolean"},
+            "disabled_reason": _NULLABLE_STRING,
+            "failing_since": {"type": ["string", "null"]},
+            "previous_secret_until": {"type": ["string", "null"],
+                                      "description": "until then the previous secret signs too"},
+            "created_at": {"type": "string"},
+            "updated_at": {"type": "string"},
+        },
+    },
+    "WebhookEndpointWithSecret": {
+        "allOf": [
+            _ref("WebhookEndpoint"),
+            {"type": "object", "required": ["secret"], "properties": {
+                "secret": {"type": "string", "pattern": "^whsec_", "description": "shown only here"}}},
+        ]
+    },
+    "WebhookEndpointList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref("WebhookEndpoint")}},
+    },
+    "WebhookDelivery": {
+        "type": "object",
+        "required": ["id", "event_id", "endpoint_id", "status", "attempts", "attempt_log"],
+        "properties": {
+            "id": {"type": "string"},
+            "event_id": {"type": "string"},
+            "event_type": _NULLABLE_STRING,
+            "media_id": _NULLABLE_STRING,
+            "endpoint_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "attempts": {"type": "integer", "minimum": 0},
+            "last_status": _NULLABLE_INT,
+            "last_error": _NULLABLE_STRING,
+            "created_at": _NULLABLE_STRING,
+            "updated_at": _NULLABLE_STRING,
+            "delivered_at": _NULLABLE_STRING,
+            "attempt_log": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "WebhookDeliveryList": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("WebhookDelivery")},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "EndpointDeleted": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}},
+    "Replayed": {
+        "type": "object",
+        "required": ["replayed", "since"],
+        "properties": {"replayed": {"type": "integer", "minimum": 0}, "since": {"type": "string"}},
+    },
 }
 
 _API_KEY_AUTH = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
@@ -289,7 +384,7 @@ _INLINE_SCHEMAS: dict = {
     "Bytes": {"type": "string", "contentMediaType": "application/octet-stream"},
 }
 
-# The parameters a route's Spec names, by name.
+# The parameters a route's Spec names, by key (its name, or `name#variant` for a second parameter of one name).
 _PARAMETERS: dict = {
     "id": {
         "name": "id",
@@ -334,6 +429,13 @@ _PARAMETERS: dict = {
         "description": "The file name (percent-encoded UTF-8 allowed); sanitised to a base name.",
         "schema": {"type": "string"},
     },
+    "X-Media-Metadata": {
+        "name": "X-Media-Metadata",
+        "in": "header",
+        "required": False,
+        "description": "A JSON object of strings (at most 32 keys, 4 KiB): the item's `metadata`, in every event too.",
+        "schema": {"type": "string", "maxLength": 4096},
+    },
     "Content-Disposition": {
         "name": "Content-Disposition",
         "in": "header",
@@ -361,6 +463,48 @@ _PARAMETERS: dict = {
         "required": False,
         "description": "A next_cursor this API gave out; anything else is 400 invalid_cursor.",
         "schema": {"type": "string", "maxLength": 256, "pattern": "^[A-Za-z0-9_-]+$"},
+    },
+    "endpoint_id": {
+        "name": "endpoint_id",
+        "in": "path",
+        "required": True,
+        "description": "A webhook endpoint id (ep_...); anything else is 404.",
+        "schema": {"type": "string"},
+    },
+    "delivery_id": {
+        "name": "delivery_id",
+        "in": "path",
+        "required": True,
+        "description": "A delivery id (dlv_...) of this endpoint; anything else is 404.",
+        "schema": {"type": "string"},
+    },
+    "type": {
+        "name": "type",
+        "in": "query",
+        "required": False,
+        "description": "Only events of this type.",
+        "schema": {"type": "string", "enum": list(EVENT_TYPES)},
+    },
+    "media_id": {
+        "name": "media_id",
+        "in": "query",
+        "required": False,
+        "description": "Only events of this media item.",
+        "schema": _MEDIA_ID,
+    },
+    "limit#events": {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "Page size, 1 to 200 (default 50).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+    },
+    "status#deliveries": {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "description": "Only deliveries in this state.",
+        "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]},
     },
     "upload_id": {
         "name": "upload_id",
@@ -453,6 +597,50 @@ _BODIES: dict = {
     "tus_first_chunk": {
         "required": False,
         "content": {"application/offset+octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}},
+    },
+    "webhook_endpoint": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["url"],
+            "additionalProperties": False,
+            "properties": {
+                "url": {"type": "string", "description": "https (plain http only for WEBHOOK_INSECURE_HOSTS)"},
+                "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["*", *PUBLIC_EVENT_TYPES]}},
+                "description": {"type": "string", "maxLength": 256},
+            },
+        }}},
+    },
+    "webhook_endpoint_patch": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "url": {"type": "string"},
+                "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["*", *PUBLIC_EVENT_TYPES]}},
+                "description": {"type": "string", "maxLength": 256},
+                "enabled": {"type": "boolean", "description": "true clears disabled_reason"},
+            },
+        }}},
+    },
+    "rotate_secret": {
+        "required": False,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"overlap_seconds": {"type": "integer", "minimum": 0, "maximum": 604800,
+                                               "description": "how long the previous secret still signs (default 86400)"}},
+        }}},
+    },
+    "replay_since": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["since"],
+            "additionalProperties": False,
+            "properties": {"since": {"type": "string", "format": "date-time"}},
+        }}},
     },
     "direct_upload": {
         "required": False,
@@ -621,6 +809,8 @@ OPENAPI: dict = {
     "tags": [
         {"name": "media"},
         {"name": "uploads", "description": "tus 1.0 resumable uploads and one-time upload URLs"},
+        {"name": "events", "description": "the event log: each media item's timeline, and events across items"},
+        {"name": "webhooks", "description": "signed outbound webhooks (Standard Webhooks): endpoints, deliveries, replay"},
         {"name": "files"},
         {"name": "health"},
         {"name": "processor"},

@@ -668,7 +668,8 @@ class Receiver:
             raise RuntimeError(f"upload {upload.id}: R2 holds {stored.size} bytes, not {length}")
         now = _now_ms()
         await record_upload(self.env, upload.media_id, upload.key, upload.name, self.content_type, self.kind, length,
-                            now, metadata=split_metadata(upload.metadata).extra, undo_on_queue_failure=False)
+                            now, metadata=split_metadata(upload.metadata).extra, undo_on_queue_failure=False,
+                            way="tus")
         upload.offset, upload.status, upload.kind, upload.content_type = length, "completed", self.kind, self.content_type
         await d1.run(self.env.DB, FINISH, "completed", None, length, now, upload.id, self.lock)
         upload.lock_token = None

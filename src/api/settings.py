@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from api.cors import CorsPolicy, policy_from_vars
 from api.upload_rules import max_file_size
+from api.webhook_rules import insecure_hosts
 from common import settings as read
 from common.secrets import api_keys_from_vars
 
@@ -44,6 +45,10 @@ class ApiSettings:
     tus_max_size: int = TUS_MAX_SIZE_DEFAULT
     tus_expires_seconds: int = TUS_EXPIRES_SECONDS_DEFAULT
     tus_lock_seconds: int = TUS_LOCK_SECONDS_DEFAULT
+    # Webhook endpoints (api.webhooks): hosts that may be reached over plain http (local
+    # development only), and the key that seals signing secrets in D1.
+    webhook_insecure_hosts: frozenset[str] = frozenset()
+    webhook_encryption_key: str = ""
     # Benchmark aid, off by default: answer X-D1-Queries with the statements a request sent.
     d1_query_header: bool = False
 
@@ -72,6 +77,8 @@ def settings_from_env(env: object) -> ApiSettings:
         tus_max_size=read.count(env, "TUS_MAX_SIZE", TUS_MAX_SIZE_DEFAULT),
         tus_expires_seconds=read.count(env, "TUS_EXPIRES_SECONDS", TUS_EXPIRES_SECONDS_DEFAULT),
         tus_lock_seconds=read.count(env, "TUS_LOCK_SECONDS", TUS_LOCK_SECONDS_DEFAULT),
+        webhook_insecure_hosts=insecure_hosts(read.text(env, "WEBHOOK_INSECURE_HOSTS")),
+        webhook_encryption_key=read.text(env, "WEBHOOK_ENCRYPTION_KEY"),
         d1_query_header=str(getattr(env, "D1_QUERY_HEADER", "") or "").strip().lower() == "true",
     )
     _last = (env, settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from urllib.parse import unquote
@@ -18,6 +19,7 @@ __all__ = [
     "file_name",
     "file_too_large",
     "max_file_size",
+    "media_metadata",
 ]
 
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
@@ -155,3 +157,25 @@ def _disposition_params(value: str) -> dict[str, str]:
             break
         i = semicolon + 1
     return params
+
+
+MAX_MEDIA_METADATA_CHARS = 4096
+MAX_MEDIA_METADATA_KEYS = 32
+
+
+def media_metadata(header: str | None) -> dict[str, str] | None:
+    """X-Media-Metadata: a JSON object of strings (at most 32 keys, 4 KiB), given back in GET
+    /api/media/{id} and in every event (Mux's passthrough); None without the header."""
+    if header is None or not header.strip():
+        return None
+    if len(header) > MAX_MEDIA_METADATA_CHARS:
+        raise HttpError(400, "metadata_too_large", f"X-Media-Metadata is over {MAX_MEDIA_METADATA_CHARS} characters.")
+    try:
+        value = json.loads(header)
+    except (ValueError, RecursionError):
+        value = None
+    if (not isinstance(value, dict) or len(value) > MAX_MEDIA_METADATA_KEYS
+            or any(not isinstance(k, str) or not k or len(k) > 64 or not isinstance(v, str) for k, v in value.items())):
+        raise HttpError(400, "invalid_metadata", f"X-Media-Metadata must be a JSON object of at most"
+                        f" {MAX_MEDIA_METADATA_KEYS} string values with keys of 1 to 64 characters.")
+    return value or None

@@ -11,9 +11,25 @@ import os
 import time
 
 from api.settings import settings_from_env
-from api.upload_rules import check_declared_length, declared_length, empty_body, file_name, file_too_large
+from api.upload_rules import (
+    check_declared_length,
+    declared_length,
+    empty_body,
+    file_name,
+    file_too_large,
+    media_metadata,
+)
 from common import d1
 from common.errors import HttpError
+from common.events import (
+    DELETE_EVENT,
+    DELETE_MEDIA_EVENTS,
+    MEDIA_CREATED,
+    event_id,
+    event_statement,
+    publish,
+    upload_events,
+)
 from common.ids import new_media_id
 from common.keys import original_key
 from common.messages import job_message
@@ -21,9 +37,9 @@ from common.media_kinds import SNIFF_BYTES, declared_matches, sniff
 from common.media_records import (
     COUNT_PENDING_BEFORE,
     DELETE_MEDIA,
+    DELETE_MEDIA_METADATA,
+    INSERT_MEDIA,
     INSERT_MEDIA_METADATA,
-    INSERT_MEDIA_RETURNING,
-    SELECT_MEDIA,
     cache_record,
     media_json,
     uncache_record,
@@ -59,6 +75,7 @@ async def store_upload(request, env) -> tuple[int, dict]:
     limit = settings_from_env(env).max_file_size
     length = declared_length(request.headers.get("content-length"))
     check_declared_length(length, limit)  # 413 before a byte is read; 400 when 0
+    metadata = media_metadata(request.headers.get("x-media-metadata"))
     stream = request.body
     if stream is None:
         raise empty_body()
@@ -86,7 +103,7 @@ async def store_upload(request, env) -> tuple[int, dict]:
     stored = await store_body(env.MEDIA, key, body, length, limit, options)
     size = int(stored.size)
 
-    await record_upload(env, media_id, key, name, sniffed.content_type, sniffed.kind, size, now)
+    await record_upload(env, media_id, key, name, sniffed.content_type, sniffed.kind, size, now, metadata=metadata)
     position = await d1.first_row(env.DB, COUNT_PENDING_BEFORE, now, media_id)
     return 202, {
         "id": media_id,
@@ -101,24 +118,30 @@ async def store_upload(request, env) -> tuple[int, dict]:
 
 
 async def record_upload(env, media_id: str, key: str, name: str | None, content_type: str, kind: str, size: int,
-                        now: int, *, metadata: dict | None = None, undo_on_queue_failure: bool = True) -> dict:
+                        now: int, *, metadata: dict | None = None, undo_on_queue_failure: bool = True,
+                        way: str = "single_request") -> dict:
     """Record an original that is whole in R2 (D1 row, its metadata, KV) and queue its job.
 
     Every step after the R2 put is undone if a later one fails (the object too), except, with
     `undo_on_queue_failure=False` (a finished resumable upload, too big to send again), a
     queue that refuses the message: then the media stays pending and the reconcile cron
-    queues it. Returns the media row.
+    queues it. The upload's events (common.events: media.uploaded with its `way`, media.created,
+    media.queued) are recorded with it and media.created is published. Returns the media row.
     """
+    metadata_text = json.dumps(metadata, separators=(",", ":")) if metadata else None
+    # The row as INSERT_MEDIA writes it (its probe columns all NULL until the processor probes).
+    row = {"id": media_id, "r2_key": key, "name": name, "content_type": content_type, "kind": kind, "size": size,
+           "status": "pending", "error": None, "source": "api", "created_at": now, "updated_at": now,
+           "metadata": metadata_text}
+    queued = event_statement(media_id, "media.queued", {"reason": "upload"}, now)
+    statements = [(INSERT_MEDIA, media_id, key, name, content_type, kind, size, "api", now, now)]
+    if metadata_text:
+        statements.append((INSERT_MEDIA_METADATA, media_id, metadata_text))
+    # One transaction: the record, its metadata and its events (ids of their own, so a batch that
+    # d1 retries after a lost connection records nothing twice), or none of them.
+    statements += [*upload_events(row, way, now), queued]
     try:
-        row = await d1.first_row(env.DB, INSERT_MEDIA_RETURNING, media_id, key, name, content_type, kind, size, "api",
-                                 now, now)
-        # No row: a retried insert whose first attempt had landed (d1 retries lost connections).
-        row = row or await d1.first_row(env.DB, SELECT_MEDIA, media_id)
-        if row is None:
-            raise RuntimeError(f"media {media_id} was not recorded")
-        if metadata:
-            await d1.run(env.DB, INSERT_MEDIA_METADATA, media_id, json.dumps(metadata, separators=(",", ":")))
-            row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
+        await d1.batch(env.DB, statements)
     except BaseException:
         await env.MEDIA.delete(key)
         raise
@@ -130,12 +153,19 @@ async def record_upload(env, media_id: str, key: str, name: str | None, content_
     except BaseException as error:
         if not undo_on_queue_failure:
             print(f"api: queueing media {media_id} failed ({type(error).__name__}); the reconcile cron will queue it")
+            try:  # its media.queued entry would claim a message the queue refused
+                await d1.run(env.DB, DELETE_EVENT, queued[1])
+            except Exception:
+                pass
             return row
         # Without its queue message the record would wait for the reconcile cron: undo instead.
-        await d1.run(env.DB, DELETE_MEDIA, media_id)
+        await d1.batch(env.DB, [(DELETE_MEDIA_EVENTS, media_id), (DELETE_MEDIA_METADATA, media_id),
+                                (DELETE_MEDIA, media_id)])
         await uncache_record(env.METADATA, media_id)
         await env.MEDIA.delete(key)
         raise HttpError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
+    # media.created goes to the delivery queue only now: an upload undone above announces nothing.
+    await publish(getattr(env, "WEBHOOKS", None), [event_id(media_id, MEDIA_CREATED)])
     return row
 
 

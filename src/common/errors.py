@@ -76,6 +76,10 @@ ERROR_CODES: dict[str, str] = {
     "invalid_status": "status is not a known status word",
     "invalid_limit": "limit is not an integer in range",
     "invalid_cursor": "cursor is not one this API gave out",
+    # events and webhook endpoints
+    "invalid_event_type": "type is not an event type",
+    "invalid_media_id": "media_id is not a media id",
+    "invalid_webhook": "a webhook endpoint's url (https only), events, description or overlap is not acceptable",
     # files
     "file_changed": "the object was replaced while it was being read",
     # the processor's webhook

@@ -16,7 +16,8 @@ the check and the delete are two calls; see docs/reliability.md).
 
 from __future__ import annotations
 
-from common.d1 import first_row, run
+from common.d1 import batch, first_row, run
+from common.events import MEDIA_CREATED, event_id, publish, upload_events
 from common.ids import media_id_for_key, media_id_for_object
 from common.keys import clean_file_name, original_key
 from common.media_kinds import SNIFF_BYTES, sniff
@@ -84,7 +85,13 @@ async def record_direct_upload(ctx: Context, created: ObjectCreated) -> tuple[st
 async def _insert(ctx: Context, values: tuple) -> dict | None:
     now = ctx.now_ms()
     await run(ctx.db, INSERT_MEDIA, *values, now, now)
-    return await first_row(ctx.db, SELECT_MEDIA, values[0])
+    media = await first_row(ctx.db, SELECT_MEDIA, values[0])
+    if media is not None:
+        # The upload's events (ids of their own: a repeated notification records nothing twice).
+        changes = await batch(ctx.db, upload_events(media, "direct", now))
+        if changes[-1]:
+            await publish(ctx.events_queue, [event_id(media["id"], MEDIA_CREATED)], ctx.log)
+    return media
 
 
 async def _legacy_record(ctx: Context, created: ObjectCreated) -> dict | None:

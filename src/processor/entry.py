@@ -1,7 +1,8 @@
 """Processor worker entry point (thin: the runtime meets the plain modules here).
 
 fetch: the routes of processor.app (GET /healthz, POST /webhooks/ittybit). queue: media-pipeline-jobs (jobs, rendition
-copies, R2 notifications) and its dead-letter queue. scheduled: the reconcile cron.
+copies, R2 notifications) and its dead-letter queue; media-pipeline-webhooks (outbound webhooks: processor.event_delivery).
+scheduled: the reconcile cron, which also publishes events a lost message left unpublished.
 """
 
 import asyncio
@@ -9,11 +10,20 @@ import time
 
 from workers import WorkerEntrypoint
 
+from common.secret_box import SecretBox
+from common.webcrypto import web_aes_gcm
 from processor.app import handle
+from processor.event_delivery import (
+    DeliveryContext,
+    delivery_settings_from_env,
+    handle_webhook_message,
+    is_webhooks_queue,
+    publish_left_behind,
+)
 from processor.ittybit_client import IttybitClient
 from processor.queue_consumer import handle_message
 from processor.reconcile import reconcile
-from processor.runtime_io import R2Storage, fetch_transport
+from processor.runtime_io import R2Storage, fetch_transport, post_webhook
 from processor.settings import Context, settings_from_env
 
 
@@ -30,7 +40,14 @@ def _context(env) -> Context:
         client=client,
         settings=settings,
         clock=time.time,
+        events_queue=getattr(env, "WEBHOOKS", None),
     )
+
+
+def _delivery_context(env) -> DeliveryContext:
+    settings = delivery_settings_from_env(env)
+    box = SecretBox(settings.encryption_key, web_aes_gcm()) if settings.encryption_key else None
+    return DeliveryContext(db=env.DB, queue=env.WEBHOOKS, sender=post_webhook, box=box, settings=settings)
 
 
 class Default(WorkerEntrypoint):
@@ -38,14 +55,23 @@ class Default(WorkerEntrypoint):
         return await handle(request, self.env)
 
     async def queue(self, batch, env=None, execution=None):  # execution: the runtime's ExecutionContext
-        context = _context(self.env)
         queue_name = str(batch.queue)
+        if is_webhooks_queue(queue_name):
+            deliveries = _delivery_context(self.env)
+
+            async def handle(body, attempts):
+                return await handle_webhook_message(deliveries, body, attempts)
+        else:
+            context = _context(self.env)
+
+            async def handle(body, attempts):
+                return await handle_message(context, body, attempts, queue_name)
 
         async def one(message):
             body = message.body
             if hasattr(body, "to_py"):  # a JS object the SDK left unconverted
                 body = body.to_py()
-            decision = await handle_message(context, body, int(message.attempts), queue_name)
+            decision = await handle(body, int(message.attempts))
             if decision.action == "retry":
                 print(f"processor: retrying message {message.id} in {decision.delay}s ({decision.what})")
                 message.retry(delaySeconds=decision.delay)
@@ -57,6 +83,12 @@ class Default(WorkerEntrypoint):
     async def scheduled(self, controller, env=None, execution=None):
         context = _context(self.env)
         print(f"processor: cron {controller.cron}")
+        try:  # never in the way of the reconcile
+            published = await publish_left_behind(_delivery_context(self.env))
+            if published:
+                print(f"processor: cron published {published} delivery(ies) of events left unpublished")
+        except Exception as error:
+            print(f"processor: publishing events left behind failed: {type(error).__name__}: {error}")
         if context.client is None:
             print("processor: ITTYBIT_API_KEY is not set; reconcile skipped")
             return

@@ -13,8 +13,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.d1 import all_rows, first_row, run
+from common.d1 import all_rows, batch, first_row, run
 from common.errors import public_reason
+from common.events import (
+    MEDIA_FAILED,
+    MEDIA_READY,
+    RENDITION_FAILED,
+    RENDITION_READY,
+    event_statement,
+    publish,
+    rendition_event_data,
+)
 from common.media_records import (
     FINAL,
     SELECT_MEDIA,
@@ -33,6 +42,7 @@ __all__ = [
     "failure_reason",
     "normalize_status",
     "outcome_from_job",
+    "record_final_events",
     "refresh_media",
 ]
 
@@ -289,5 +299,31 @@ async def refresh_media(ctx: Context, media_id: str) -> dict | None:
                     return None
             if media["status"] in FINAL:
                 ctx.log(f"processor: media {media_id} {media['status']}" + (f": {media['error']}" if media["error"] else ""))
-    await cache_read_record(ctx.kv, ctx.db, media_id, media_json(media, renditions))
+    record = media_json(media, renditions)
+    await cache_read_record(ctx.kv, ctx.db, media_id, record)
+    await record_final_events(ctx, media, renditions, record)
     return media
+
+
+async def record_final_events(ctx: Context, media: Mapping, renditions: Sequence[Mapping], record: dict) -> None:
+    """rendition.ready / rendition.failed for each final rendition, media.ready / media.failed for
+    a final media item (common.events), and publish the ones new now.
+
+    Every path that makes a rendition or a media item final ends in refresh_media (retries of it
+    too, "already_final"), so the events are recorded right after the state they announce, and
+    their ids make the repeats record nothing: one event per change, none lost.
+    """
+    now = ctx.now_ms()
+    statements = []
+    for row in renditions:
+        if row.get("status") in FINAL:
+            kind = RENDITION_READY if row["status"] == "completed" else RENDITION_FAILED
+            statements.append(event_statement(media["id"], kind, rendition_event_data(record, row["name"]), now,
+                                              row["name"], row.get("job_id") or ""))
+    if media.get("status") in FINAL:
+        kind = MEDIA_READY if media["status"] == "completed" else MEDIA_FAILED
+        statements.append(event_statement(media["id"], kind, record, now))
+    if not statements:
+        return
+    changes = await batch(ctx.db, statements)
+    await publish(ctx.events_queue, [s[1] for s, changed in zip(statements, changes) if changed], ctx.log)

@@ -15,6 +15,7 @@ import json
 
 from common.d1 import batch, first_row, run
 from common.errors import public_reason
+from common.events import INSERT_RETRY_EVENT, event_statement
 from common.keys import rendition_key
 from common.media_records import FINAL
 from common.messages import StoreMessage, store_message
@@ -115,12 +116,21 @@ async def store_rendition(ctx: Context, message: StoreMessage) -> str:
         size = await ctx.storage.store_from_url(message.output_url, key, content_type, row["size"])
     except Exception as error:
         # The error may be an OSError or a fetch error quoting the output URL: people get neither.
-        await run(ctx.db, NOTE_RETRY, public_reason(f"copying the output into R2 failed: {error}"), ctx.now_ms(),
-                  message.media_id, message.rendition)
+        now = ctx.now_ms()
+        await batch(ctx.db, [
+            (NOTE_RETRY, public_reason(f"copying the output into R2 failed: {error}"), now, message.media_id,
+             message.rendition),
+            (INSERT_RETRY_EVENT, now, message.media_id, message.rendition),
+        ])
         raise
-    await run(ctx.db, *record_outcome(message.media_id, message.rendition, job_id=message.job_id, status="completed",
-                                       now=ctx.now_ms(), output_key=key, output_url=message.output_url,
-                                       content_type=content_type, size=size))
+    now = ctx.now_ms()
+    stored = {"rendition": message.rendition, "job_id": message.job_id, "key": key, "size": size,
+              "content_type": content_type}
+    await batch(ctx.db, [
+        record_outcome(message.media_id, message.rendition, job_id=message.job_id, status="completed", now=now,
+                       output_key=key, output_url=message.output_url, content_type=content_type, size=size),
+        event_statement(message.media_id, "rendition.stored", stored, now, message.rendition, message.job_id),
+    ])
     # A DELETE of the media may have run while we copied (the write above then changed
     # nothing): the refresh finds no row, and the file must not be left behind.
     if await refresh_media(ctx, message.media_id) is None:

@@ -20,7 +20,7 @@ from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_know
 from processor.ittybit_client import MAX_REDIRECTS, OutputPolicy, OutputRefused, TransportError, TransportResponse
 from pyodide.ffi import to_js
 
-__all__ = ["OutputFetchError", "R2Storage", "fetch_transport", "read_limited"]
+__all__ = ["OutputFetchError", "R2Storage", "fetch_transport", "post_webhook", "read_limited"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Job objects are small; anything bigger than this is not an answer we can use.
@@ -187,3 +187,44 @@ async def _cancel(stream) -> None:
             await stream.cancel()
     except Exception:
         pass
+
+
+async def post_webhook(url: str, headers: dict, body: bytes, timeout_seconds: int):
+    """POST one signed event to a customer's endpoint (processor.event_delivery's Sender): the
+    status and the first bytes of the answer; TransportError on no answer within the timeout.
+    Redirects are not followed (a 3xx is a failed attempt, as Standard Webhooks senders do)."""
+    from processor.event_delivery import PostResult
+
+    init = {
+        "method": "POST",
+        "headers": _js_object(dict(headers)),
+        "body": to_js(bytes(body)),
+        "redirect": "manual",
+        "signal": js.AbortSignal.timeout(int(timeout_seconds) * 1000),
+    }
+    try:
+        response = await js.fetch(url, _js_object(init))
+        snippet = await _first_bytes(response.body, 1024)
+    except Exception as error:  # a JsException: DNS, refused connection, reset, timeout
+        raise TransportError(str(error)) from None
+    return PostResult(int(response.status), snippet.decode("utf-8", errors="replace"))
+
+
+async def _first_bytes(stream, limit: int) -> bytes:
+    """At most `limit` bytes from the start of a body; the rest is cancelled unread."""
+    if stream is None:
+        return b""
+    reader = stream.getReader()
+    data = b""
+    try:
+        while len(data) < limit:
+            chunk = await reader.read()
+            if chunk.done:
+                return data[:limit]
+            data += chunk.value.to_bytes()
+    finally:
+        try:
+            await reader.cancel()
+        except Exception:
+            pass
+    return data[:limit]

@@ -178,6 +178,7 @@ class Context:
     settings: Settings
     clock: Callable[[], float] = field(default=time.time)
     log: Callable[[str], None] = field(default=print)
+    events_queue: Any = None  # Queue producer of media-pipeline-webhooks (events to publish), if bound
 
     def now_ms(self) -> int:
         """Epoch milliseconds, as every row stores times."""

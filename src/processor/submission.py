@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from common.d1 import all_rows, batch, run
 from common.errors import public_reason
+from common.events import INSERT_RETRY_EVENT, event_statement
 from common.media_records import FINAL, SELECT_RENDITIONS
 from common.rendition_sizing import TooSmallForVideo, job_options, rendition_size
 from processor.ittybit_client import RejectedError, RetryableError, idempotency_key
@@ -126,6 +127,7 @@ async def submit_renditions(ctx: Context, media: dict, probe: dict | None) -> Su
         await batch(ctx.db, [
             (MARK_SUBMITTED, job_id, now, now, media_id, name),
             (MARK_MEDIA_PROCESSING, now, media_id),
+            event_statement(media_id, "job.submitted", {"rendition": name, "job_id": job_id}, now, name, job_id),
         ])
         result.submitted += 1
         # A replayed create (same key) may answer a job that already finished.
@@ -145,7 +147,8 @@ async def _note_retry(
 ) -> None:
     message = public_reason(message)
     ctx.log(f"processor: {media_id}/{name} will be retried: {message}")
-    await run(ctx.db, NOTE_RETRY, message, ctx.now_ms(), media_id, name)
+    now = ctx.now_ms()
+    await batch(ctx.db, [(NOTE_RETRY, message, now, media_id, name), (INSERT_RETRY_EVENT, now, media_id, name)])
     result.retry = True
     result.error = message
     if retry_after is not None:

@@ -15,14 +15,15 @@ import json
 import time
 from collections.abc import Mapping
 
-from common.d1 import run
+from common.d1 import first_row, run
 from common.errors import HttpError
+from common.events import event_statement
 from common.r2_streams import read_capped
 from common.responses import json_response
 from processor.job_status import JobOutcome, outcome_from_job
 from processor.renditions import apply_outcome
 from processor.settings import Context, settings_from_env
-from processor.sql import DELETE_WEBHOOK_DELIVERY, INSERT_WEBHOOK_DELIVERY
+from processor.sql import DELETE_WEBHOOK_DELIVERY, INSERT_WEBHOOK_DELIVERY, SELECT_RENDITION_BY_JOB
 from processor.webhook_signature import WebhookVerificationError, verify
 
 __all__ = ["MAX_WEBHOOK_BYTES", "handle_webhook", "parse_webhook", "read_body", "receive_webhook", "refuse_before_reading"]
@@ -47,7 +48,7 @@ async def receive_webhook(request, env, params):
         raise HttpError(500, "config_error", str(error)) from error
     # The webhook needs the bindings and the settings; no Ittybit client, no R2.
     ctx = Context(db=env.DB, kv=env.METADATA, jobs=env.JOBS, storage=None, client=None, settings=settings,
-                  clock=time.time)
+                  clock=time.time, events_queue=getattr(env, "WEBHOOKS", None))
     return json_response(await handle_webhook(ctx, headers, body))
 
 
@@ -81,6 +82,20 @@ async def read_body(stream, limit: int) -> bytes:
     return body
 
 
+async def _record_webhook_event(ctx: Context, webhook_id: str, outcome: JobOutcome) -> None:
+    """The timeline's `ittybit.webhook` entry (one per webhook-id); a failure only costs the entry."""
+    row = await first_row(ctx.db, SELECT_RENDITION_BY_JOB, outcome.job_id)
+    media_id = row["media_id"] if row else outcome.metadata.get("media_id")
+    name = row["name"] if row else outcome.metadata.get("rendition")
+    if not isinstance(media_id, str) or not media_id:
+        return
+    data = {"webhook_id": webhook_id, "job_id": outcome.job_id, "rendition": name, "status": outcome.status}
+    try:
+        await run(ctx.db, *event_statement(media_id, "ittybit.webhook", data, ctx.now_ms(), webhook_id))
+    except Exception as error:
+        ctx.log(f"processor: recording webhook {webhook_id} in the timeline failed ({type(error).__name__})")
+
+
 def parse_webhook(body: bytes) -> JobOutcome:
     """The outcome in a webhook body: a bare job, a bare task or an event envelope (ValueError if none)."""
     try:
@@ -109,6 +124,7 @@ async def handle_webhook(ctx: Context, headers: Mapping[str, str], body: bytes) 
     if changes == 0:
         ctx.log(f"processor: webhook {webhook_id} already received; nothing changed")
         return {"received": True, "duplicate": True}
+    await _record_webhook_event(ctx, webhook_id, outcome)  # before what it causes, in the timeline
     try:
         what = await apply_outcome(ctx, outcome)
     except Exception:

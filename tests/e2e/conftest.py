@@ -18,6 +18,10 @@ MiB = 1024 * 1024
 # allow 200 and 500 MiB requests); the 413 tests run against this limit.
 TEST_ORPHAN_MIN_AGE_SECONDS = 5
 TEST_MAX_FILE_SIZE = 210 * MiB
+# Outbound webhooks retry on a schedule of seconds here (hours in production), so the fault tests
+# (tests/e2e/test_webhooks.py) see an endpoint down for a while come back within a minute or two.
+TEST_WEBHOOK_RETRY_SCHEDULE = "1,1,2,2,3,3,5,5,8,8,10,10,10,10,10,10"
+TEST_WEBHOOK_TIMEOUT_SECONDS = 2
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +35,8 @@ def pipeline(tmp_path_factory) -> PipelineStack:
         dev_vars=DEV_VARS,
         api_vars={"API_KEY": f"{API_KEY},{ROTATED_KEY}", "MAX_FILE_SIZE": str(TEST_MAX_FILE_SIZE),
                   "ORPHAN_MIN_AGE_SECONDS": str(TEST_ORPHAN_MIN_AGE_SECONDS)},
+        processor_vars={"WEBHOOK_RETRY_SCHEDULE": TEST_WEBHOOK_RETRY_SCHEDULE,
+                        "WEBHOOK_TIMEOUT_SECONDS": str(TEST_WEBHOOK_TIMEOUT_SECONDS)},
     )
     stack.start()
     yield stack

@@ -104,7 +104,9 @@ def make_stack(tmp: Path, ports: Ports | None = None) -> PipelineStack:
         work_dir=tmp / "work",
         registry_dir=tmp / "registry",
         dev_vars=DEV_VARS,
-        processor_vars={"RECONCILE_AFTER_SECONDS": "3", "RENDITION_PRESETS": json.dumps(PRESETS)},
+        processor_vars={"RECONCILE_AFTER_SECONDS": "3", "RENDITION_PRESETS": json.dumps(PRESETS),
+                        # Outbound webhooks retry within seconds here (hours in production).
+                        "WEBHOOK_RETRY_SCHEDULE": "1,1,2,2,3,5,5,10,10,10,10,10"},
     )
 
 

@@ -1,14 +1,22 @@
 """Load under faults: ITEMS uploads at CONCURRENCY while the Ittybit emulator answers 20% of API calls
 with 5xx/429, drops 10% of webhooks and duplicates 10%. Every item ends final within the bound,
 Ittybit gets exactly one job per (media, rendition), the stats match D1, and deleting half the
-items leaves nothing of them in R2, D1 or KV."""
+items leaves nothing of them in R2, D1 or KV. A subscribed webhook endpoint (scripts/webhook_receiver.py,
+verifying with standardwebhooks, answering 500 to every 10th attempt) gets every event: expected,
+delivered, duplicated and lost (0) are figures, and so is the time from an item's final state to the
+arrival of its media.ready (p50, p99; docs/benchmarks.md)."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
+
+from scripts.webhook_receiver import Receiver
+from tests.e2e.conftest import eventually
 
 from tests.reliability.conftest import (
     BOUND_SECONDS,
@@ -39,7 +47,12 @@ def test_load_under_faults_then_delete_half(stack, samples):
     emulator = EmulatorAdmin(stack.emulator_url)
     emulator.faults(**FAULTS)
     figures: dict = {"items": ITEMS, "concurrency": CONCURRENCY, "faults": FAULTS}
+    receiver = Receiver()
+    receiver.fail_every = 10
     with api_client(stack, CONCURRENCY) as api:
+        endpoint = api.post("/api/webhooks", json={"url": receiver.url, "events": ["*"]})
+        assert endpoint.status_code == 201, endpoint.text
+        receiver.secrets.append(endpoint.json()["secret"])
         # -- upload ------------------------------------------------------------------------------
         run = upload_many(api, samples, ITEMS, CONCURRENCY)
         figures["upload_seconds"] = round(run.finished - run.started, 1)
@@ -137,5 +150,37 @@ def test_load_under_faults_then_delete_half(stack, samples):
         figures["kv_keys_after_delete"] = len(listed)
         stats = api.get("/api/stats").json()
         assert stats["total"] == len(kept) and stats["completed"] == len(kept)
+
+        # -- every event delivered to the subscribed endpoint, signed, none lost ------------------
+        expected = {(m, t) for m, kind in run.accepted.items() for t in ("media.created", "media.ready")}
+        expected |= {(m, f"rendition.ready/{p['name']}") for m, kind in run.accepted.items() for p in PRESETS[kind]}
+        expected |= {(m, "media.deleted") for m in deleted}
+
+        def key(arrival):
+            data = arrival.payload["data"]
+            rendition = data.get("rendition")
+            return data["id"], arrival.type + (f"/{rendition['name']}" if isinstance(rendition, dict) else "")
+
+        def delivered_keys():
+            return {key(a) for a in receiver.delivered().values()}
+
+        eventually(lambda: expected <= delivered_keys(), timeout=BOUND_SECONDS, interval=2)
+        delivered = receiver.delivered()
+        accepted = [a for a in receiver.arrivals if a.verified and a.status == 200]
+        figures["events_expected"] = len(expected)
+        figures["events_delivered"] = len(delivered)
+        figures["events_duplicated"] = len(accepted) - len(delivered)
+        figures["events_lost"] = len(expected - delivered_keys())
+        figures["delivery_attempts_refused_500"] = sum(1 for a in receiver.arrivals if a.status == 500)
+        assert figures["events_lost"] == 0 and all(a.verified for a in receiver.arrivals)
+        assert set(delivered_keys()) == expected  # nothing extra either
+        lags = sorted(a.at - datetime.fromisoformat(a.payload["data"]["updated_at"].replace("Z", "+00:00")).timestamp()
+                      for a in delivered.values() if a.type == "media.ready")
+        figures["final_to_event_seconds"] = {
+            "p50": round(statistics.median(lags), 2),
+            "p99": round(lags[min(len(lags) - 1, int(len(lags) * 0.99))], 2),
+            "max": round(lags[-1], 2),
+        }
+    receiver.stop()
     emulator.close()
     log(f"FIGURES {figures}")

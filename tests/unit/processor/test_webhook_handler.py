@@ -291,3 +291,48 @@ def test_deeply_nested_json_is_invalid_not_a_recursion_error():
 
     with pytest.raises(ValueError, match="not valid JSON"):
         parse_webhook(b"[" * 100_000 + b"]" * 100_000)
+
+
+# ---- events (common.events) recorded along the way, never twice --------------------------------
+
+
+def event_types(ctx):
+    return [r["type"] for r in ctx.db.rows("SELECT type FROM events WHERE media_id = ? ORDER BY seq", MEDIA)]
+
+
+async def test_the_timeline_and_the_public_events_of_a_rendition_and_its_media_are_recorded_once():
+    ctx = await submitted()
+    ctx.events_queue = events_queue = type(ctx.jobs)()
+    job_id = rows(ctx)["web"]["job_id"]
+    job = ctx.itty.finish(job_id, "https://out.test/web.mp3")
+    ctx.storage.outputs["https://out.test/web.mp3"] = b"ID3" + b"\0" * 100
+    await deliver(ctx, job)
+    await deliver(ctx, job, webhook_id="msg_2")  # Ittybit sends it again under another id
+    await run_queue(ctx)
+    expected = ["job.submitted", "ittybit.webhook", "ittybit.webhook", "rendition.stored", "rendition.ready",
+                "media.ready"]
+    assert event_types(ctx) == expected
+    # The copy message again, and every refresh after: nothing new, nothing published twice.
+    from common.messages import store_message
+
+    await handle_message(ctx, store_message(MEDIA, "web", job_id, "https://out.test/web.mp3"), 2, "media-pipeline-jobs")
+    from processor.job_status import refresh_media
+
+    await refresh_media(ctx, MEDIA)
+    assert event_types(ctx) == expected
+    published = [i for m in events_queue.sent for i in m["event_ids"]]
+    ready = ctx.db.rows("SELECT id, data FROM events WHERE type IN ('rendition.ready', 'media.ready') ORDER BY seq")
+    assert published == [r["id"] for r in ready]
+    rendition_data, media_data = (json.loads(r["data"]) for r in ready)
+    assert rendition_data["rendition"]["name"] == "web" and rendition_data["rendition"]["status"] == "completed"
+    assert media_data["status"] == "completed" and media_data["renditions"][0]["status"] == "completed"
+
+
+async def test_a_failed_job_records_rendition_failed_and_media_failed_with_the_reason():
+    ctx = await submitted()
+    job = {"id": rows(ctx)["web"]["job_id"], "object": "job", "status": "failed", "error": "no audio stream",
+           "metadata": {"media_id": MEDIA, "rendition": "web"}}
+    await deliver(ctx, job)
+    assert event_types(ctx)[-2:] == ["rendition.failed", "media.failed"]
+    [failed] = ctx.db.rows("SELECT data FROM events WHERE type = 'media.failed'")
+    assert "no audio stream" in json.loads(failed["data"])["error"]

@@ -1,0 +1,97 @@
+"""Events: N images uploaded at concurrency 8 to a fresh local pipeline with one subscribed
+webhook endpoint (scripts/webhook_receiver.py, verifying with standardwebhooks): the time from
+a media item's final state (its `updated_at`, written with the status) to the arrival of its
+media.ready, and from each event's recording (its `timestamp`) to its arrival; p50 and p99.
+
+    .venv/bin/python -m bench.events            # N=60
+    .venv/bin/python -m bench.events -n 12      # quick
+
+The path measured: the event recorded in D1 by the processor's refresh, an `events.publish`
+message, the publish consumer making the delivery, a `webhook.deliver` message, the POST. Each
+queue hop waits up to the consumer's max_batch_timeout (1 s) locally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from bench.common import API_KEY, DEV_VARS, load_average, median, percentile, print_machine, save_json, table, temporary_dir
+from scripts.pipeline_stack import PipelineStack, Ports
+from scripts.webhook_receiver import Receiver
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def images(folder: Path, count: int) -> list[bytes]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for index in range(count):
+        path = folder / f"img-{index:03d}.png"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"testsrc=size={160 + 2 * index}x120:rate=1:duration=1", "-frames:v", "1", str(path)],
+                       check=True, timeout=60)
+        out.append(path.read_bytes())
+    return out
+
+
+def run(n: int, concurrency: int, timeout: float) -> dict:
+    with temporary_dir("bench-events-") as tmp:
+        files = images(tmp / "media", n)
+        stack = PipelineStack(ports=Ports.free(), state_dir=tmp / "state", work_dir=tmp / "work",
+                              registry_dir=tmp / "registry", dev_vars=DEV_VARS)
+        stack.start()
+        receiver = Receiver()
+        try:
+            with httpx.Client(base_url=stack.api_url, timeout=120, headers={"x-api-key": API_KEY}) as client:
+                endpoint = client.post("/api/webhooks", json={"url": receiver.url, "events": ["*"]}).json()
+                receiver.secrets.append(endpoint["secret"])
+                load = load_average()
+                with ThreadPoolExecutor(concurrency) as pool:
+                    ids = list(pool.map(lambda data: client.post(
+                        "/api/media", content=data, headers={"content-type": "image/png"}).json()["id"], files))
+                expected = len(ids) * 4  # media.created, 2 x rendition.ready, media.ready
+                deadline = time.monotonic() + timeout
+                while len(receiver.delivered()) < expected:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{len(receiver.delivered())} of {expected} events in {timeout} s")
+                    time.sleep(0.2)
+        finally:
+            receiver.stop()
+            stack.stop()
+    delivered = list(receiver.delivered().values())
+    final = [a.at - _epoch(a.payload["data"]["updated_at"]) for a in delivered if a.type == "media.ready"]
+    recorded = [a.at - _epoch(a.payload["timestamp"]) for a in delivered]
+    return {"n": n, "events": len(delivered), "unverified": sum(not a.verified for a in receiver.arrivals),
+            "load_average": load,
+            "final_to_media_ready": {"p50": median(final), "p99": percentile(final, 0.99), "max": max(final)},
+            "recorded_to_arrival": {"p50": median(recorded), "p99": percentile(recorded, 0.99), "max": max(recorded)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=60)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    info = print_machine("events: final state -> event arrival at a local receiver")
+    result = run(args.n, args.concurrency, args.timeout)
+    rows = [[name, result[key]["p50"], result[key]["p99"], result[key]["max"]]
+            for name, key in (("final state -> media.ready arrives", "final_to_media_ready"),
+                              ("event recorded -> it arrives (all types)", "recorded_to_arrival"))]
+    rows = [[r[0], *(f"{v:.2f} s" for v in r[1:])] for r in rows]
+    print(table(["interval", "p50", "p99", "max"], rows))
+    print(f"{result['events']} events from {result['n']} images, {result['unverified']} unverified")
+    save_json("events", {"machine": info, **result})
+
+
+if __name__ == "__main__":
+    main()
