@@ -17,6 +17,7 @@ import json
 import sys
 import time
 import types
+from contextlib import contextmanager
 from types import SimpleNamespace
 from urllib.parse import quote
 
@@ -248,16 +249,16 @@ class FakeBucket:
 # ---- fixtures -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def app():
-    """api.app imported afresh against the stubs, once for this module; afterwards every module
-    it loaded is dropped and the ones it replaced are put back, so no other test sees the stubs."""
+@contextmanager
+def api_app_with(fake_js):
+    """api.app imported afresh against the stubs (`fake_js` as `js`); afterwards every module it
+    loaded is dropped and the ones it replaced are put back, so no other test sees the stubs."""
     before = dict(sys.modules)
     for name in list(sys.modules):
         if name.split(".")[0] in ("api", "common", "processor", "workers", "js"):
             del sys.modules[name]
     sys.modules["workers"] = types.SimpleNamespace(Response=_Response)
-    sys.modules["js"] = _fake_js()
+    sys.modules["js"] = fake_js
     try:
         import api.app
 
@@ -267,6 +268,13 @@ def app():
             if name not in before:
                 del sys.modules[name]
         sys.modules.update(before)
+
+
+@pytest.fixture(scope="module")
+def app():
+    """api.app against the stubs, once for this module."""
+    with api_app_with(_fake_js()) as module:
+        yield module
 
 
 @pytest.fixture

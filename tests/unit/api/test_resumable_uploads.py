@@ -40,8 +40,6 @@ def test_the_stash_is_named_by_the_offset_it_ends_at():
 
 import asyncio  # noqa: E402
 import hashlib  # noqa: E402
-import sys  # noqa: E402
-import types  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -146,27 +144,15 @@ class MultipartBucket(handlers.FakeBucket):
 
 @pytest.fixture(scope="module")
 def tus_app():
-    before = dict(sys.modules)
-    for name in list(sys.modules):
-        if name.split(".")[0] in ("api", "common", "processor", "workers", "js"):
-            del sys.modules[name]
     fake = handlers._fake_js()
     fake.Uint8Array = SimpleNamespace(new=_u8_new)
     fake.Response = _ResponseOfBytes
     fake.crypto = SimpleNamespace(DigestStream=_Digest)
-    sys.modules["workers"] = types.SimpleNamespace(Response=handlers._Response)
-    sys.modules["js"] = fake
-    try:
-        import api.app
+    with handlers.api_app_with(fake) as app:
         import api.resumable_uploads as uploads
 
         uploads.part_size_for = lambda length: PART
-        yield api.app
-    finally:
-        for name in list(sys.modules):
-            if name not in before:
-                del sys.modules[name]
-        sys.modules.update(before)
+        yield app
 
 
 def _env():
