@@ -25,7 +25,7 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from api.settings import settings_from_env
 from api.tus_protocol import (
@@ -146,7 +146,6 @@ class Upload:
     lock_until: int | None
     expires_at: int
     created_at: int
-    stash_keys: list[str] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: dict) -> Upload:
@@ -258,8 +257,7 @@ async def head_upload(request, env, params):
 async def patch_upload(request, env, params):
     """PATCH /api/uploads/{id}: bytes at Upload-Offset; 204 with the new offset."""
     check_version(request.headers.get("tus-resumable"))
-    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type != OFFSET_CONTENT_TYPE:
+    if not _is_chunk(request):
         raise tus_error(415, "unsupported_media_type", f"A PATCH's Content-Type must be {OFFSET_CONTENT_TYPE}.")
     offset = parse_number(request.headers.get("upload-offset"), "Upload-Offset")
     if offset is None:
@@ -393,6 +391,11 @@ def _carries_bytes(request) -> bool:
     length = request.headers.get("content-length")
     if request.body is None or (length is not None and length.strip() == "0"):
         return False
+    return _is_chunk(request)
+
+
+def _is_chunk(request) -> bool:
+    """Whether the body is declared as tus bytes (Content-Type application/offset+octet-stream)."""
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     return content_type == OFFSET_CONTENT_TYPE
 
