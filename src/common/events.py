@@ -33,6 +33,7 @@ __all__ = [
     "DELETE_MEDIA_EVENTS",
     "EVENT_COLUMNS",
     "INSERT_EVENT",
+    "INSERT_EVENT_IF_MEDIA_STATUS",
     "INSERT_RETRY_EVENT",
     "MAX_LIMIT",
     "MEDIA_CREATED",
@@ -54,6 +55,7 @@ __all__ = [
     "event_id",
     "event_json",
     "event_statement",
+    "event_statement_if_status",
     "list_query",
     "payload",
     "payload_bytes",
@@ -105,6 +107,15 @@ INSERT_RETRY_EVENT = (
     " ON CONFLICT (id) DO NOTHING"
 )
 
+# The same insert, made only if the media row exists and holds `status` (any, for NULL) when it
+# runs: an event goes in the batch that writes the state it announces, and only if the write took.
+# Parameters: id, media_id, type, data, created_at, published_at, status.
+INSERT_EVENT_IF_MEDIA_STATUS = (
+    "INSERT INTO events (id, media_id, type, data, created_at, published_at)"
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM media WHERE id = ?2 AND status = COALESCE(?7, status))"
+    " ON CONFLICT (id) DO NOTHING"
+)
+
 SELECT_EVENT = f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?"
 
 # Parameters: created_at before which an unpublished event counts as left behind, limit.
@@ -127,6 +138,14 @@ def event_statement(media_id: str, kind: str, data: Mapping, now: int, *parts: o
     published = None if kind in PUBLIC_TYPES else now
     text = json.dumps(data, separators=(",", ":"), sort_keys=True)
     return (INSERT_EVENT, event_id(media_id, kind, *parts), media_id, kind, text, now, published)
+
+
+def event_statement_if_status(media_id: str, kind: str, data: Mapping, now: int, status: str | None,
+                              *parts: object) -> tuple:
+    """event_statement's insert, made only if the media row exists with `status` (any, for None)
+    when it runs (INSERT_EVENT_IF_MEDIA_STATUS): for the batch that writes that state."""
+    _, *params = event_statement(media_id, kind, data, now, *parts)
+    return (INSERT_EVENT_IF_MEDIA_STATUS, *params, status)
 
 
 def rendition_event_data(media: Mapping, rendition_name: str) -> dict:
@@ -237,16 +256,21 @@ DELETE_MEDIA_EVENTS = "DELETE FROM events WHERE media_id = ?"
 DELETE_EVENT = "DELETE FROM events WHERE id = ?"
 
 
-def upload_events(row: Mapping, way: str, now: int) -> list[tuple]:
-    """media.uploaded (size, way, name) and media.created (the item) for a media row just inserted."""
+def upload_events(row: Mapping, way: str, now: int, *, if_recorded: bool = False) -> list[tuple]:
+    """media.uploaded (size, way, name) and media.created (the item) for a media row just inserted;
+    with `if_recorded`, made only if the row is in D1 when they run (for the batch of an insert
+    that may do nothing)."""
     if way not in UPLOAD_WAYS:
         raise ValueError(f"unknown upload way {way!r}")
     media_id = row["id"]
     uploaded = {"size": row.get("size"), "way": way, "name": row.get("name"), "content_type": row.get("content_type")}
-    return [
+    events = [
         event_statement(media_id, "media.uploaded", uploaded, now),
         event_statement(media_id, MEDIA_CREATED, media_json(row, []), now),
     ]
+    if if_recorded:
+        events = [(INSERT_EVENT_IF_MEDIA_STATUS, *params, None) for _, *params in events]
+    return events
 
 
 def deleted_event(media: Mapping, renditions: Sequence[Mapping], now: int) -> tuple:

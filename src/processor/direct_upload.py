@@ -84,13 +84,15 @@ async def record_direct_upload(ctx: Context, created: ObjectCreated) -> tuple[st
 
 async def _insert(ctx: Context, values: tuple) -> dict | None:
     now = ctx.now_ms()
-    await run(ctx.db, INSERT_MEDIA, *values, now, now)
-    media = await first_row(ctx.db, SELECT_MEDIA, values[0])
-    if media is not None:
-        # The upload's events (ids of their own: a repeated notification records nothing twice).
-        changes = await batch(ctx.db, upload_events(media, "direct", now))
-        if changes[-1]:
-            await publish(ctx.events_queue, [event_id(media["id"], MEDIA_CREATED)], ctx.log)
+    media_id, key, name, content_type, kind, size, source = values
+    row = {"id": media_id, "r2_key": key, "name": name, "content_type": content_type, "kind": kind, "size": size,
+           "status": "pending", "error": None, "source": source, "created_at": now, "updated_at": now}
+    # The record and the upload's events in one transaction; the events only if the insert took
+    # (the key may be another record's), with ids of their own (a repeat records nothing twice).
+    changes = await batch(ctx.db, [(INSERT_MEDIA, *values, now, now), *upload_events(row, "direct", now, if_recorded=True)])
+    media = await first_row(ctx.db, SELECT_MEDIA, media_id)
+    if media is not None and changes[-1]:
+        await publish(ctx.events_queue, [event_id(media_id, MEDIA_CREATED)], ctx.log)
     return media
 
 

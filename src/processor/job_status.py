@@ -21,6 +21,7 @@ from common.events import (
     RENDITION_FAILED,
     RENDITION_READY,
     event_statement,
+    event_statement_if_status,
     publish,
     rendition_event_data,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "aggregate_status",
     "can_transition",
     "failure_reason",
+    "final_event_statements",
     "normalize_status",
     "outcome_from_job",
     "record_final_events",
@@ -276,9 +278,10 @@ def can_transition(old: str, new: str) -> bool:
 async def refresh_media(ctx: Context, media_id: str) -> dict | None:
     """Recompute the media status (never out of a final one), write it, refresh KV; the row or None.
 
-    Reads the media row and its renditions once; after a status write that changed the row
-    the row is updated here (the write sets exactly status, error and updated_at) instead
-    of being read again.
+    Reads the media row and its renditions once. A new status is written in one D1 batch with
+    the events it makes (rendition.* of the final renditions, media.ready / media.failed when
+    the status is final: that one only if the write took), so a final state is never recorded
+    without its event; after the write the row is updated here instead of being read again.
     """
     media = await first_row(ctx.db, SELECT_MEDIA, media_id)
     if media is None:
@@ -290,30 +293,29 @@ async def refresh_media(ctx: Context, media_id: str) -> dict | None:
         if status != media["status"] and can_transition(media["status"], status):
             error = failure_reason(renditions) if status == "failed" else None
             now = ctx.now_ms()
-            if await run(ctx.db, UPDATE_MEDIA_STATUS, status, error, now, media_id):
-                media.update(status=status, error=error, updated_at=now)
-            else:  # final meanwhile, or deleted: take what D1 holds now
-                media = await first_row(ctx.db, SELECT_MEDIA, media_id)
-                if media is None:
-                    await uncache_record(ctx.kv, media_id)
-                    return None
-            if media["status"] in FINAL:
-                ctx.log(f"processor: media {media_id} {media['status']}" + (f": {media['error']}" if media["error"] else ""))
+            written = {**media, "status": status, "error": error, "updated_at": now}
+            record = media_json(written, renditions)
+            events = final_event_statements(written, renditions, record, now)
+            changes = await batch(ctx.db, [(UPDATE_MEDIA_STATUS, status, error, now, media_id), *events])
+            if changes[0]:
+                if status in FINAL:
+                    ctx.log(f"processor: media {media_id} {status}" + (f": {error}" if error else ""))
+                await cache_read_record(ctx.kv, ctx.db, media_id, record)
+                await publish(ctx.events_queue, [s[1] for s, changed in zip(events, changes[1:]) if changed], ctx.log)
+                return written
+            media = await first_row(ctx.db, SELECT_MEDIA, media_id)  # final meanwhile, or deleted
+            if media is None:
+                await uncache_record(ctx.kv, media_id)
+                return None
     record = media_json(media, renditions)
     await cache_read_record(ctx.kv, ctx.db, media_id, record)
     await record_final_events(ctx, media, renditions, record)
     return media
 
 
-async def record_final_events(ctx: Context, media: Mapping, renditions: Sequence[Mapping], record: dict) -> None:
-    """rendition.ready / rendition.failed for each final rendition, media.ready / media.failed for
-    a final media item (common.events), and publish the ones new now.
-
-    Every path that makes a rendition or a media item final ends in refresh_media (retries of it
-    too, "already_final"), so the events are recorded right after the state they announce, and
-    their ids make the repeats record nothing: one event per change, none lost.
-    """
-    now = ctx.now_ms()
+def final_event_statements(media: Mapping, renditions: Sequence[Mapping], record: dict, now: int) -> list[tuple]:
+    """The inserts of rendition.ready / rendition.failed for each final rendition and, when the
+    media status is final, media.ready / media.failed (made only if D1 holds that status)."""
     statements = []
     for row in renditions:
         if row.get("status") in FINAL:
@@ -322,7 +324,20 @@ async def record_final_events(ctx: Context, media: Mapping, renditions: Sequence
                                               row["name"], row.get("job_id") or ""))
     if media.get("status") in FINAL:
         kind = MEDIA_READY if media["status"] == "completed" else MEDIA_FAILED
-        statements.append(event_statement(media["id"], kind, record, now))
+        statements.append(event_statement_if_status(media["id"], kind, record, now, media["status"]))
+    return statements
+
+
+async def record_final_events(ctx: Context, media: Mapping, renditions: Sequence[Mapping], record: dict) -> None:
+    """Record the events of the final renditions and a final media item as D1 holds them, and
+    publish the ones new now.
+
+    Every path that makes a rendition final ends in refresh_media (retries of it too,
+    "already_final"), so a rendition's event is recorded right after the write that made it
+    final, or by the repeat of the message that made that write; their ids make the repeats
+    record nothing: one event per change, none lost.
+    """
+    statements = final_event_statements(media, renditions, record, ctx.now_ms())
     if not statements:
         return
     changes = await batch(ctx.db, statements)

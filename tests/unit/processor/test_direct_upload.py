@@ -90,6 +90,10 @@ async def test_a_direct_upload_becomes_media_under_originals_and_is_submitted():
     again = await handle_message(ctx, notification("uploads/cat.png"), 1, "media-pipeline-jobs")
     assert again.action == "ack"
     assert len(ctx.db.rows("SELECT * FROM media")) == 1 and len(ctx.itty.jobs) == 2
+    uploaded = ctx.db.rows("SELECT type, data FROM events WHERE media_id = ? AND type LIKE 'media.%' ORDER BY seq",
+                           media_id)
+    assert [e["type"] for e in uploaded] == ["media.uploaded", "media.created"]  # once, with the record
+    assert json.loads(uploaded[0]["data"])["way"] == "direct"
 
 
 async def test_a_copy_done_before_a_crash_is_finished_by_a_reconcile_message():
@@ -224,8 +228,13 @@ async def test_a_notification_for_a_key_another_pending_record_holds_is_dropped_
         "INSERT INTO media (id, r2_key, name, content_type, kind, size, status, source, created_at, updated_at)"
         " VALUES (?, 'uploads/x.png', 'x.png', 'image/png', 'image', ?, 'pending', 'r2', 1, 1)", (first, len(PNG_A)))
     second_notice = put(ctx, "uploads/x.png", PNG_B)
+    ctx.db.fail_once("INSERT INTO media ", RuntimeError("D1 hiccup"))  # the record and its events: none
+    assert (await deliver(ctx, second_notice)).action == "retry"
+    assert ctx.db.rows("SELECT media_id FROM events") == []
     assert (await deliver(ctx, second_notice)).what == "submitted"
     assert set(media_rows(ctx)) == {id_of("uploads/x.png", PNG_B)}
+    # The first try's insert did nothing (the key was the other record's): no events for it then.
+    assert {e["media_id"] for e in ctx.db.rows("SELECT media_id FROM events")} == {id_of("uploads/x.png", PNG_B)}
 
 
 async def test_a_deleted_item_put_again_with_other_bytes_gets_its_own_record_keys_and_renditions():

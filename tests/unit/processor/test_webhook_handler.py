@@ -336,3 +336,22 @@ async def test_a_failed_job_records_rendition_failed_and_media_failed_with_the_r
     assert event_types(ctx)[-2:] == ["rendition.failed", "media.failed"]
     [failed] = ctx.db.rows("SELECT data FROM events WHERE type = 'media.failed'")
     assert "no audio stream" in json.loads(failed["data"])["error"]
+
+
+async def test_a_final_status_is_written_in_one_transaction_with_its_event():
+    """The media.failed insert fails: the status write is undone with it (one D1 batch), so a
+    final state is never recorded without its event; the message's repeat records both."""
+    ctx = await submitted()
+    job = {"id": rows(ctx)["web"]["job_id"], "object": "job", "status": "failed", "error": "no audio stream",
+           "metadata": {"media_id": MEDIA, "rendition": "web"}}
+    from processor.job_status import refresh_media
+
+    ctx.db.fail_once("status = COALESCE(?7, status)", RuntimeError("D1 hiccup"))
+    with pytest.raises(RuntimeError, match="D1 hiccup"):
+        await deliver(ctx, job)
+    assert rows(ctx)["web"]["status"] == "failed"  # the rendition's own write went through
+    [media] = ctx.db.rows("SELECT status FROM media WHERE id = ?", MEDIA)
+    assert media["status"] != "failed" and "media.failed" not in event_types(ctx)
+    await refresh_media(ctx, MEDIA)
+    [media] = ctx.db.rows("SELECT status FROM media WHERE id = ?", MEDIA)
+    assert media["status"] == "failed" and event_types(ctx).count("media.failed") == 1
