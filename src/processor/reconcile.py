@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.d1 import all_rows, first_row, run
+from common.events import event_statement
 from common.media_records import SELECT_MEDIA
 from common.messages import job_message
 from processor.ittybit_client import IttybitError, RejectedError
@@ -72,7 +73,7 @@ async def reconcile(ctx: Context) -> Reconciled:
         await refresh_media(ctx, media["id"])
         result.repaired += 1
     for media in await all_rows(ctx.db, SELECT_PENDING_MEDIA, cutoff, BATCH_LIMIT):
-        await ctx.jobs.send(job_message(media["id"], media["r2_key"], "reconcile"))
+        await _queue_again(ctx, media["id"], media["r2_key"], now, "still pending")
         result.requeued += 1
     await run(ctx.db, PRUNE_WEBHOOK_DELIVERIES, now - DELIVERY_RETENTION_MS)
     await run(ctx.db, PRUNE_JOB_POLLS)
@@ -148,4 +149,11 @@ async def _release_lost_job(ctx: Context, row: dict, now: int) -> None:
     media = await first_row(ctx.db, SELECT_MEDIA, media_id)
     ctx.log(f"processor: reconcile: {media_id}/{name}: {note}")
     if changed and media is not None:
-        await ctx.jobs.send(job_message(media_id, media["r2_key"], "reconcile"))
+        await _queue_again(ctx, media_id, media["r2_key"], now, f"Ittybit lost the {name} job")
+
+
+async def _queue_again(ctx: Context, media_id: str, r2_key: str, now: int, why: str) -> None:
+    """Send the media's job message again and put it on the timeline (media.queued, reason
+    "reconcile": one entry per pass that sent it; recorded after the queue took it)."""
+    await ctx.jobs.send(job_message(media_id, r2_key, "reconcile"))
+    await run(ctx.db, *event_statement(media_id, "media.queued", {"reason": "reconcile", "why": why}, now, "reconcile", now))

@@ -26,6 +26,11 @@ async def test_a_pending_media_is_queued_again():
     assert result.requeued == 1
     assert ctx.jobs.sent == [{"type": "media.process", "media_id": MEDIA, "r2_key": f"originals/{MEDIA}",
                               "reason": "reconcile"}]
+    queued = ctx.db.rows("SELECT type, data FROM events WHERE media_id = ?", MEDIA)
+    assert queued == [{"type": "media.queued", "data": '{"reason":"reconcile","why":"still pending"}'}]
+    ctx.clock = lambda: NOW + 122
+    await reconcile(ctx)  # a later pass that sends it again is a later entry on the timeline
+    assert len(ctx.db.rows("SELECT id FROM events WHERE type = 'media.queued'")) == 2
 
 
 async def test_a_job_ittybit_no_longer_knows_is_submitted_again():
@@ -42,6 +47,8 @@ async def test_a_job_ittybit_no_longer_knows_is_submitted_again():
     assert row == {"job_id": None, "status": "pending", "submitted_at": None}
     assert ctx.jobs.sent[-1] == {"type": "media.process", "media_id": MEDIA, "r2_key": f"originals/{MEDIA}",
                                  "reason": "reconcile"}
+    [queued] = ctx.db.rows("SELECT data FROM events WHERE type = 'media.queued'")
+    assert "Ittybit lost the" in queued["data"]
     await submit(ctx, MEDIA)
     new_job = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
     assert new_job is not None and list(ctx.itty.jobs) == [new_job]  # created again, once
