@@ -24,6 +24,7 @@ __all__ = [
     "delivery_json",
     "endpoint_json",
     "event_types",
+    "stalled_deliveries_query",
     "subscribed",
 ]
 
@@ -117,9 +118,24 @@ def delivery_id(event_id: str, endpoint_id: str) -> str:
     return "dlv_" + hashlib.sha256(f"{event_id}\x1f{endpoint_id}".encode()).hexdigest()[:32]
 
 
-def deliver_message(delivery: str) -> dict:
-    """The JSON-ready `webhook.deliver` body for the webhooks queue."""
-    return {"type": DELIVER_MESSAGE_TYPE, "delivery_id": delivery}
+def deliver_message(delivery: str, after_attempts: int = 0) -> dict:
+    """The JSON-ready `webhook.deliver` body for the webhooks queue; `after_attempts`: how many
+    attempts the delivery already had (a resend goes on with the schedule where it stopped)."""
+    message = {"type": DELIVER_MESSAGE_TYPE, "delivery_id": delivery}
+    if after_attempts > 0:
+        message["after_attempts"] = int(after_attempts)
+    return message
+
+
+def stalled_deliveries_query(schedule: Sequence[int], before: int, limit: int) -> tuple[str, list]:
+    """SQL and parameters for pending deliveries whose next attempt is overdue at `before` (now
+    minus a grace): last touched longer ago than the wait their attempt count is due after
+    (none before the first attempt); oldest first. The waits are the schedule's own integers."""
+    waits = " ".join(f"WHEN {n} THEN {int(wait) * 1000}" for n, wait in enumerate(schedule, start=1))
+    due = f"CASE attempts {waits} ELSE 0 END" if waits else "0"
+    sql = ("SELECT id, attempts FROM event_deliveries WHERE status = 'pending'"
+           f" AND updated_at + {due} < ? ORDER BY updated_at LIMIT ?")
+    return sql, [before, limit]
 
 
 def event_types(row: Mapping) -> list[str]:

@@ -2,7 +2,8 @@
 
 fetch: the routes of processor.app (GET /healthz, POST /webhooks/ittybit). queue: media-pipeline-jobs (jobs, rendition
 copies, R2 notifications) and its dead-letter queue; media-pipeline-webhooks (outbound webhooks: processor.event_delivery).
-scheduled: the reconcile cron, which also publishes events a lost message left unpublished.
+scheduled: the reconcile cron, which also publishes events a lost message left unpublished and sends
+stalled deliveries again.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from processor.event_delivery import (
     handle_webhook_message,
     is_webhooks_queue,
     publish_left_behind,
+    resend_stalled,
 )
 from processor.ittybit_client import IttybitClient
 from processor.queue_consumer import handle_message
@@ -84,11 +86,15 @@ class Default(WorkerEntrypoint):
         context = _context(self.env)
         print(f"processor: cron {controller.cron}")
         try:  # never in the way of the reconcile
-            published = await publish_left_behind(_delivery_context(self.env))
+            deliveries = _delivery_context(self.env)
+            published = await publish_left_behind(deliveries)
             if published:
                 print(f"processor: cron published {published} delivery(ies) of events left unpublished")
+            resent = await resend_stalled(deliveries)
+            if resent:
+                print(f"processor: cron sent {resent} stalled delivery(ies) again")
         except Exception as error:
-            print(f"processor: publishing events left behind failed: {type(error).__name__}: {error}")
+            print(f"processor: the outbound webhooks cron failed: {type(error).__name__}: {error}")
         if context.client is None:
             print("processor: ITTYBIT_API_KEY is not set; reconcile skipped")
             return

@@ -43,6 +43,7 @@ from common.webhook_records import (
     SELECT_UNTRIED_DELIVERIES,
     deliver_message,
     delivery_id,
+    stalled_deliveries_query,
     subscribed,
 )
 from processor.ittybit_client import TransportError
@@ -61,6 +62,7 @@ __all__ = [
     "parse_schedule",
     "publish_events",
     "publish_left_behind",
+    "resend_stalled",
     "signature_header",
 ]
 
@@ -72,6 +74,10 @@ DEFAULT_DISABLE_AFTER_SECONDS = 5 * 24 * 3600
 DEFAULT_TIMEOUT_SECONDS = 15
 PUBLISH_AFTER_SECONDS = 60
 PUBLISH_BATCH = 100
+# A pending delivery not tried this long after its attempt was due (its message lost: dropped by
+# the queue after max_retries of an unexpected error, say) is sent again by the cron.
+RESEND_AFTER_SECONDS = 900
+RESEND_BATCH = 100
 USER_AGENT = "media-pipeline-webhooks/1"
 
 
@@ -105,6 +111,7 @@ class DeliverySettings:
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     disable_after_seconds: int = DEFAULT_DISABLE_AFTER_SECONDS
     publish_after_seconds: int = PUBLISH_AFTER_SECONDS
+    resend_after_seconds: int = RESEND_AFTER_SECONDS
     encryption_key: str = ""
 
 
@@ -115,6 +122,7 @@ def delivery_settings_from_env(env: object) -> DeliverySettings:
         timeout_seconds=timeout(env, "WEBHOOK_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
         disable_after_seconds=seconds(env, "WEBHOOK_DISABLE_AFTER_SECONDS", DEFAULT_DISABLE_AFTER_SECONDS),
         publish_after_seconds=seconds(env, "WEBHOOK_PUBLISH_AFTER_SECONDS", PUBLISH_AFTER_SECONDS),
+        resend_after_seconds=seconds(env, "WEBHOOK_RESEND_AFTER_SECONDS", RESEND_AFTER_SECONDS),
         encryption_key=text(env, "WEBHOOK_ENCRYPTION_KEY"),
     )
 
@@ -182,6 +190,21 @@ async def publish_left_behind(ctx: DeliveryContext) -> int:
     if not rows:
         return 0
     return await publish_events(ctx, [row["id"] for row in rows])
+
+
+async def resend_stalled(ctx: DeliveryContext) -> int:
+    """The cron: queue again the pending deliveries whose next attempt is overdue by
+    WEBHOOK_RESEND_AFTER_SECONDS (their message was lost), going on with the schedule where
+    they stopped. If the old message was only late, the endpoint may get the event twice, with
+    the same webhook-id (at least once, never none)."""
+    before = ctx.now_ms() - ctx.settings.resend_after_seconds * 1000
+    sql, params = stalled_deliveries_query(ctx.settings.schedule, before, RESEND_BATCH)
+    rows = await all_rows(ctx.db, sql, *params)
+    for row in rows:
+        await ctx.queue.send(deliver_message(row["id"], int(row["attempts"] or 0)))
+        await run(ctx.db, "UPDATE event_deliveries SET updated_at = ? WHERE id = ? AND status = 'pending'",
+                  ctx.now_ms(), row["id"])
+    return len(rows)
 
 
 async def _secrets(ctx: DeliveryContext, endpoint: Mapping, now: int) -> list[str]:
@@ -278,7 +301,9 @@ async def handle_webhook_message(ctx: DeliveryContext, body: object, attempts: i
             ids = [i for i in data.get("event_ids") or [] if isinstance(i, str)]
             return Decision.ack(f"published {await publish_events(ctx, ids)}")
         if kind == DELIVER_MESSAGE_TYPE and isinstance(data.get("delivery_id"), str):
-            return await deliver(ctx, data["delivery_id"], max(1, int(attempts)))
+            after = data.get("after_attempts")
+            after = after if isinstance(after, int) and not isinstance(after, bool) and 0 < after < 1000 else 0
+            return await deliver(ctx, data["delivery_id"], after + max(1, int(attempts)))
         ctx.log(f"processor: unknown message on the webhooks queue: {str(body)[:200]}")
         return Decision.ack("unknown")
     except Exception as error:

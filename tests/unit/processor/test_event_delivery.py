@@ -23,6 +23,7 @@ from processor.event_delivery import (
     handle_webhook_message,
     parse_schedule,
     publish_left_behind,
+    resend_stalled,
     signature_header,
 )
 from processor.ittybit_client import TransportError
@@ -222,6 +223,48 @@ def test_the_cron_publishes_events_a_lost_message_left_behind():
     assert run(publish_left_behind(ctx)) == 1
     assert run(publish_left_behind(ctx)) == 0
     assert ctx.queue.sent == [{"type": "webhook.deliver", "delivery_id": delivery_id(event, "ep_1")}]
+
+
+def test_the_cron_resends_a_delivery_whose_message_was_lost_and_goes_on_with_its_schedule():
+    sender = Sender(500)
+    ctx = make(sender, schedule=(5, 300, 1800), resend_after_seconds=900)
+    add_endpoint(ctx)
+    event = add_event(ctx)
+    run(handle_webhook_message(ctx, {"type": "events.publish", "event_ids": [event]}, 1))
+    delivery = delivery_id(event, "ep_1")
+    # The first attempt fails: its retry is due 5 s later. The queue loses that message.
+    assert run(deliver(ctx, delivery, 1)).delay == 5
+    ctx.queue.sent.clear()
+    ctx.clock_box["now"] += 5 + 899
+    assert run(resend_stalled(ctx)) == 0  # not overdue by the grace yet
+    ctx.clock_box["now"] += 2
+    assert run(resend_stalled(ctx)) == 1
+    assert ctx.queue.sent == [{"type": "webhook.deliver", "delivery_id": delivery, "after_attempts": 1}]
+    assert run(resend_stalled(ctx)) == 0  # sent again once, not on every cron run
+    # The resent message (its own first attempt) is the delivery's second: a failure waits 300 s.
+    sender.answers = [500]
+    assert run(handle_webhook_message(ctx, ctx.queue.sent[0], 1)).delay == 300
+    ctx.clock_box["now"] += 300 + 901
+    assert run(resend_stalled(ctx)) == 1  # lost again: overdue after its 300 s wait, not its 5 s one
+    assert ctx.queue.sent[-1]["after_attempts"] == 2
+    assert run(handle_webhook_message(ctx, ctx.queue.sent[-1], 1)).what == "delivered"
+    ctx.clock_box["now"] += 10 * DAY_MS / 1000
+    assert run(resend_stalled(ctx)) == 0  # delivered: never again
+    assert [r[1]["webhook-id"] for r in sender.requests] == [event] * 3
+
+
+def test_the_cron_resends_untried_deliveries_but_not_ones_waiting_for_a_long_retry():
+    sender = Sender(500)
+    ctx = make(sender, schedule=(5, 36000), resend_after_seconds=60)
+    add_endpoint(ctx)
+    untried, waiting = add_event(ctx, media_id="m1"), add_event(ctx, media_id="m2")
+    run(handle_webhook_message(ctx, {"type": "events.publish", "event_ids": [untried, waiting]}, 1))
+    run(deliver(ctx, delivery_id(waiting, "ep_1"), 1))
+    run(deliver(ctx, delivery_id(waiting, "ep_1"), 2))  # fails again: next try in 10 h
+    ctx.queue.sent.clear()
+    ctx.clock_box["now"] += 3600
+    assert run(resend_stalled(ctx)) == 1
+    assert ctx.queue.sent == [{"type": "webhook.deliver", "delivery_id": delivery_id(untried, "ep_1")}]
 
 
 def test_unknown_messages_are_acked_and_errors_retried():
