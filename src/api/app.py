@@ -42,9 +42,10 @@ _UPLOAD = Spec(
               "FileTooLargeError"),
         Fault(415, ("unsupported_media_type", "media_type_mismatch"),
               "Not a supported image, video or audio format, or Content-Type contradicts the bytes.", "MediaTypeError"),
-        Fault(503, ("queue_unavailable", "busy"),
-              "The job queue refused the message, or (a body without Content-Length) every part buffer"
-              " of the isolate stayed busy: nothing was stored; retry (after Retry-After for `busy`).",
+        Fault(503, ("queue_unavailable", "storage_unavailable", "busy"),
+              "The job queue refused the message, R2 refused the file once it had arrived, or (a body"
+              " without Content-Length) every part buffer of the isolate stayed busy: nothing was stored;"
+              " retry (after Retry-After for `storage_unavailable` and `busy`).",
               headers="retry_after"),
     ),
     description=(

@@ -44,7 +44,15 @@ from common.media_records import (
     media_json,
     uncache_record,
 )
-from common.r2_streams import BodyReader, PartBuffersBusy, StreamReadError, StreamTooLarge, put_in_parts, put_known_length
+from common.r2_streams import (
+    BodyReader,
+    PartBuffersBusy,
+    StorageWriteError,
+    StreamReadError,
+    StreamTooLarge,
+    put_in_parts,
+    put_known_length,
+)
 from common.responses import json_response
 
 
@@ -184,6 +192,10 @@ async def store_body(bucket, key: str, body: RequestBody, length: int | None, li
                         " Content-Length.", headers={"retry-after": str(error.retry_after)}) from error
     except StreamReadError as error:
         raise _incomplete() from error
+    except StorageWriteError as error:
+        print(f"api: R2 refused the put of {key}: {type(error.__cause__).__name__}")
+        raise HttpError(503, "storage_unavailable", "Storage did not take the file; nothing was stored. Retry.",
+                        headers={"retry-after": "1"}) from error
 
 
 def _incomplete() -> HttpError:

@@ -53,6 +53,7 @@ ERROR_CODES: dict[str, str] = {
     "unsupported_media_type": "the first bytes are no supported image, video or audio format",
     "media_type_mismatch": "Content-Type contradicts the first bytes",
     "queue_unavailable": "the job queue refused the message; nothing was stored",
+    "storage_unavailable": "R2 refused the file after it was received; nothing was stored (Retry-After)",
     "busy": "every part buffer of the isolate stayed busy (Retry-After)",
     # resumable uploads (tus) and one-time upload URLs
     "tus_version_unsupported": "Tus-Resumable is missing or not 1.0.0 (Tus-Version lists what is)",

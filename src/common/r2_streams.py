@@ -35,6 +35,10 @@ class StreamReadError(Exception):
     """The stream broke or ended before its declared length."""
 
 
+class StorageWriteError(Exception):
+    """R2 refused a put after the whole body had reached it (nothing was stored: a put is atomic)."""
+
+
 class StreamTooLarge(Exception):
     """The stream passed the limit given to `put_in_parts` (it was cancelled there and then)."""
 
@@ -184,13 +188,16 @@ async def put_known_length(bucket, key: str, stream, length: int, options: dict,
             writer.releaseLock()
         # The rest flows from the source to R2 inside the runtime.
         await stream.pipeTo(fixed.writable)
-        return await putting
     except BaseException as error:
         if not putting.done():
             putting.cancel()
         if isinstance(error, Exception):
             raise StreamReadError(str(error)) from error
         raise
+    try:
+        return await putting
+    except Exception as error:  # every byte was handed over: R2's failure, not the client's
+        raise StorageWriteError(str(error)) from error
 
 
 async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit: int):

@@ -161,10 +161,14 @@ def api_client(stack: PipelineStack, concurrency: int = 8) -> httpx.Client:
     return httpx.Client(base_url=stack.api_url, timeout=120, headers={"X-API-Key": API_KEY}, limits=limits)
 
 
+UPLOAD_TRIES = 3
+
+
 @dataclass
 class UploadRun:
     accepted: dict[str, str] = field(default_factory=dict)  # media id -> kind
     refused: Counter = field(default_factory=Counter)  # status or exception name -> count
+    retried_503: int = 0  # answers "nothing was stored, retry" that the client retried, as clients do
     started: float = 0.0
     finished: float = 0.0
 
@@ -179,13 +183,20 @@ def upload_many(api: httpx.Client, samples: list[Sample], count: int, concurrenc
         if stop is not None and stop.is_set():
             return
         sample = samples[index % len(samples)]
-        try:
-            response = api.post("/api/media", content=sample.data,
-                                headers={"content-type": sample.content_type, "x-file-name": f"{index}-{sample.name}"})
-        except httpx.HTTPError as error:
-            with lock:
-                run.refused[type(error).__name__] += 1
-            return
+        for attempt in range(UPLOAD_TRIES):
+            try:
+                response = api.post("/api/media", content=sample.data,
+                                    headers={"content-type": sample.content_type,
+                                             "x-file-name": f"{index}-{sample.name}"})
+            except httpx.HTTPError as error:
+                with lock:
+                    run.refused[type(error).__name__] += 1
+                return
+            if response.status_code != 503 or attempt == UPLOAD_TRIES - 1:
+                break
+            with lock:  # 503 means nothing was stored (the API says so): a client tries again
+                run.retried_503 += 1
+            time.sleep(float(response.headers.get("retry-after", "1")))
         with lock:
             if response.status_code == 202:
                 run.accepted[response.json()["id"]] = sample.kind

@@ -56,7 +56,9 @@ def test_load_under_faults_then_delete_half(stack, samples):
         # -- upload ------------------------------------------------------------------------------
         run = upload_many(api, samples, ITEMS, CONCURRENCY)
         figures["upload_seconds"] = round(run.finished - run.started, 1)
-        log(f"uploaded {len(run.accepted)}/{ITEMS} in {figures['upload_seconds']}s, refused {dict(run.refused)}")
+        figures["uploads_retried_after_503"] = run.retried_503
+        log(f"uploaded {len(run.accepted)}/{ITEMS} in {figures['upload_seconds']}s, refused {dict(run.refused)},"
+            f" {run.retried_503} retried after a 503")
         assert len(run.accepted) == ITEMS and not run.refused
         ids = set(run.accepted)
 

@@ -272,3 +272,52 @@ def test_a_part_that_keeps_failing_aborts_the_upload(streams, monkeypatch):
     assert upload.tries == [1] * (streams.PART_RETRIES + 1)
     assert upload.aborted and body.cancelled and upload.completed is None
     assert streams.PART_BUFFERS.in_use == 0
+
+
+class _Fixed:
+    """js.FixedLengthStream: the readable R2 reads and the writable the source pipes into."""
+
+    def __init__(self, length):
+        self.readable, self.writable = self, self
+
+
+class _Source:
+    def __init__(self, fails=False):
+        self.fails = fails
+
+    async def pipeTo(self, writable):
+        if self.fails:
+            raise RuntimeError("Network connection lost")
+
+
+class _KnownLengthBody:
+    def __init__(self, source):
+        self.source = source
+
+    def release(self):
+        return [], self.source
+
+
+class _RefusingBucket:
+    async def put(self, key, value, options):
+        await asyncio.sleep(0)
+        raise RuntimeError("put: Unspecified error (0): SQLITE_BUSY")
+
+
+@pytest.mark.parametrize(("source_fails", "status", "code"), [
+    (False, 503, "storage_unavailable"),  # every byte arrived, R2 refused the put: retry, nothing stored
+    (True, 400, "incomplete_body"),       # the client's body broke off
+])
+def test_a_put_refused_by_r2_is_503_and_a_broken_body_is_400(streams, monkeypatch, source_fails, status, code):
+    monkeypatch.setattr(FAKE_JS, "FixedLengthStream", types.SimpleNamespace(new=_Fixed), raising=False)
+    from common.errors import HttpError
+    from api.uploads import store_body
+
+    async def main():
+        with pytest.raises(HttpError) as error:
+            await store_body(_RefusingBucket(), "originals/x", _KnownLengthBody(_Source(source_fails)), 10, 1000, {})
+        assert (error.value.status, error.value.code) == (status, code)
+        if status == 503:
+            assert error.value.headers["retry-after"] == "1"
+
+    asyncio.run(main())
