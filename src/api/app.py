@@ -14,7 +14,7 @@ from api.settings import settings_from_env
 from common import d1
 from common.responses import empty_response, health_handler, json_response
 from common.routing import HEALTH_SPEC, Fault, Reply, Route, Spec, dispatch, query_params, request_method
-from common.secrets import is_authorized, presented_key
+from common.secrets import has_api_key
 
 WORKER = "api"
 
@@ -313,7 +313,6 @@ async def handle(request, env):
 
 def _authorized(request, env, route: Route, raw_path: str) -> bool:
     """An API key; for a `signed` route (files) a valid signed URL of this very path instead."""
-    given = presented_key(request.headers.get("x-api-key"), request.headers.get("authorization"))
-    if is_authorized(given, settings_from_env(env).api_keys):
+    if has_api_key(request.headers, settings_from_env(env).api_keys):
         return True
     return route.signed and files.signature_allows(env, raw_path, query_params(request), int(time.time()))

@@ -86,6 +86,7 @@ UPLOAD_COLUMNS = (
 INSERT_UPLOAD = (
     "INSERT INTO uploads (id, media_id, owner, length, max_length, part_size, metadata, allowed_kinds, name,"
     " status, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)"
+    f" RETURNING {UPLOAD_COLUMNS}"
 )
 SELECT_UPLOAD = f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?"
 # id, lock token, lease end, now, expected offset (NULL: any).
@@ -232,13 +233,13 @@ async def create_upload(request, env, params):
     media_id = new_media_id(now, os.urandom(10))
     expires_at = min(now + settings.tus_expires_seconds * 1000, now + MAX_LIFETIME_MS)
     name = clean_file_name(meta.name) if meta.name else None
-    await d1.run(
+    row = await d1.first_row(
         env.DB, INSERT_UPLOAD, upload_id, media_id, owner, length, max_length if length is None else length,
         part_size_for(max_length if length is None else length), json.dumps(pairs), allowed_kinds, name,
         expires_at, now, now,
     )
     location = f"{UPLOADS_PATH}/{upload_id}"
-    upload = Upload.from_row(await d1.first_row(env.DB, SELECT_UPLOAD, upload_id))
+    upload = Upload.from_row(row)
     if _carries_bytes(request):  # creation-with-upload
         upload = await _receive_locked(request, env, settings, upload, 0)
     return empty_response(201, _tus_headers(upload, now, location=location))
@@ -347,10 +348,9 @@ def _origin(url: str) -> str:
 
 async def _creation_grant(request, env, settings, now: int) -> dict | None:
     """Who creates: the API key (None) or a one-time token's row; 401/403 otherwise."""
-    from common.secrets import is_authorized, presented_key
+    from common.secrets import has_api_key
 
-    given = presented_key(request.headers.get("x-api-key"), request.headers.get("authorization"))
-    if is_authorized(given, settings.api_keys):
+    if has_api_key(request.headers, settings.api_keys):
         return None
     token_id = query_params(request).get("token")
     if token_id and is_media_id(token_id):
@@ -655,11 +655,9 @@ class Receiver:
             stored = await self.bucket.put(upload.key, blob_of(self.buffer, self.filled), options)
         else:
             multipart = await self._multipart()
-            if self.filled:
-                number = self.base // upload.part_size + 1
-                sent = await upload_part(multipart, number, blob_of(self.buffer, self.filled))
-                del self.parts[number - 1:]
-                self.parts.append(str(sent.etag))
+            if self.filled:  # the last part (no commit: completing records the whole upload)
+                await self._store_part(multipart, self.base // upload.part_size + 1, blob_of(self.buffer, self.filled),
+                                       False, length)
             try:
                 stored = await multipart.complete([{"partNumber": i + 1, "etag": etag} for i, etag in enumerate(self.parts)])
             except Exception:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 
-__all__ = ["api_keys_from_vars", "constant_time_equals", "is_authorized", "matches_any", "presented_key"]
+__all__ = ["api_keys_from_vars", "constant_time_equals", "has_api_key", "is_authorized", "matches_any", "presented_key"]
 
 
 def constant_time_equals(a: str, b: str) -> bool:
@@ -58,3 +58,8 @@ def presented_key(x_api_key: str | None, authorization: str | None) -> str | Non
 def is_authorized(presented: str | None, keys: Sequence[str]) -> bool:
     """Whether `presented` is one of `keys`, compared in constant time (never logged)."""
     return matches_any(presented, keys)
+
+
+def has_api_key(headers, keys: Sequence[str]) -> bool:
+    """Whether a request's headers (X-API-Key, else Authorization: Bearer) present one of `keys`."""
+    return is_authorized(presented_key(headers.get("x-api-key"), headers.get("authorization")), keys)
