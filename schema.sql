@@ -222,3 +222,15 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
   response     TEXT,
   PRIMARY KEY (delivery_id, attempt)
 );
+
+-- Dashboard sessions (src/api/sessions.py): the signed cookie names a row; sign-out revokes it.
+-- key_fingerprint names the API key that opened it (never the key), so a key rotated out of
+-- API_KEY closes its sessions. Expired rows are removed at the next sign-in.
+CREATE TABLE IF NOT EXISTS sessions (
+  id              TEXT PRIMARY KEY,
+  key_fingerprint TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,                -- epoch seconds
+  expires_at      INTEGER NOT NULL,                -- epoch seconds
+  revoked_at      INTEGER                          -- set by DELETE /api/session
+);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);

@@ -127,6 +127,12 @@ def derived_config(worker: PythonWorker, rules: list[Notification]) -> dict:
     for section in BINDING_SECTIONS:
         if section in worker.raw:
             config[section] = worker.raw[section]
+    if "assets" in worker.raw:
+        # The derived config lives elsewhere: its assets folder is the same one, made absolute.
+        assets = dict(worker.raw["assets"])
+        if "directory" in assets:
+            assets["directory"] = str((worker.config_path.parent / assets["directory"]).resolve())
+        config["assets"] = assets
     notify = notifications_for(worker, rules)
     if notify:
         queues = dict(config.get("queues", {}))

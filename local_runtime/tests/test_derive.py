@@ -65,3 +65,11 @@ def test_project_notification_rules_are_read_from_pyproject():
     rules = load_notifications(ROOT / "pyproject.toml")
     assert rules, "pyproject.toml declares the uploads/ notification"
     assert rules[0].prefix == "uploads/"
+
+
+def test_static_assets_keep_their_options_with_the_folder_made_absolute():
+    worker = load_worker(ROOT / "wrangler.api.toml")
+    assets = derived_config(worker, [])["assets"]
+    assert assets["directory"] == str(ROOT / "dashboard" / "dist")
+    assert assets["binding"] == worker.raw["assets"]["binding"]
+    assert "/api/*" in assets["run_worker_first"]

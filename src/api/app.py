@@ -8,7 +8,7 @@ document's paths from this table.
 
 import time
 
-from api import event_routes, files, media_routes, uploads, webhooks
+from api import event_routes, files, media_routes, sessions, uploads, webhooks
 from api.cors import log_config_error_once, preflight, response_headers
 from api.settings import settings_from_env
 from common import d1
@@ -156,7 +156,7 @@ ROUTES: tuple[Route, ...] = (
           spec=Spec("media", (Reply(200, "A page; next_cursor is null on the last one.", "MediaList"),),
                     (Fault(400, ("invalid_status", "invalid_limit", "invalid_cursor"),
                            "A bad status, limit or cursor."),),
-                    parameters=("status", "limit", "cursor"))),
+                    parameters=("status", "kind", "q", "limit", "cursor"))),
     Route("GET", "/api/media/{id}", media_routes.get_media, operation="getMedia",
           summary="One media record with its renditions", spec=_GET_MEDIA),
     Route("DELETE", "/api/media/{id}", media_routes.delete_media, operation="deleteMedia",
@@ -222,6 +222,30 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/stats", media_routes.stats, operation="getStats",
           summary="Counts by status (processed repeats completed), one query",
           spec=Spec("media", (Reply(200, "The counts.", "Stats"),))),
+    Route("GET", "/api/stats/daily", media_routes.daily_stats, operation="getDailyStats",
+          summary="Uploads and failures per UTC day of upload, oldest first (the dashboard's chart)",
+          spec=Spec("media", (Reply(200, "One entry per day, zeros included.", "DailyStats"),),
+                    (Fault(400, ("invalid_days",), "days is not 1 to 90."),), parameters=("days",))),
+    Route("POST", "/api/session", sessions.create_session, public=True, operation="createSession",
+          summary="Sign in: an API key for a short-lived session cookie (the dashboard)",
+          spec=Spec("sessions", (Reply(201, "Signed in: Set-Cookie mp_session (HttpOnly, SameSite=Strict, Secure"
+                                            " over https).", "Session"),),
+                    (Fault(400, ("invalid_body",), "Not a JSON object with a string api_key."),
+                     Fault(401, ("unauthorized",), "The key is not valid."),
+                     Fault(403, ("cross_site_refused",), "No X-Requested-With, or an Origin not this API's.")),
+                    body="session", security="ApiKeyHeader,BearerAuth",
+                    description="The key in the body (`api_key`) or the key headers. Needs `X-Requested-With` and this"
+                                " API's own Origin, as every state-changing request signed in by the cookie does.")),
+    Route("GET", "/api/session", sessions.get_session, public=True, operation="getSession",
+          summary="The session of the cookie, while it is valid",
+          spec=Spec("sessions", (Reply(200, "Signed in.", "Session"),),
+                    (Fault(401, ("unauthorized",), "No session, or it expired or was revoked."),),
+                    security="SessionCookie")),
+    Route("DELETE", "/api/session", sessions.delete_session, public=True, operation="deleteSession",
+          summary="Sign out: the session is revoked and its cookie cleared",
+          spec=Spec("sessions", (Reply(200, "Signed out (also when there was no session).", "SignedOut"),),
+                    (Fault(403, ("cross_site_refused",), "The cookie came without the dashboard's Origin and header."),),
+                    description="Needs no credential: without a valid cookie there is nothing to revoke.")),
     Route("OPTIONS", "/api/uploads", _tus("tus_options"), public=True, operation="tusOptions",
           summary="What the tus server speaks (no auth)",
           spec=Spec("uploads", (Reply(204, "Versions, extensions, the size limit and checksum algorithms.",
@@ -311,8 +335,11 @@ async def handle(request, env):
     return response
 
 
-def _authorized(request, env, route: Route, raw_path: str) -> bool:
-    """An API key; for a `signed` route (files) a valid signed URL of this very path instead."""
+async def _authorized(request, env, route: Route, raw_path: str) -> bool:
+    """An API key; for a `signed` route (files) a valid signed URL of this very path; or the
+    dashboard's session cookie (403 for a state-changing request that may be cross-site)."""
     if has_api_key(request.headers, settings_from_env(env).api_keys):
         return True
-    return route.signed and files.signature_allows(env, raw_path, query_params(request), int(time.time()))
+    if route.signed and files.signature_allows(env, raw_path, query_params(request), int(time.time())):
+        return True
+    return await sessions.session_authorizes(request, env)

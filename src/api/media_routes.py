@@ -26,8 +26,10 @@ from common.media_records import (
     DELETE_RENDITIONS,
     SELECT_MEDIA,
     SELECT_RENDITIONS,
+    DAILY_STATS,
     STATS,
     cache_read_record,
+    daily_json,
     list_query,
     media_cache_key,
     media_json,
@@ -80,6 +82,36 @@ async def stats(request, env, params):
     return json_response(stats_json(await d1.first_row(env.DB, STATS)))
 
 
+MAX_DAYS = 90
+
+
+def day_window(now: float, days: int) -> tuple[int, list[str]]:
+    """The first millisecond of the oldest of the last `days` UTC days, and those days' dates."""
+    import datetime
+
+    today = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).date()
+    first = today - datetime.timedelta(days=days - 1)
+    start = datetime.datetime(first.year, first.month, first.day, tzinfo=datetime.timezone.utc)
+    return int(start.timestamp() * 1000), [(first + datetime.timedelta(days=n)).isoformat() for n in range(days)]
+
+
+def _days(value: str | None) -> int:
+    text = (value or "").strip()
+    if not text:
+        return 14
+    if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+        raise HttpError(400, "invalid_days", f"days must be an integer from 1 to {MAX_DAYS}.")
+    return int(text)
+
+
+async def daily_stats(request, env, params):
+    """GET /api/stats/daily?days=: uploads and failures per UTC day (by upload day), oldest first."""
+    days = _days(query_params(request).get("days"))
+    since, dates = day_window(time.time(), days)
+    rows = await d1.all_rows(env.DB, DAILY_STATS, since)
+    return json_response({"days": daily_json(rows, dates)})
+
+
 def _not_found(media_id: str) -> HttpError:
     return HttpError(404, "not_found", f"No media with id {media_id!r}.")
 
@@ -130,7 +162,7 @@ def with_urls(env, record: dict) -> dict:
 async def media_page(env, params: dict) -> dict:
     """A page of media, newest first, with an opaque cursor to the next."""
     query = parse_list_query(params)
-    sql, sql_params = list_query(query.status, query.cursor, query.limit)
+    sql, sql_params = list_query(query.status, query.cursor, query.limit, kind=query.kind, name_contains=query.q)
     rows = await d1.all_rows(env.DB, sql, *sql_params)
     page, next_cursor = split_page(rows, query.limit)
     return {
@@ -251,6 +283,8 @@ class ListQuery:
     status: str | None
     cursor: tuple[int, str] | None
     limit: int
+    kind: str | None = None
+    q: str | None = None  # text the name contains
 
 
 def parse_list_query(params: Mapping[str, str]) -> ListQuery:
@@ -259,7 +293,31 @@ def parse_list_query(params: Mapping[str, str]) -> ListQuery:
         status=_status(params.get("status")),
         cursor=_cursor(params.get("cursor")),
         limit=_limit(params.get("limit")),
+        kind=_kind(params.get("kind")),
+        q=_name_query(params.get("q")),
     )
+
+
+KINDS = ("image", "video", "audio")
+MAX_QUERY_CHARS = 100
+
+
+def _kind(value: str | None) -> str | None:
+    word = (value or "").strip().lower()
+    if not word:
+        return None
+    if word not in KINDS:
+        raise HttpError(400, "invalid_kind", f"kind must be one of: {', '.join(KINDS)}.")
+    return word
+
+
+def _name_query(value: str | None) -> str | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    if len(text) > MAX_QUERY_CHARS:
+        raise HttpError(400, "invalid_query", f"q must be at most {MAX_QUERY_CHARS} characters.")
+    return text
 
 
 def _status(value: str | None) -> str | None:

@@ -261,6 +261,28 @@ _SCHEMAS: dict = {
             for name in ("total", "pending", "processing", "processed", "completed", "failed")
         },
     },
+    "DailyStats": {
+        "type": "object",
+        "required": ["days"],
+        "properties": {"days": {"type": "array", "items": {
+            "type": "object",
+            "required": ["day", "uploads", "failed"],
+            "properties": {"day": {"type": "string", "format": "date"},
+                           "uploads": {"type": "integer", "minimum": 0},
+                           "failed": {"type": "integer", "minimum": 0}},
+        }}},
+    },
+    "Session": {
+        "type": "object",
+        "required": ["signed_in", "expires_at"],
+        "properties": {"signed_in": {"const": True},
+                       "expires_at": {"type": "integer", "description": "epoch seconds"}},
+    },
+    "SignedOut": {
+        "type": "object",
+        "required": ["signed_in"],
+        "properties": {"signed_in": {"const": False}},
+    },
     "WebhookReceived": {
         "oneOf": [
             {
@@ -375,7 +397,7 @@ _SCHEMAS: dict = {
     },
 }
 
-_API_KEY_AUTH = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+_API_KEY_AUTH = [{"ApiKeyHeader": []}, {"BearerAuth": []}, {"SessionCookie": []}]
 _FILE_AUTH = [*_API_KEY_AUTH, {"SignedUrlExpires": [], "SignedUrlSignature": []}]
 
 # Schemas a route's Reply names that are not components (written inline where used).
@@ -449,6 +471,27 @@ _PARAMETERS: dict = {
         "required": False,
         "description": "Filter (case-insensitive; queued = pending, processed = completed).",
         "schema": {"type": "string", "enum": ["pending", "queued", "processing", "completed", "processed", "failed"]},
+    },
+    "kind": {
+        "name": "kind",
+        "in": "query",
+        "required": False,
+        "description": "Filter by kind.",
+        "schema": _KIND,
+    },
+    "q": {
+        "name": "q",
+        "in": "query",
+        "required": False,
+        "description": "Names containing this text (ASCII case-insensitive), at most 100 characters.",
+        "schema": {"type": "string", "maxLength": 100},
+    },
+    "days": {
+        "name": "days",
+        "in": "query",
+        "required": False,
+        "description": "How many UTC days, today included (1 to 90, default 14).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 90},
     },
     "limit": {
         "name": "limit",
@@ -633,6 +676,13 @@ _BODIES: dict = {
                                                "description": "how long the previous secret still signs (default 86400)"}},
         }}},
     },
+    "session": {
+        "required": False,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {"api_key": {"type": "string", "description": "the API key (or send it in the key headers)"}},
+        }}},
+    },
     "replay_since": {
         "required": True,
         "content": {"application/json": {"schema": {
@@ -812,6 +862,7 @@ OPENAPI: dict = {
         {"name": "events", "description": "the event log: each media item's timeline, and events across items"},
         {"name": "webhooks", "description": "signed outbound webhooks (Standard Webhooks): endpoints, deliveries, replay"},
         {"name": "files"},
+        {"name": "sessions", "description": "the dashboard's sign-in: an API key exchanged for a session cookie"},
         {"name": "health"},
         {"name": "processor"},
     ],
@@ -821,6 +872,13 @@ OPENAPI: dict = {
         "securitySchemes": {
             "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "BearerAuth": {"type": "http", "scheme": "bearer", "description": "the same API key"},
+            "SessionCookie": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "mp_session",
+                "description": "the dashboard's session (POST /api/session); a state-changing request also needs"
+                               " X-Requested-With and this API's own Origin",
+            },
             "SignedUrlExpires": {"type": "apiKey", "in": "query", "name": "expires"},
             "SignedUrlSignature": {"type": "apiKey", "in": "query", "name": "signature"},
             "UploadToken": {

@@ -352,6 +352,10 @@ async def _creation_grant(request, env, settings, now: int) -> dict | None:
 
     if has_api_key(request.headers, settings.api_keys):
         return None
+    from api.sessions import session_authorizes
+
+    if await session_authorizes(request, env):  # the dashboard's Uppy, signed in
+        return None
     token_id = query_params(request).get("token")
     if token_id and is_media_id(token_id):
         row = await d1.first_row(env.DB, SELECT_TOKEN, token_id)

@@ -13,6 +13,7 @@ from api.cors import CorsPolicy, policy_from_vars
 from api.upload_rules import max_file_size
 from api.webhook_rules import insecure_hosts
 from common import settings as read
+from api.session_rules import SESSION_TTL_DEFAULT
 from common.secrets import api_keys_from_vars
 
 __all__ = ["DEFAULT_MIN_AGE_SECONDS", "SIGNED_URL_TTL_DEFAULT", "ApiSettings", "min_age_seconds", "settings_from_env"]
@@ -41,6 +42,7 @@ class ApiSettings:
     public_processor_url: str = ""
     url_signing_secret: str = ""
     signed_url_ttl: int = SIGNED_URL_TTL_DEFAULT
+    session_ttl_seconds: int = SESSION_TTL_DEFAULT  # a dashboard session's life (api.sessions)
     orphan_min_age_seconds: int = min_age_seconds(None)
     tus_max_size: int = TUS_MAX_SIZE_DEFAULT
     tus_expires_seconds: int = TUS_EXPIRES_SECONDS_DEFAULT
@@ -73,6 +75,7 @@ def settings_from_env(env: object) -> ApiSettings:
         public_processor_url=read.text(env, "PUBLIC_PROCESSOR_URL").rstrip("/"),
         url_signing_secret=read.text(env, "URL_SIGNING_SECRET"),
         signed_url_ttl=read.seconds(env, "SIGNED_URL_TTL", SIGNED_URL_TTL_DEFAULT),
+        session_ttl_seconds=read.count(env, "SESSION_TTL_SECONDS", SESSION_TTL_DEFAULT),
         orphan_min_age_seconds=min_age_seconds(getattr(env, "ORPHAN_MIN_AGE_SECONDS", None)),
         tus_max_size=read.count(env, "TUS_MAX_SIZE", TUS_MAX_SIZE_DEFAULT),
         tus_expires_seconds=read.count(env, "TUS_EXPIRES_SECONDS", TUS_EXPIRES_SECONDS_DEFAULT),

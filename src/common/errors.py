@@ -40,7 +40,8 @@ __all__ = [
 # code -> what it means. Both workers' answers; the processor's are the webhook's and its 500.
 ERROR_CODES: dict[str, str] = {
     # any route
-    "unauthorized": "no valid API key (or signed URL, for files)",
+    "unauthorized": "no valid API key (or signed URL, for files, or dashboard session)",
+    "cross_site_refused": "a request signed in by the session cookie without the dashboard's Origin and X-Requested-With",
     "not_found": "no such route, record or file",
     "method_not_allowed": "the path exists, not with this method (Allow lists the methods)",
     "config_error": "a variable of the worker's configuration is invalid (the message names it)",
@@ -77,6 +78,9 @@ ERROR_CODES: dict[str, str] = {
     "invalid_status": "status is not a known status word",
     "invalid_limit": "limit is not an integer in range",
     "invalid_cursor": "cursor is not one this API gave out",
+    "invalid_kind": "kind is not image, video or audio",
+    "invalid_query": "q (text the name contains) is over 100 characters",
+    "invalid_days": "days is not an integer from 1 to 90",
     # events and webhook endpoints
     "invalid_event_type": "type is not an event type",
     "invalid_media_id": "media_id is not a media id",

@@ -37,8 +37,10 @@ __all__ = [
     "RENDITION_FIELDS",
     "SELECT_MEDIA",
     "SELECT_RENDITIONS",
+    "DAILY_STATS",
     "STATS",
     "STATUSES",
+    "daily_json",
     "cache_media",
     "cache_read_record",
     "cache_record",
@@ -220,14 +222,26 @@ def media_json(media: Mapping, renditions: Sequence[Mapping]) -> dict:
 
 
 def list_query(
-    status: str | None, cursor: tuple[int, str] | None, limit: int
+    status: str | None, cursor: tuple[int, str] | None, limit: int,
+    *, kind: str | None = None, name_contains: str | None = None,
 ) -> tuple[str, list]:
-    """SQL and parameters for one page, newest first, after `cursor`; fetches limit + 1 rows."""
+    """SQL and parameters for one page, newest first, after `cursor`; fetches limit + 1 rows.
+
+    `kind` filters on the kind; `name_contains` keeps names holding that text (ASCII
+    case-insensitive, as SQLite's LIKE; `%` and `_` in it match themselves).
+    """
     conditions: list[str] = []
     params: list = []
     if status is not None:
         conditions.append("media.status = ?")
         params.append(status)
+    if kind is not None:
+        conditions.append("media.kind = ?")
+        params.append(kind)
+    if name_contains:
+        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append("media.name LIKE ? ESCAPE '\\'")
+        params.append(f"%{escaped}%")
     if cursor is not None:
         created_at, media_id = cursor
         # Expanded keyset form: it uses the (created_at DESC, id DESC) indexes everywhere.
@@ -249,6 +263,24 @@ def split_page(
         return page, None
     last = page[-1]
     return page, (int(last["created_at"]), str(last["id"]))
+
+
+# Parameters: since (epoch ms). Uploads and failures per UTC day of the item's upload.
+DAILY_STATS = (
+    "SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) AS uploads,"
+    " SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed"
+    " FROM media WHERE created_at >= ? GROUP BY day ORDER BY day"
+)
+
+
+def daily_json(rows: Sequence[Mapping], days: Sequence[str]) -> list[dict]:
+    """One entry per day of `days` (YYYY-MM-DD, oldest first), zeros where nothing was uploaded."""
+    by_day = {str(row["day"]): row for row in rows}
+    return [
+        {"day": day, "uploads": int((by_day.get(day) or {}).get("uploads") or 0),
+         "failed": int((by_day.get(day) or {}).get("failed") or 0)}
+        for day in days
+    ]
 
 
 def stats_json(row: Mapping | None) -> dict:

@@ -13,6 +13,7 @@ string, so the workers never import the document to route.
 
 from __future__ import annotations
 
+import inspect
 import re
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -184,7 +185,7 @@ def unauthorized() -> HttpError:
     )
 
 
-Authorize = Callable[[Any, Any, Route, str], bool]
+Authorize = Callable[[Any, Any, Route, str], "bool | Awaitable[bool]"]
 
 
 async def dispatch(routes: Sequence[Route], request, env, *, worker: str, authorize: Authorize | None = None):
@@ -196,8 +197,12 @@ async def dispatch(routes: Sequence[Route], request, env, *, worker: str, author
     path = urlsplit(request.url).path  # still percent-encoded: parameters stay raw
     try:
         route, params = match(routes, method, path)
-        if not route.public and (authorize is None or not authorize(request, env, route, path)):
-            raise unauthorized()
+        if not route.public:
+            allowed = authorize is not None and authorize(request, env, route, path)
+            if inspect.isawaitable(allowed):  # an authorizer that reads D1 (the API's sessions)
+                allowed = await allowed
+            if not allowed:
+                raise unauthorized()
         return await route.handler(request, env, params)
     except HttpError as error:
         return error_response(error)

@@ -290,3 +290,54 @@ def test_a_hand_made_huge_cursor_is_a_400_invalid_cursor():
     with pytest.raises(HttpError) as error:
         parse_list_query({"cursor": "WzkyMjMzNzIwMzY4NTQ3NzU4MDgsIjAxIl0"})  # [2**63,"01"]
     assert (error.value.status, error.value.code) == (400, "invalid_cursor")
+
+
+# The dashboard's filters: kind and name search; the per-day counts.
+
+
+def test_kind_and_name_query_are_parsed_and_bounded():
+    query = parse_list_query({"kind": " Video ", "q": "  holiday "})
+    assert (query.kind, query.q) == ("video", "holiday")
+    assert parse_list_query({"kind": "", "q": " "}).kind is None
+    for params, code in (({"kind": "pdf"}, "invalid_kind"), ({"q": "x" * 101}, "invalid_query")):
+        with pytest.raises(HttpError) as caught:
+            parse_list_query(params)
+        assert caught.value.status == 400 and caught.value.code == code
+
+
+def test_the_name_search_matches_text_not_wildcards():
+    import sqlite3
+
+    from common.media_records import list_query
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE media (id, name, kind, status, created_at)")
+    names = ["Holiday.mp4", "100%_done.png", "1000_done.png", "back\\slash.jpg", "other.mp3"]
+    db.executemany("INSERT INTO media VALUES (?, ?, ?, 'pending', ?)",
+                   [(str(n), name, "video" if name.endswith("mp4") else "image", n) for n, name in enumerate(names)])
+
+    def found(text, kind=None):
+        sql, params = list_query(None, None, 10, kind=kind, name_contains=text)
+        sql = "SELECT media.name FROM media" + sql.split("LEFT JOIN media_metadata mm ON mm.media_id = media.id", 1)[1]
+        return sorted(row[0] for row in db.execute(sql, params))
+
+    assert found("holiday") == ["Holiday.mp4"]          # ASCII case-insensitive
+    assert found("%_") == ["100%_done.png"]             # % and _ match themselves
+    assert found("k\\s") == ["back\\slash.jpg"]
+    assert found("done", kind="video") == []
+    assert found("done", kind="image") == sorted(["1000_done.png", "100%_done.png"])
+
+
+def test_the_day_window_covers_today_and_the_days_before_in_utc():
+    from api.media_routes import day_window
+    from common.media_records import daily_json
+
+    since, days = day_window(1_764_590_400, 3)  # 2025-12-01T12:00:00Z
+    assert days == ["2025-11-29", "2025-11-30", "2025-12-01"]
+    assert since == 1_764_374_400_000  # 2025-11-29T00:00:00Z in ms
+    rows = [{"day": "2025-11-30", "uploads": 4, "failed": 1}]
+    assert daily_json(rows, days) == [
+        {"day": "2025-11-29", "uploads": 0, "failed": 0},
+        {"day": "2025-11-30", "uploads": 4, "failed": 1},
+        {"day": "2025-12-01", "uploads": 0, "failed": 0},
+    ]
