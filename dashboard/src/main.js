@@ -493,7 +493,7 @@ function checkedEvents(container, prefix) {
 }
 
 async function webhooksView() {
-  const url = h('input', { id: 'wh-url', type: 'url', required: true, placeholder: 'https://example.com/hooks', size: 40 });
+  const url = h('input', { id: 'wh-url', type: 'url', required: true, placeholder: 'https://example.com/hooks' });
   const description = h('input', { id: 'wh-description', type: 'text', maxlength: 200 });
   const addForm = h('form', { class: 'card', id: 'add-endpoint', 'aria-labelledby': 'add-title' },
     h('h2', { id: 'add-title' }, 'Add an endpoint'),

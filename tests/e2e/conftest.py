@@ -24,23 +24,8 @@ TEST_WEBHOOK_RETRY_SCHEDULE = "1,1,2,2,3,3,5,5,8,8,10,10,10,10,10,10"
 TEST_WEBHOOK_TIMEOUT_SECONDS = 2
 
 
-@pytest.fixture(scope="session")
-def pipeline(tmp_path_factory) -> PipelineStack:
-    tmp: Path = tmp_path_factory.mktemp("pipeline")
-    stack = PipelineStack(
-        ports=Ports.free(),
-        state_dir=tmp / "state",
-        work_dir=tmp / "work",
-        registry_dir=tmp / "registry",
-        dev_vars=DEV_VARS,
-        api_vars={"API_KEY": f"{API_KEY},{ROTATED_KEY}", "MAX_FILE_SIZE": str(TEST_MAX_FILE_SIZE),
-                  "ORPHAN_MIN_AGE_SECONDS": str(TEST_ORPHAN_MIN_AGE_SECONDS)},
-        processor_vars={"WEBHOOK_RETRY_SCHEDULE": TEST_WEBHOOK_RETRY_SCHEDULE,
-                        "WEBHOOK_TIMEOUT_SECONDS": str(TEST_WEBHOOK_TIMEOUT_SECONDS)},
-    )
-    stack.start()
-    yield stack
-    stack.stop()
+# The session-wide stack itself, `pipeline`, is in tests/conftest.py so that the browser tests
+# (tests/browser) share it.
 
 
 @pytest.fixture(scope="session")
