@@ -75,6 +75,7 @@ def main() -> int:
     print(
         f"""
 media-pipeline is running (Ctrl-C stops it)
+  dashboard         {stack.api_url}/       (sign in with the local API key)
   API worker        {stack.api_url}        (GET /healthz)
   processor worker  {stack.processor_url}        (GET /healthz, POST /webhooks/ittybit)
   Ittybit emulator  {stack.emulator_url}

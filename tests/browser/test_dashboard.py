@@ -6,6 +6,7 @@ cross-site request carrying the session cookie refused."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -21,11 +22,13 @@ from tests.e2e.processor_helpers import make_image, make_video, upload, wait_fin
 
 MiB = 1024 * 1024
 CHUNK = 50 * MiB  # the dashboard's tus chunk size (dashboard/src/main.js)
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots of the library, an upload in progress and the media page go to .local/screenshots
+# (git-ignored); docs/screenshots holds copies of them, refreshed by hand
+# (SCREENSHOT_DIR=docs/screenshots scripts/test tests/browser).
+SHOTS = Path(os.environ.get("SCREENSHOT_DIR") or Path(__file__).resolve().parents[2] / ".local" / "screenshots")
 
 
 def screenshot(page, name: str) -> None:
-    """Screenshots of the library, an upload in progress and the media page (docs/screenshots)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
@@ -97,54 +100,6 @@ def test_two_files_uploaded_through_uppy_reach_completed_in_the_library_without_
         page.locator("#library li[data-status=completed]", has=page.locator("a.name", has_text=name)).first.wait_for()
     assert page.evaluate("window.__no_reload") is True
     screenshot(page, "library")
-
-
-def test_an_upload_over_100_mib_cut_off_by_a_page_reload_resumes(signed_in, media_files, tmp_path, api):
-    page = signed_in
-    video, _ = media_files
-    big = tmp_path / "long-take.mp4"
-    with big.open("wb") as out:  # a real MP4 first (the API sniffs it), padded past 100 MiB
-        out.write(video.read_bytes())
-        out.truncate(2 * CHUNK + 10 * MiB)
-    patches: list[dict] = []
-    page.on("request", lambda r: patches.append({"url": r.url, "offset": r.headers.get("upload-offset")})
-            if r.method == "PATCH" else None)
-
-    def cut_after_first_chunk(route):
-        if route.request.method == "PATCH" and route.request.headers.get("upload-offset") != "0":
-            route.abort()  # the second chunk never arrives: the page is then reloaded
-        else:
-            route.continue_()
-
-    page.goto("/#/upload")
-    page.route(re.compile(r".*/api/uploads/[^/?]+$"), cut_after_first_chunk)
-    page.locator(".uppy-Dashboard-input").first.set_input_files(str(big))
-    second_chunk = lambda r: r.method == "PATCH" and r.headers.get("upload-offset") == str(CHUNK)  # noqa: E731
-    with page.expect_request(second_chunk):
-        page.locator(".uppy-StatusBar-actionBtn--upload").click()
-    screenshot(page, "upload-in-progress")
-    page.unroute(re.compile(r".*/api/uploads/[^/?]+$"))
-    upload_url = next(p["url"] for p in patches)
-
-    page.reload()
-    # What the server kept: the first chunk at least (a cut-off chunk keeps what arrived of it).
-    kept = int(httpx.head(upload_url, headers={"tus-resumable": "1.0.0"}).headers["upload-offset"])
-    assert CHUNK <= kept < big.stat().st_size
-    patches.clear()
-    heads: list[str] = []
-    page.on("request", lambda r: heads.append(r.url) if r.method == "HEAD" else None)
-    page.locator(".uppy-Dashboard-input").first.set_input_files(str(big))
-    page.locator(".uppy-StatusBar-actionBtn--upload").click()
-    page.locator(".uppy-StatusBar.is-complete").wait_for()
-    # Resumed: the stored upload URL was asked for its offset, and no byte before it was sent again.
-    assert upload_url in heads
-    assert patches and all(p["url"] == upload_url for p in patches)
-    assert patches[0]["offset"] == str(kept), patches
-    head = httpx.head(upload_url, headers={"tus-resumable": "1.0.0"})
-    assert head.headers["upload-offset"] == str(big.stat().st_size)
-    media_id = head.headers["media-id"]
-    assert api.get(f"/api/media/{media_id}").json()["size"] == big.stat().st_size
-    api.delete(f"/api/media/{media_id}")
 
 
 def test_the_media_page_plays_the_video_shows_the_timeline_copies_a_link_and_deletes(signed_in, api, media_files):
@@ -231,7 +186,6 @@ def test_the_webhooks_page_adds_rotates_and_deletes_an_endpoint_and_shows_its_de
         card.get_by_role("button", name="Delete", exact=True).click()
         card.wait_for(state="detached")
         assert api.get(f"/api/webhooks/{endpoint['id']}").status_code == 404
-        wait_final(api, media_id)
     finally:
         for e in api.get("/api/webhooks").json()["items"]:
             if e["url"] == hooks.url:
@@ -292,3 +246,81 @@ def test_a_cross_site_request_carrying_the_session_cookie_is_refused(context, pa
         assert evil_url not in [e["url"] for e in api.get("/api/webhooks").json()["items"]]
     finally:
         server.shutdown()
+
+
+def test_page_weight_and_time_until_the_library_is_usable(browser, dashboard_url, capsys):
+    """The figures of docs/benchmarks.md ("The dashboard"): bytes of JS and CSS the library page
+    loads (gzip -6 of each body, as a CDN would send them) and the time from navigation until its
+    list is filled, in a fresh context (cold cache). Uppy and hls.js load only on their pages."""
+    import gzip
+
+    context = browser.new_context(base_url=dashboard_url)
+    try:
+        sign_in(context, dashboard_url)
+        page = context.new_page()
+        bodies: dict[str, bytes] = {}
+        page.on("response", lambda r: bodies.__setitem__(r.url, r.body())
+                if r.url.endswith((".js", ".css")) and r.ok else None)
+        page.goto("/")
+        page.locator("#library[aria-busy=false]").wait_for(timeout=60_000)
+        usable_ms = page.evaluate("performance.now()")
+        page.wait_for_load_state("networkidle")
+        raw = sum(len(b) for b in bodies.values())
+        packed = sum(len(gzip.compress(b, 6)) for b in bodies.values())
+        with capsys.disabled():
+            print(f"\n[dashboard] library page: {len(bodies)} JS/CSS files, {raw} bytes, {packed} gzipped;"
+                  f" usable after {usable_ms:.0f} ms")
+        assert not any("uppy" in url or "hls" in url for url in bodies)  # not on the library page
+        assert packed < 60_000, bodies.keys()
+        assert usable_ms < 10_000
+    finally:
+        context.close()
+
+
+# Last: the processor's work on its large file must not slow the tests before it.
+def test_an_upload_over_100_mib_cut_off_by_a_page_reload_resumes(signed_in, media_files, tmp_path, api):
+    page = signed_in
+    video, _ = media_files
+    big = tmp_path / "long-take.mp4"
+    with big.open("wb") as out:  # a real MP4 first (the API sniffs it), padded past 100 MiB
+        out.write(video.read_bytes())
+        out.truncate(2 * CHUNK + 2 * MiB)
+    patches: list[dict] = []
+    page.on("request", lambda r: patches.append({"url": r.url, "offset": r.headers.get("upload-offset")})
+            if r.method == "PATCH" else None)
+
+    def cut_after_first_chunk(route):
+        if route.request.method == "PATCH" and route.request.headers.get("upload-offset") != "0":
+            route.abort()  # the second chunk never arrives: the page is then reloaded
+        else:
+            route.continue_()
+
+    page.goto("/#/upload")
+    page.route(re.compile(r".*/api/uploads/[^/?]+$"), cut_after_first_chunk)
+    page.locator(".uppy-Dashboard-input").first.set_input_files(str(big))
+    second_chunk = lambda r: r.method == "PATCH" and r.headers.get("upload-offset") == str(CHUNK)  # noqa: E731
+    with page.expect_request(second_chunk):
+        page.locator(".uppy-StatusBar-actionBtn--upload").click()
+    screenshot(page, "upload-in-progress")
+    page.unroute(re.compile(r".*/api/uploads/[^/?]+$"))
+    upload_url = next(p["url"] for p in patches)
+
+    page.reload()
+    # What the server kept: the first chunk at least (a cut-off chunk keeps what arrived of it).
+    kept = int(httpx.head(upload_url, headers={"tus-resumable": "1.0.0"}).headers["upload-offset"])
+    assert CHUNK <= kept < big.stat().st_size
+    patches.clear()
+    heads: list[str] = []
+    page.on("request", lambda r: heads.append(r.url) if r.method == "HEAD" else None)
+    page.locator(".uppy-Dashboard-input").first.set_input_files(str(big))
+    page.locator(".uppy-StatusBar-actionBtn--upload").click()
+    page.locator(".uppy-StatusBar.is-complete").wait_for()
+    # Resumed: the stored upload URL was asked for its offset, and no byte before it was sent again.
+    assert upload_url in heads
+    assert patches and all(p["url"] == upload_url for p in patches)
+    assert patches[0]["offset"] == str(kept), patches
+    head = httpx.head(upload_url, headers={"tus-resumable": "1.0.0"})
+    assert head.headers["upload-offset"] == str(big.stat().st_size)
+    media_id = head.headers["media-id"]
+    assert api.get(f"/api/media/{media_id}").json()["size"] == big.stat().st_size
+    api.delete(f"/api/media/{media_id}")

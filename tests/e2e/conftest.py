@@ -1,4 +1,4 @@
-"""The whole pipeline, started once per test session on free ports with private state."""
+"""The end-to-end tests' settings and helpers; the stack itself (`pipeline`, once per test session) is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.pipeline_stack import ROOT, PipelineStack, Ports, read_dev_vars
+from scripts.pipeline_stack import ROOT, read_dev_vars
 
 DEV_VARS = ROOT / ".dev.vars.example"  # tests never depend on a developer's .dev.vars
 API_KEY = read_dev_vars(DEV_VARS)["API_KEY"]
