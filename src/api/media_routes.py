@@ -299,7 +299,7 @@ def parse_list_query(params: Mapping[str, str]) -> ListQuery:
 
 
 KINDS = ("image", "video", "audio")
-MAX_QUERY_CHARS = 100
+MAX_QUERY_CHARS = 48  # and at most 48 bytes once escaped: D1's LIKE patterns stop at 50 bytes
 
 
 def _kind(value: str | None) -> str | None:
@@ -315,8 +315,11 @@ def _name_query(value: str | None) -> str | None:
     text = (value or "").strip()
     if not text:
         return None
-    if len(text) > MAX_QUERY_CHARS:
-        raise HttpError(400, "invalid_query", f"q must be at most {MAX_QUERY_CHARS} characters.")
+    from common.media_records import MAX_LIKE_PATTERN_BYTES, contains_pattern
+
+    if len(text) > MAX_QUERY_CHARS or len(contains_pattern(text).encode("utf-8")) > MAX_LIKE_PATTERN_BYTES:
+        raise HttpError(400, "invalid_query", f"q must be at most {MAX_QUERY_CHARS} bytes of UTF-8"
+                        " (`%`, `_` and `\\` count twice).")
     return text
 
 

@@ -483,8 +483,9 @@ _PARAMETERS: dict = {
         "name": "q",
         "in": "query",
         "required": False,
-        "description": "Names containing this text (ASCII case-insensitive), at most 100 characters.",
-        "schema": {"type": "string", "maxLength": 100},
+        "description": "Names containing this text (ASCII case-insensitive), at most 48 bytes of UTF-8"
+                       " (`%`, `_` and `\\` count twice: D1 refuses LIKE patterns over 50 bytes).",
+        "schema": {"type": "string", "maxLength": 48},
     },
     "days": {
         "name": "days",

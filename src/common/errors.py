@@ -79,7 +79,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid_limit": "limit is not an integer in range",
     "invalid_cursor": "cursor is not one this API gave out",
     "invalid_kind": "kind is not image, video or audio",
-    "invalid_query": "q (text the name contains) is over 100 characters",
+    "invalid_query": "q (text the name contains) is over 48 bytes of UTF-8 (D1's LIKE limit)",
     "invalid_days": "days is not an integer from 1 to 90",
     # events and webhook endpoints
     "invalid_event_type": "type is not an event type",

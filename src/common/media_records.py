@@ -38,6 +38,8 @@ __all__ = [
     "SELECT_MEDIA",
     "SELECT_RENDITIONS",
     "DAILY_STATS",
+    "MAX_LIKE_PATTERN_BYTES",
+    "contains_pattern",
     "STATS",
     "STATUSES",
     "daily_json",
@@ -221,6 +223,16 @@ def media_json(media: Mapping, renditions: Sequence[Mapping]) -> dict:
     }
 
 
+# D1 refuses a LIKE pattern over 50 bytes ("LIKE or GLOB pattern too complex").
+MAX_LIKE_PATTERN_BYTES = 50
+
+
+def contains_pattern(text: str) -> str:
+    """The LIKE pattern (ESCAPE '\\') of names containing `text`: `%`, `_` and `\\` match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def list_query(
     status: str | None, cursor: tuple[int, str] | None, limit: int,
     *, kind: str | None = None, name_contains: str | None = None,
@@ -239,9 +251,8 @@ def list_query(
         conditions.append("media.kind = ?")
         params.append(kind)
     if name_contains:
-        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append("media.name LIKE ? ESCAPE '\\'")
-        params.append(f"%{escaped}%")
+        params.append(contains_pattern(name_contains))
     if cursor is not None:
         created_at, media_id = cursor
         # Expanded keyset form: it uses the (created_at DESC, id DESC) indexes everywhere.

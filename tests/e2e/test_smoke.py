@@ -49,3 +49,5 @@ def test_dry_run_deploy_bundles_the_shared_package(config, tmp_path):
     assert "entry.py" in attached
     assert "common/responses.py" in attached
     assert any(path.startswith("common/") for path in attached)
+    if config == "wrangler.api.toml":  # the dashboard goes up with it, as its static assets
+        assert "from the assets directory" in output and "env.ASSETS" in output

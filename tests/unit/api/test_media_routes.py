@@ -299,7 +299,9 @@ def test_kind_and_name_query_are_parsed_and_bounded():
     query = parse_list_query({"kind": " Video ", "q": "  holiday "})
     assert (query.kind, query.q) == ("video", "holiday")
     assert parse_list_query({"kind": "", "q": " "}).kind is None
-    for params, code in (({"kind": "pdf"}, "invalid_kind"), ({"q": "x" * 101}, "invalid_query")):
+    assert parse_list_query({"q": "x" * 48}).q == "x" * 48  # the pattern %x…x% is D1's 50 bytes
+    for params, code in (({"kind": "pdf"}, "invalid_kind"), ({"q": "x" * 49}, "invalid_query"),
+                         ({"q": "%" * 25}, "invalid_query"), ({"q": "é" * 25}, "invalid_query")):
         with pytest.raises(HttpError) as caught:
             parse_list_query(params)
         assert caught.value.status == 400 and caught.value.code == code
