@@ -250,6 +250,7 @@ def upload(
     record = tus.UploadRecord()
     results: dict[Path, tus.UploadResult] = {}
     cancel = threading.Event()
+    interrupted = False
     total_size = sum(f.stat().st_size for f in files)
     columns = [TextColumn("{task.description}", justify="left"), BarColumn(), TaskProgressColumn(),
                DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
@@ -288,11 +289,13 @@ def upload(
                         for future in finished:
                             results[futures[future]] = future.result()
                 except KeyboardInterrupt:
-                    cancel.set()
+                    cancel.set()  # each upload stops at its next block; the record keeps its URL
                     pool.shutdown(wait=True, cancel_futures=True)
-                    unfinished = len(files) - sum(1 for r in results.values() if r.media_id)
-                    raise fail(f"interrupted: {unfinished} file(s) unfinished; run the same command again "
-                               "to resume", EXIT_INTERRUPTED) from None
+                    interrupted = True
+        if interrupted:  # said once the bars are drawn for the last time
+            unfinished = len(files) - sum(1 for r in results.values() if r.media_id)
+            raise fail(f"interrupted: {unfinished} file(s) unfinished; run the same command again to resume",
+                       EXIT_INTERRUPTED)
         ordered = [results[f] for f in files]
         ids = [r.media_id for r in ordered if r.media_id]
         records: dict[str, dict] = {}
@@ -349,7 +352,8 @@ def upload(
 
 
 # -- ls, get, wait, events, rm, stats -----------------------------------------------------------------
-STATUS_COLOURS = {"completed": "green", "failed": "red", "processing": "yellow", "pending": "yellow"}
+STATUS_COLOURS = {"completed": "green", "delivered": "green", "failed": "red", "processing": "yellow",
+                  "pending": "yellow"}
 
 
 def _coloured(status: str | None) -> str:
@@ -785,8 +789,7 @@ def webhooks_deliveries(
     for item in items:
         last = str(item.get("last_status") or item.get("last_error") or "-")
         table.add_row(item["id"], item.get("event_type") or "-", item.get("media_id") or "-",
-                      _coloured({"delivered": "completed"}.get(item["status"], item["status"])).replace(
-                          "completed", "delivered"),
+                      _coloured(item["status"]),
                       str(item.get("attempts", 0)), last[:60], item.get("created_at") or "-")
     out.print(table)
 
