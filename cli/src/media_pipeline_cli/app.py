@@ -189,7 +189,9 @@ def _wait_records(api: Api, ids: list[str], names: dict[str, str], timeout: floa
     deadline = time.monotonic() + timeout if timeout > 0 else None
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} renditions"),
                TextColumn("{task.fields[status]}")]
-    with Progress(*columns, console=err, disable=not show or not err.is_terminal, transient=False) as progress:
+    live = show and err.is_terminal
+    said: dict[str, tuple] = {}  # off a terminal (CI logs), one line per change instead of bars
+    with Progress(*columns, console=err, disable=not live, transient=False) as progress:
         tasks = {i: progress.add_task(names.get(i, i), total=None, status="…") for i in pending}
         while pending:
             for media_id in list(pending):
@@ -201,6 +203,10 @@ def _wait_records(api: Api, ids: list[str], names: dict[str, str], timeout: floa
                 colour = {"completed": "green", "failed": "red"}.get(status, "yellow")
                 progress.update(tasks[media_id], total=max(len(renditions), 1) if renditions else None,
                                 completed=done, status=f"[{colour}]{status}[/{colour}]")
+                if show and not live and said.get(media_id) != (status, done, len(renditions)):
+                    said[media_id] = (status, done, len(renditions))
+                    err.print(f"{names.get(media_id, media_id)} ({media_id}): {status}, "
+                              f"{done}/{len(renditions)} renditions final", highlight=False)
                 if status in FINAL:
                     pending.remove(media_id)
             if not pending:
@@ -273,10 +279,17 @@ def upload(
                     progress.update(task, completed=offset)
 
                 try:
-                    return tus.upload_file(api, file, metadata=meta, record=record,
-                                           chunk_size=chunk_mib * 1024 * 1024, fresh=fresh, on_progress=on_progress)
+                    result = tus.upload_file(api, file, metadata=meta, record=record,
+                                             chunk_size=chunk_mib * 1024 * 1024, fresh=fresh, on_progress=on_progress)
                 except ApiError as error:
+                    if not err.is_terminal:
+                        err.print(f"failed {file}: {error}", highlight=False)
                     return tus.UploadResult(path=file, size=file.stat().st_size, error=error)
+                else:
+                    if not err.is_terminal:  # CI logs: a line per file rather than bars
+                        err.print(f"uploaded {file} ({human_size(file.stat().st_size)}) -> {result.media_id}",
+                                  highlight=False)
+                    return result
                 finally:
                     progress.update(task, visible=len(files) <= 20)  # keep the screen for big folders
 
