@@ -69,7 +69,7 @@ def examples(*lines: str) -> str:
 
 
 NO_WRAP = {"id", "delivery", "media"}
-MIN_WIDTH = {"status": 10, "name": 10, "file": 16, "url": 16, "details": 24, "renditions": 16, "note": 12}
+MIN_WIDTH = {"status": 10, "event": 16, "attempts": 8, "name": 10, "file": 16, "url": 16, "details": 24, "renditions": 16, "note": 12}
 
 
 def new_table(*columns: str, **options) -> Table:
@@ -369,6 +369,11 @@ STATUS_COLOURS = {"completed": "green", "delivered": "green", "failed": "red", "
                   "pending": "yellow"}
 
 
+def _short_time(value: str | None) -> str:
+    """2026-12-01T14:02:55.123Z -> 2026-12-01 14:02:55 (UTC, as the API gives it)."""
+    return value[:19].replace("T", " ") if value else "-"
+
+
 def _coloured(status: str | None) -> str:
     colour = STATUS_COLOURS.get(status or "", "white")
     return f"[{colour}]{status}[/{colour}]"
@@ -400,7 +405,7 @@ def list_media(
     table = new_table("id", "name", "kind", "status", "size", "created")
     for item in items:
         table.add_row(item["id"], item.get("name") or "-", item.get("kind") or "-", _coloured(item.get("status")),
-                      human_size(item.get("size")), item.get("created_at") or "-")
+                      human_size(item.get("size")), _short_time(item.get("created_at")))
     out.print(table)
     if not items:
         err.print("no media items")
@@ -803,7 +808,7 @@ def webhooks_deliveries(
         last = str(item.get("last_status") or item.get("last_error") or "-")
         table.add_row(item["id"], item.get("event_type") or "-", item.get("media_id") or "-",
                       _coloured(item["status"]),
-                      str(item.get("attempts", 0)), last[:60], item.get("created_at") or "-")
+                      str(item.get("attempts", 0)), last[:40], _short_time(item.get("created_at")))
     out.print(table)
 
 
