@@ -281,7 +281,9 @@ def upload(
                 try:
                     result = tus.upload_file(api, file, metadata=meta, record=record,
                                              chunk_size=chunk_mib * 1024 * 1024, fresh=fresh, on_progress=on_progress)
-                except ApiError as error:
+                except (ApiError, OSError) as error:
+                    if isinstance(error, OSError):  # the file went away or became unreadable mid-run
+                        error = ApiError(0, "file_error", str(error))
                     if not err.is_terminal:
                         err.print(f"failed {file}: {error}", highlight=False)
                     return tus.UploadResult(path=file, size=file.stat().st_size, error=error)

@@ -29,6 +29,7 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "UploadRecord", "UploadResult", "encode_metadat
 TUS = {"Tus-Resumable": "1.0.0"}
 DEFAULT_CHUNK_SIZE = 50 * 1024 * 1024  # under the platform's 100 MiB request limit
 BLOCK = 1024 * 1024
+KEEP_SECONDS = 30 * 86400  # how long the record keeps an entry nobody touched
 ATTEMPTS = 6  # per chunk: network errors, 5xx and 429 are retried after a HEAD says where we are
 
 
@@ -64,8 +65,12 @@ class UploadRecord:
         with self._lock:
             data = self._read()  # another process may have written meanwhile: merge, last write wins per key
             entry = dict(data.get(key) or {})
-            entry.update(values, updated_at=time.time())
+            now = time.time()
+            entry.update(values, updated_at=now)
             data[key] = entry
+            # Entries untouched for a month go: the server expires unfinished uploads long before, and
+            # a finished one is then at worst uploaded again.
+            data = {k: v for k, v in data.items() if now - float(v.get("updated_at") or 0) < KEEP_SECONDS}
             write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
 
     def drop(self, key: str) -> None:

@@ -180,3 +180,13 @@ def test_the_api_error_of_a_patch_names_its_code(tmp_path, monkeypatch):
             assert error.code == "file_too_large" and error.status == 413
         else:
             raise AssertionError("no error")
+
+
+def test_the_record_forgets_entries_untouched_for_a_month(tmp_path, monkeypatch):
+    record = tus.UploadRecord(tmp_path / "rec.json")
+    record.put("old", url="u1")
+    record.put("new", url="u2")
+    later = tus.time.time() + tus.KEEP_SECONDS + 5
+    monkeypatch.setattr(tus.time, "time", lambda: later)
+    record.put("new", offset=10)
+    assert record.entries() == {"new": {"url": "u2", "offset": 10, "updated_at": later}}
