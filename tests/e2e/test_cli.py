@@ -162,12 +162,18 @@ def test_webhooks_add_then_deliveries_shows_the_events_of_an_upload(cli, tmp_pat
 
         expected = sorted(["media.created", "rendition.ready", "rendition.ready", "media.ready"])
 
+        seen: list = []
+
         def delivered():
             rows = [d for d in cli.ok("webhooks", "deliveries", endpoint["id"], "--json") if d.get("media_id") == media_id]
+            seen[:] = [(d["event_type"], d["status"]) for d in rows]
             types = sorted(d["event_type"] for d in rows if d["status"] == "delivered")
-            return types if types == expected else None  # (eventually fails with the last list seen)
+            return types if types == expected else None
 
-        types = eventually(delivered, timeout=60, interval=1)
+        try:
+            types = eventually(delivered, timeout=60, interval=1)
+        except AssertionError:
+            raise AssertionError(f"deliveries listed for {media_id}: {seen}") from None
         got = {a.type for a in receiver.delivered().values() if (a.payload.get("data") or {}).get("id") == media_id}
         assert got == set(types)  # the receiver verified the same events the CLI lists
     finally:
