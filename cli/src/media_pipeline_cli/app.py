@@ -715,10 +715,17 @@ def download(
                 with Progress(*columns, console=err, disable=not err.is_terminal) as progress:
                     task = progress.add_task(target.name[:40], total=total, completed=resumed_from)
                     with part.open(mode) as handle:
-                        for block in response.iter_bytes(1024 * 1024):
-                            handle.write(block)
-                            received += len(block)
-                            progress.update(task, completed=resumed_from + received)
+                        try:
+                            for block in response.iter_bytes(1024 * 1024):
+                                handle.write(block)
+                                received += len(block)
+                                progress.update(task, completed=resumed_from + received)
+                        except httpx.TransportError as error:
+                            handle.flush()
+                            raise ApiError(0, "network_error",
+                                           f"download interrupted at {human_size(resumed_from + received)} "
+                                           f"({error or type(error).__name__}); run the same command again to "
+                                           "resume") from error
                 if total is not None and part.stat().st_size != total:
                     raise fail(f"download incomplete ({part.stat().st_size} of {total} bytes); run again to resume",
                                EXIT_API)

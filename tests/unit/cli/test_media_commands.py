@@ -195,3 +195,39 @@ def test_download_a_rendition_not_ready_is_exit_4(cli, fake):
                                                      "output_key": None, "error": None}])
     result = cli("download", ID1, "--rendition", "web")
     assert result.exit_code == app_module.EXIT_NOT_FOUND and "processing, not completed" in result.stderr
+
+
+def test_a_download_cut_off_midway_keeps_its_part_and_the_next_run_fetches_only_the_rest(cli, fake, tmp_path):
+    import hashlib
+
+    import httpx
+
+    seed(fake)
+    data = bytes(range(256)) * 8192  # 2 MiB
+    path = f"/files/renditions/{ID1}/web.mp4"
+    fake.files[path] = data
+    etag = '"' + hashlib.md5(data).hexdigest() + '"'
+    real_file = fake.file
+
+    def cut_off(request, file_path):
+        if request.headers.get("range"):
+            return real_file(request, file_path)
+
+        def body():
+            yield data[:1_500_000]
+            raise httpx.ReadError("connection reset by peer")
+
+        return httpx.Response(200, content=body(), headers={"ETag": etag, "Content-Length": str(len(data))})
+
+    fake.file = cut_off
+    target = tmp_path / "web.mp4"
+    first = cli("download", ID1, "-r", "web", "-o", str(target))
+    assert first.exit_code == app_module.EXIT_API
+    assert "download interrupted" in first.stderr and "run the same command again" in first.stderr
+    kept = (tmp_path / "web.mp4.part").read_bytes()  # what was written before the cut (whole 1 MiB blocks)
+    assert 0 < len(kept) <= 1_500_000 and data.startswith(kept) and not target.exists()
+    second = cli("download", ID1, "-r", "web", "-o", str(target), "--json")
+    report = lines(second.stdout)[0]
+    assert second.exit_code == 0 and target.read_bytes() == data
+    assert report["resumed_from"] == len(kept) and report["bytes_received"] == len(data) - len(kept)
+    assert fake.requests[-1].headers["if-range"] == etag
