@@ -119,6 +119,10 @@ def handled(func):
                 err.print_exception()
             hint = " (check the key: `media-pipeline login`)" if error.status == 401 else ""
             raise fail(f"{error}{hint}", exit_code_for(error)) from None
+        except httpx.TransportError as error:  # a stream opened outside Api.request
+            if STATE.debug:
+                err.print_exception()
+            raise fail(f"network error: {error or type(error).__name__} (code network_error)", EXIT_API) from None
         except OSError as error:
             if STATE.debug:
                 err.print_exception()

@@ -115,3 +115,20 @@ def test_top_level_help_documents_exit_codes_and_completion(cli):
     result = cli("--help")
     assert "Exit codes" in result.stdout and "--install-completion" in result.stdout
     assert cli("--version").stdout.strip().startswith("media-pipeline ")
+
+
+def test_a_download_that_cannot_connect_is_a_network_error_not_a_crash(cli, fake, monkeypatch):
+    from tests.unit.cli.fake_api import media_record
+
+    fake.media["01aaaaaaaaaaaaaaaaaaaaaaaa"] = media_record("01aaaaaaaaaaaaaaaaaaaaaaaa")
+    real = fake.handle
+
+    def no_files(request):
+        if request.url.path.startswith("/files/"):
+            raise httpx.ConnectError("connection refused")
+        return real(request)
+
+    monkeypatch.setattr(api_module, "transport_factory", lambda: httpx.MockTransport(no_files))
+    result = cli("download", "01aaaaaaaaaaaaaaaaaaaaaaaa")
+    assert result.exit_code == app_module.EXIT_API and "network_error" in result.stderr
+    assert "unexpected" not in result.stderr
