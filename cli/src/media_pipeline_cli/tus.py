@@ -165,7 +165,13 @@ def upload_file(api: Api, file: Path, *, metadata: dict[str, str] | None = None,
             record.put(key, url=url, offset=offset, **({"media_id": media_id} if media_id else {}))
             on_progress(offset)
             if media_id or offset >= size:
-                result.media_id = media_id or _head(api, url)[1]
+                if not media_id:  # (the API names the media on the last PATCH; HEAD says it too)
+                    state = _head(api, url)
+                    media_id = state[1] if state else None
+                    if not media_id:
+                        raise ApiError(502, "no_media_id", "the upload finished but the server named no media item")
+                    record.put(key, media_id=media_id)
+                result.media_id = media_id
                 return result
             continue
         retryable = failure.status in (0, 409, 429, 500, 502, 503, 504)
