@@ -184,6 +184,17 @@ def login(
     err.print(f"saved profile [b]{name}[/b] ({url}) in {path}", highlight=False)
 
 
+@app.command(epilog=examples("media-pipeline logout", "media-pipeline --profile prod logout"))
+@handled
+def logout() -> None:
+    """Forget a saved profile (the default one, or --profile NAME)."""
+    data = config.load_file()
+    name = STATE.profile or data.get("default") or config.DEFAULT_PROFILE
+    if not config.remove_profile(name):
+        raise fail(f"no profile named {name!r}", EXIT_NOT_FOUND)
+    err.print(f"removed profile [b]{name}[/b] from {config.config_path()}", highlight=False)
+
+
 # -- upload ------------------------------------------------------------------------------------------
 def _wait_records(api: Api, ids: list[str], names: dict[str, str], timeout: float, show: bool,
                   interval: float = 1.0) -> tuple[dict[str, dict], bool]:

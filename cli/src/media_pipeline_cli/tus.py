@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -216,7 +215,3 @@ def _head(api: Api, url: str) -> tuple[int, str | None] | None:
         raise
     return int(response.headers.get("upload-offset", "0")), response.headers.get("media-id")
 
-
-def default_chunk_size() -> int:
-    value = os.environ.get("MEDIA_PIPELINE_CHUNK_SIZE")
-    return int(value) if value and value.isdigit() and int(value) > 0 else DEFAULT_CHUNK_SIZE

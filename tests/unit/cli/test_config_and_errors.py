@@ -132,3 +132,15 @@ def test_a_download_that_cannot_connect_is_a_network_error_not_a_crash(cli, fake
     result = cli("download", "01aaaaaaaaaaaaaaaaaaaaaaaa")
     assert result.exit_code == app_module.EXIT_API and "network_error" in result.stderr
     assert "unexpected" not in result.stderr
+
+
+def test_logout_forgets_the_profile_and_the_next_becomes_the_default(cli, monkeypatch):
+    monkeypatch.delenv("MEDIA_PIPELINE_URL")
+    monkeypatch.delenv("MEDIA_PIPELINE_API_KEY")
+    config.save_profile("a", BASE, KEY)
+    config.save_profile("b", BASE, "other")
+    assert cli("logout").exit_code == 0  # b, the default
+    data = config.load_file()
+    assert set(data["profiles"]) == {"a"} and data["default"] == "a"
+    assert stat.S_IMODE(config.config_path().stat().st_mode) == 0o600
+    assert cli("--profile", "b", "logout").exit_code == app_module.EXIT_NOT_FOUND
