@@ -1,7 +1,8 @@
 """Processor worker entry point (thin: the runtime meets the plain modules here).
 
 fetch: the routes of processor.app (GET /healthz, POST /webhooks/ittybit). queue: media-pipeline-jobs (jobs, rendition
-copies, R2 notifications) and its dead-letter queue; media-pipeline-webhooks (outbound webhooks: processor.event_delivery).
+copies, R2 notifications) and its dead-letter queue; media-pipeline-webhooks and its retry lane (outbound
+webhooks: processor.event_delivery).
 scheduled: the reconcile cron, which also publishes events a lost message left unpublished and sends
 stalled deliveries again.
 """
@@ -18,6 +19,7 @@ from processor.event_delivery import (
     DeliveryContext,
     delivery_settings_from_env,
     handle_webhook_message,
+    is_retry_lane,
     is_webhooks_queue,
     publish_left_behind,
     resend_stalled,
@@ -46,10 +48,11 @@ def _context(env) -> Context:
     )
 
 
-def _delivery_context(env) -> DeliveryContext:
+def _delivery_context(env, queue_name: str = "") -> DeliveryContext:
     settings = delivery_settings_from_env(env)
     box = SecretBox(settings.encryption_key, web_aes_gcm()) if settings.encryption_key else None
-    return DeliveryContext(db=env.DB, queue=env.WEBHOOKS, sender=post_webhook, box=box, settings=settings)
+    return DeliveryContext(db=env.DB, queue=env.WEBHOOKS, sender=post_webhook, box=box, settings=settings,
+                           retry_queue=getattr(env, "WEBHOOKS_RETRY", None), on_retry_lane=is_retry_lane(queue_name))
 
 
 class Default(WorkerEntrypoint):
@@ -59,7 +62,7 @@ class Default(WorkerEntrypoint):
     async def queue(self, batch, env=None, execution=None):  # execution: the runtime's ExecutionContext
         queue_name = str(batch.queue)
         if is_webhooks_queue(queue_name):
-            deliveries = _delivery_context(self.env)
+            deliveries = _delivery_context(self.env, queue_name)
 
             async def handle(body, attempts):
                 return await handle_webhook_message(deliveries, body, attempts)

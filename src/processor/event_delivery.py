@@ -10,7 +10,10 @@ HMAC-SHA256 of `id.timestamp.body` with every current secret of the endpoint: tw
 rotation's overlap), within WEBHOOK_TIMEOUT_SECONDS. A 2xx delivers it; anything else, or no
 answer, is tried again after the next delay of WEBHOOK_RETRY_SCHEDULE (Standard Webhooks'
 schedule by default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over 27 h) and
-then the delivery fails. Each attempt is a row (time, status, duration, a bounded snippet of the
+then the delivery fails. A retry waits on a queue of its own, the retry lane
+(media-pipeline-webhooks-retry), as do first attempts to an endpoint whose last attempt failed:
+a consumer batch lasts as long as its slowest attempt, so a slow or dead endpoint must not sit in
+front of healthy endpoints' deliveries. Each attempt is a row (time, status, duration, a bounded snippet of the
 answer). An endpoint whose attempts have failed for WEBHOOK_DISABLE_AFTER_SECONDS (5 days) with
 no success between is disabled with the reason; its pending deliveries then fail.
 """
@@ -58,6 +61,7 @@ __all__ = [
     "deliver",
     "delivery_settings_from_env",
     "handle_webhook_message",
+    "is_retry_lane",
     "is_webhooks_queue",
     "parse_schedule",
     "publish_events",
@@ -82,11 +86,18 @@ USER_AGENT = "media-pipeline-webhooks/1"
 
 
 WEBHOOKS_QUEUE = "media-pipeline-webhooks"
+RETRY_LANE = "media-pipeline-webhooks-retry"
 
 
 def is_webhooks_queue(queue_name: str) -> bool:
-    """True for the outbound webhooks queue (its consumer is handle_webhook_message)."""
-    return str(queue_name or "").endswith("-webhooks")
+    """True for the outbound webhooks queues, its retry lane included (consumer: handle_webhook_message)."""
+    name = str(queue_name or "")
+    return name.endswith("-webhooks") or is_retry_lane(name)
+
+
+def is_retry_lane(queue_name: str) -> bool:
+    """True for the retry lane of the outbound webhooks."""
+    return str(queue_name or "").endswith("-webhooks-retry")
 
 
 def parse_schedule(raw: str) -> tuple[int, ...]:
@@ -141,7 +152,8 @@ Sender = Callable[[str, dict, bytes, int], Awaitable[PostResult]]
 
 @dataclass
 class DeliveryContext:
-    """What delivering needs: D1, the webhooks queue, a sender (fetch at the edge), the secret box."""
+    """What delivering needs: D1, the webhooks queue and its retry lane (None: retries stay on the
+    queue), a sender (fetch at the edge), the secret box; `on_retry_lane`: the batch came from it."""
 
     db: Any
     queue: Any
@@ -150,6 +162,13 @@ class DeliveryContext:
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     clock: Callable[[], float] = field(default=time.time)
     log: Callable[[str], None] = field(default=print)
+    retry_queue: Any = None
+    on_retry_lane: bool = False
+
+    @property
+    def lane(self) -> Any:
+        """Where slow work goes: the retry lane when there is one."""
+        return self.retry_queue if self.retry_queue is not None else self.queue
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -175,10 +194,11 @@ async def publish_events(ctx: DeliveryContext, event_ids: list[str]) -> int:
                       for ep in endpoints if subscribed(ep, row["type"])]
         statements.append(("UPDATE events SET published_at = ? WHERE id = ? AND published_at IS NULL", now, row["id"]))
         await batch(ctx.db, statements)
+        failing = {delivery_id(row["id"], ep["id"]) for ep in endpoints if ep.get("failing_since") is not None}
         # Untried deliveries of this event: a repeated publish may send one twice (the receiver
-        # sees the same webhook-id), never none.
+        # sees the same webhook-id), never none. To a failing endpoint: the retry lane.
         for found in await all_rows(ctx.db, SELECT_UNTRIED_DELIVERIES, row["id"]):
-            await ctx.queue.send(deliver_message(found["id"]))
+            await (ctx.lane if found["id"] in failing else ctx.queue).send(deliver_message(found["id"]))
             queued += 1
     return queued
 
@@ -201,7 +221,7 @@ async def resend_stalled(ctx: DeliveryContext) -> int:
     sql, params = stalled_deliveries_query(ctx.settings.schedule, before, RESEND_BATCH)
     rows = await all_rows(ctx.db, sql, *params)
     for row in rows:
-        await ctx.queue.send(deliver_message(row["id"], int(row["attempts"] or 0)))
+        await ctx.lane.send(deliver_message(row["id"], int(row["attempts"] or 0)))
         await run(ctx.db, "UPDATE event_deliveries SET updated_at = ? WHERE id = ? AND status = 'pending'",
                   ctx.now_ms(), row["id"])
     return len(rows)
@@ -279,7 +299,12 @@ async def deliver(ctx: DeliveryContext, delivery: str, attempt: int) -> Decision
     if last_try:
         ctx.log(f"processor: delivery {delivery} failed after {attempt} attempts: {last_error}")
         return Decision.ack("failed")
-    return Decision("retry", f"attempt {attempt}: {last_error}", ctx.settings.schedule[attempt - 1])
+    delay = ctx.settings.schedule[attempt - 1]
+    if ctx.retry_queue is not None and not ctx.on_retry_lane:
+        # The next attempt waits on the retry lane, going on with the schedule from there.
+        await ctx.retry_queue.send(deliver_message(delivery, attempt), delaySeconds=delay)
+        return Decision.ack(f"attempt {attempt}: {last_error}; next on the retry lane in {delay}s")
+    return Decision("retry", f"attempt {attempt}: {last_error}", delay)
 
 
 async def _maybe_disable(ctx: DeliveryContext, endpoint: Mapping, now: int, reason: str) -> None:

@@ -93,9 +93,11 @@ class FakeKV:
 class FakeQueue:
     def __init__(self) -> None:
         self.sent: list[dict] = []
+        self.delays: list[int | None] = []  # each sent message's delaySeconds
 
     async def send(self, body, delaySeconds=None):
         self.sent.append(body)
+        self.delays.append(delaySeconds)
 
 
 class FakeStorage:

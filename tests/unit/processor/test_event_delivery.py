@@ -267,6 +267,37 @@ def test_the_cron_resends_untried_deliveries_but_not_ones_waiting_for_a_long_ret
     assert ctx.queue.sent == [{"type": "webhook.deliver", "delivery_id": delivery_id(untried, "ep_1")}]
 
 
+def test_retries_and_first_attempts_to_a_failing_endpoint_wait_on_the_retry_lane():
+    """A batch lasts as long as its slowest attempt: a slow or dead endpoint's deliveries go to the
+    retry lane, so healthy endpoints' first attempts never queue behind them."""
+    sender = Sender(TransportError("timed out"))
+    ctx = make(sender, schedule=(5, 300))
+    ctx.retry_queue = FakeQueue()
+    add_endpoint(ctx, "ep_slow")
+    first = add_event(ctx, media_id="m1")
+    run(handle_webhook_message(ctx, {"type": "events.publish", "event_ids": [first]}, 1))
+    assert [m["delivery_id"] for m in ctx.queue.sent] == [delivery_id(first, "ep_slow")]  # healthy so far
+    decision = run(handle_webhook_message(ctx, ctx.queue.sent[0], 1))
+    assert decision.action == "ack"  # off the main queue...
+    assert ctx.retry_queue.sent == [{"type": "webhook.deliver", "delivery_id": delivery_id(first, "ep_slow"),
+                                     "after_attempts": 1}]
+    assert ctx.retry_queue.delays == [5]  # ...onto the lane, after the schedule's first wait
+    # The endpoint is failing now: the next event's first attempt goes straight to the lane,
+    # a healthy endpoint's stays on the main queue.
+    add_endpoint(ctx, "ep_ok")
+    second = add_event(ctx, media_id="m2")
+    ctx.queue.sent.clear()
+    run(handle_webhook_message(ctx, {"type": "events.publish", "event_ids": [second]}, 1))
+    assert [m["delivery_id"] for m in ctx.queue.sent] == [delivery_id(second, "ep_ok")]
+    assert ctx.retry_queue.sent[-1] == {"type": "webhook.deliver", "delivery_id": delivery_id(second, "ep_slow")}
+    # On the lane a failure retries in place, with the schedule's next wait.
+    lane = make(Sender(500), schedule=(5, 300))
+    lane.db, lane.box, lane.retry_queue, lane.on_retry_lane = ctx.db, ctx.box, ctx.retry_queue, True
+    again = run(handle_webhook_message(lane, ctx.retry_queue.sent[0], 1))
+    assert (again.action, again.delay) == ("retry", 300)
+    assert [r[1]["webhook-id"] for r in sender.requests] == [first]
+
+
 def test_unknown_messages_are_acked_and_errors_retried():
     ctx = make()
     assert run(handle_webhook_message(ctx, {"type": "nonsense"}, 1)).what == "unknown"

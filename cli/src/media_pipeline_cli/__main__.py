@@ -1,0 +1,3 @@
+from media_pipeline_cli.app import main
+
+main()
