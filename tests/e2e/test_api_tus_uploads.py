@@ -282,12 +282,17 @@ def _held(pipeline, big_video):
     body = HeldBody(data, 2 * MiB)
     holder = _patch_in_thread(url, 0, body, len(data))
     assert body.sent_first.wait(60)
+    # Bytes "sent" may still sit in a socket buffer: wait until D1 shows the holder's lock, or a
+    # probe sent now could come first and take the upload itself.
+    upload_id = url.rsplit("/", 1)[-1]
+    eventually(lambda: pipeline.workers.d1_query(
+        "DB", f"SELECT lock_token FROM uploads WHERE id = '{upload_id}' AND lock_token IS NOT NULL"), timeout=60)
     return data, url, body, holder
 
 
 def test_two_patches_at_one_offset_one_wins_the_other_is_told_to_retry(pipeline, api, big_video):
     data, url, body, holder = _held(pipeline, big_video)
-    # The holder has the lock once the server reads its body; the second PATCH is refused.
+    # The holder has the lock (_held waited for it in D1); the second PATCH is refused.
     second = eventually(lambda: (r := patch(url, 0, data[:MiB])).status_code in (409, 423) and r, timeout=60)
     assert second.headers["tus-resumable"] == "1.0.0"
     body.release.set()
