@@ -17,7 +17,7 @@ complete when every chunk number 0 .. n-1 is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -81,7 +81,7 @@ class CopyMessage:
 
 def parse_copy_message(data: object) -> CopyMessage | None:
     """A `hls.copy` body as sent by `copy_message`, or None (paths are judged again when used)."""
-    if not isinstance(data, dict) or data.get("type") != COPY_MESSAGE_TYPE:
+    if not isinstance(data, Mapping) or data.get("type") != COPY_MESSAGE_TYPE:
         return None
     texts = [data.get(k) for k in ("media_id", "rendition", "job_id", "base_url")]
     if not all(isinstance(t, str) and t for t in texts):
