@@ -227,6 +227,9 @@ class Actions:
                                req.params.get("folder"))
         if path is None or not os.path.isfile(path):
             raise ApiError(404, "file not found", "not_found")
+        if path.endswith(".ts") and req.method == "GET" and self.app.faults.take_segment_failure():
+            joblog.step(req.params["job_id"], f"segment {req.params['name']} answered 503 (fault fail_segment_requests)")
+            raise ApiError(503, "injected segment failure (fail_segment_requests)", "server_error")
         return Reply(200, file=path)
 
     def get_faults(self, req: Request) -> Reply:

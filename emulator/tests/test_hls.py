@@ -105,3 +105,15 @@ def test_fault_switches_apply_to_ladder_jobs(tmp_path, file_server, receiver):
             assert len(receiver.received) == 4  # the dropped one never came
     finally:
         emu.stop()
+
+
+def test_fail_segment_requests_fails_the_next_segment_gets_only(client, file_server):
+    job = client.post("/jobs", json={"kind": "adaptive_video", "input": f"{file_server}/video.mp4",
+                                     "options": {"format": "hls"}}).json()
+    master = wait_final(client, job["id"])["output"]
+    base = master.rsplit("/", 1)[0]
+    client.patch("/_emulator/faults", json={"fail_segment_requests": 2})
+    assert httpx.get(master).status_code == 200  # playlists are not segments
+    segment = f"{base}/360p/segment-0.ts"
+    assert [httpx.get(segment).status_code for _ in range(3)] == [503, 503, 200]
+    assert client.get("/_emulator/faults").json()["fail_segment_requests"] == 0
