@@ -95,18 +95,30 @@ async def media_record(env, media_id: str) -> tuple[dict, str]:
     cached = await read_cached(env.METADATA, media_id)
     if cached is not None:
         try:
-            return with_urls(env, json.loads(cached)), "hit"
+            record = json.loads(cached)
         except (ValueError, TypeError, AttributeError):
-            pass  # an unreadable cache entry is a miss; D1 is the record
+            record = None  # an unreadable cache entry is a miss; D1 is the record
+        if isinstance(record, dict):
+            if _needs_ladders(record.get("renditions") or []):
+                # The processor caches the record without its ladder facts: add them once, cache again.
+                _add_ladders(record, await d1.all_rows(env.DB, SELECT_HLS_LADDERS, media_id))
+                await cache_read_record(env.METADATA, env.DB, media_id, record)
+            return with_urls(env, record), "hit"
     row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
     if row is None:
         raise _not_found(media_id)
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     record = media_json(row, renditions)
-    if any(r.get("kind") == "adaptive_video" and r.get("status") == "completed" for r in renditions):
+    if _needs_ladders(record["renditions"]):
         _add_ladders(record, await d1.all_rows(env.DB, SELECT_HLS_LADDERS, media_id))
     await cache_read_record(env.METADATA, env.DB, media_id, record)
     return with_urls(env, record), "miss"
+
+
+def _needs_ladders(renditions: list) -> bool:
+    """Whether a completed HLS rendition still lacks its `ladder` facts."""
+    return any(isinstance(r, dict) and r.get("kind") == "adaptive_video" and r.get("status") == "completed"
+               and "ladder" not in r for r in renditions)
 
 
 def _add_ladders(record: dict, ladders: list[dict]) -> None:
@@ -114,8 +126,11 @@ def _add_ladders(record: dict, ladders: list[dict]) -> None:
     facts its copy recorded, processor.hls_copy), for the job that made the stored ladder."""
     facts = {(row["rendition"], row["job_id"]): row for row in ladders}
     for rendition in record.get("renditions", []):
+        if rendition.get("kind") != "adaptive_video" or rendition.get("status") != "completed":
+            continue
         row = facts.get((rendition.get("name"), rendition.get("job_id")))
-        if row is None or rendition.get("status") != "completed":
+        if row is None:
+            rendition["ladder"] = None  # looked for, not there: not asked again at each cache hit
             continue
         rungs = [{k: r.get(k) for k in ("name", "width", "height", "bandwidth", "codecs", "segments", "duration")}
                  for r in json.loads(row["rungs"] or "[]")]

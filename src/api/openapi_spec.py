@@ -225,7 +225,7 @@ _SCHEMAS: dict = {
                 "description": "a /files/ URL with ?expires=&signature=, when completed and URL_SIGNING_SECRET is set",
             },
             "ladder": {
-                "type": "object",
+                "type": ["object", "null"],
                 "description": "an HLS rendition (kind adaptive_video), once completed: what its ladder holds",
                 "properties": {
                     "rungs": {"type": "array", "items": {"type": "object", "properties": {

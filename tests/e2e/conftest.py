@@ -22,6 +22,7 @@ TEST_MAX_FILE_SIZE = 210 * MiB
 # (tests/e2e/test_webhooks.py) see an endpoint down for a while come back within a minute or two.
 TEST_WEBHOOK_RETRY_SCHEDULE = "1,1,2,2,3,3,5,5,8,8,10,10,10,10,10,10"
 TEST_WEBHOOK_TIMEOUT_SECONDS = 2
+TEST_HLS_SEGMENTS_PER_MESSAGE = 10
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +37,9 @@ def pipeline(tmp_path_factory) -> PipelineStack:
         api_vars={"API_KEY": f"{API_KEY},{ROTATED_KEY}", "MAX_FILE_SIZE": str(TEST_MAX_FILE_SIZE),
                   "ORPHAN_MIN_AGE_SECONDS": str(TEST_ORPHAN_MIN_AGE_SECONDS)},
         processor_vars={"WEBHOOK_RETRY_SCHEDULE": TEST_WEBHOOK_RETRY_SCHEDULE,
-                        "WEBHOOK_TIMEOUT_SECONDS": str(TEST_WEBHOOK_TIMEOUT_SECONDS)},
+                        "WEBHOOK_TIMEOUT_SECONDS": str(TEST_WEBHOOK_TIMEOUT_SECONDS),
+                        # Small copy messages, so a 10-minute ladder shows the split (tests/e2e/test_hls.py).
+                        "HLS_SEGMENTS_PER_MESSAGE": str(TEST_HLS_SEGMENTS_PER_MESSAGE)},
     )
     stack.start()
     yield stack
