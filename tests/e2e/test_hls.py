@@ -19,7 +19,7 @@ from common.playback_tokens import make_token
 from local_runtime.stack import trigger_cron
 from tests.e2e.conftest import DEV_VARS, eventually
 from scripts.pipeline_stack import read_dev_vars
-from tests.e2e.processor_helpers import Emulator, make_video, media, rows, upload, wait_final
+from tests.e2e.processor_helpers import Emulator, ffmpeg, make_video, media, rows, upload, wait_final
 
 pytestmark = pytest.mark.stack
 
@@ -102,14 +102,11 @@ def test_a_720p_video_plays_from_its_signed_playback_url(api, played):
         decoded = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", playlist, "-f", "null", "-"],
                                  capture_output=True, timeout=120)
         assert decoded.returncode == 0 and decoded.stderr == b"", decoded.stderr[-500:]
-        # ...and each segment alone, served as MPEG-TS with a long cache and ranges.
+        # ...and each segment is served as MPEG-TS with a long cache, for any origin.
         for segment in segments:
             head = httpx.head(segment, timeout=30)
             assert head.status_code == 200 and head.headers["content-type"] == "video/mp2t"
             assert "immutable" in head.headers["cache-control"] and head.headers["access-control-allow-origin"] == "*"
-            decoded = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", segment, "-f", "null", "-"],
-                                     capture_output=True, timeout=60)
-            assert decoded.returncode == 0 and decoded.stderr == b"", (segment, decoded.stderr[-300:])
         first = httpx.get(segments[0], headers={"range": "bytes=0-187"}, timeout=30)
         assert first.status_code == 206 and first.content[0] == 0x47  # an MPEG-TS sync byte
 
@@ -150,7 +147,11 @@ def _all_in_r2(api, media_id: str, files: dict[str, list[str]]) -> bool:
 
 
 def test_a_ten_minute_video_is_copied_in_many_messages_and_completely(api, pipeline, tmp_path):
-    source = make_video(tmp_path / "long.mp4", seconds=600, size="160x90")
+    # 10 minutes, small and at 5 frames a second, so its four renditions are quick to make.
+    source = tmp_path / "long.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x90:rate=5:duration=600", "-f", "lavfi",
+           "-i", "sine=frequency=440:duration=600:sample_rate=8000", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "16k", "-shortest", str(source))
     media_id = upload(api, source.read_bytes(), "video/mp4")
     item = _completed(api, media_id, timeout=240)
     rendition = _hls(item)
@@ -165,7 +166,11 @@ def test_a_ten_minute_video_is_copied_in_many_messages_and_completely(api, pipel
 
 
 def _job_of(api, media_id):
-    return eventually(lambda: _hls(media(api, media_id)).get("job_id"), timeout=60)
+    def job_id():
+        found = [r for r in media(api, media_id)["renditions"] if r["name"] == "hls"]
+        return found and found[0].get("job_id")
+
+    return eventually(job_id, timeout=120)
 
 
 def test_a_dropped_webhook_for_the_hls_job_is_repaired_by_the_reconcile(api, pipeline, emulator, clip):
@@ -203,8 +208,11 @@ def test_a_delete_in_the_middle_of_the_copy_leaves_no_segment(api, pipeline, emu
     emulator.faults(fail_segment_requests=100_000)
     media_id = upload(api, clip, "video/mp4")
     job_id = _job_of(api, media_id)
+    # From D1 (the cached record does not show retry notes): planned, and a copy has failed.
     eventually(lambda: rows(pipeline, f"SELECT chunks FROM hls_ladders WHERE media_id = '{media_id}'")
-               and "HLS segments" in (_hls(media(api, media_id)).get("error") or ""), timeout=120)
+               and "HLS segments" in (rows(pipeline, "SELECT error FROM renditions WHERE media_id ="
+                                                     f" '{media_id}' AND name = 'hls'")[0]["error"] or ""),
+               timeout=120, interval=1.0)
     assert api.head(f"/files/renditions/{media_id}/hls/master.m3u8").status_code == 200  # the plan stored it
     assert api.delete(f"/api/media/{media_id}").status_code == 200
     emulator.faults(fail_segment_requests=0)  # the retried copies would now succeed, if they ran
