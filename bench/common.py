@@ -188,7 +188,7 @@ class ReferenceWorker:
             "--inspector-port", str(free_port()), "--persist-to", str(self.state_dir),
             "--show-interactive-dev-session=false", "--log-level", "log",
             # The API's signing secret, for the HLS playback tokens it checks as the API does (bench/hls.py).
-            "--var", f"URL_SIGNING_SECRET:{read_dev_vars(DEV_VARS)['URL_SIGNING_SECRET']}",
+            "--var", f"URL_SIGNING_SECRET:{signing_secret()}",
         )
         self.process = subprocess.Popen(
             command, cwd=folder, env=wrangler_env(self.registry_dir), stdin=subprocess.DEVNULL,
