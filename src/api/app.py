@@ -109,7 +109,7 @@ _HLS = Spec(
         "The token replaces the API key: no token (or a malformed one) is 401 `unauthorized`. Relative"
         " URIs in the playlists keep the token, so a player given playback.hls needs nothing else."
     ),
-    parameters=("token", "id", "path", "Range", "If-None-Match"),
+    parameters=("token#playback", "id", "path", "Range", "If-None-Match"),
 )
 _FILE_SUMMARY = "Stream an original or a rendition"
 _FILE_HEAD_SUMMARY = "Headers of an original or a rendition"

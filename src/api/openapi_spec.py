@@ -425,7 +425,7 @@ _PARAMETERS: dict = {
         "description": "The R2 key, e.g. originals/<id> or renditions/<id>/web.mp4 (slashes kept).",
         "schema": {"type": "string", "minLength": 1},
     },
-    "token": {
+    "token#playback": {
         "name": "token",
         "in": "path",
         "required": True,
