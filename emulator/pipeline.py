@@ -6,6 +6,7 @@ works, as a real transcoding service prepares inputs apart from its encoders: a 
 download never leaves an encoder idle.
 """
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -20,7 +21,7 @@ from emulator.counters import Counters
 from emulator.download import download, resolve_input_url
 from emulator.faults import Faults
 from emulator.jobs import JobStore
-from emulator.probing import Prober, Task
+from emulator.probing import Prober, Task, display_size, rotation_of
 from emulator.reasons import public_reason
 from emulator.transcode import TranscodeError
 from emulator.webhooks import Dispatcher
@@ -135,12 +136,16 @@ class Processor:
             source = heif.decode_still(source, work_dir, self._config.ffmpeg_timeout_s)
             names[source] = "input"
             joblog.step(job_id, f"decoded by libheif ({brand})")
-        info = transcode.media_info(transcode.probe(source, roots=(self._config.data_dir,)))
+        probed = transcode.probe(source, roots=(self._config.data_dir,))
+        info = transcode.media_info(probed)
 
         options = job.normalized_options
         fmt = options["format"]
         if job.kind == "adaptive_video":
-            self._make_ladder(job, info, source, names)
+            # Rungs are sized on the displayed picture: ffmpeg turns a rotated video upright first.
+            video = next((s for s in probed.get("streams", []) if s.get("codec_type") == "video"), {})
+            width, height = display_size(info.width, info.height, rotation_of(video, []))
+            self._make_ladder(job, dataclasses.replace(info, width=width, height=height), source, names)
             return
         name = f"output.{transcode.output_extension(fmt)}"
         out_dir = os.path.join(self.files_dir, job_id)

@@ -117,3 +117,16 @@ def test_fail_segment_requests_fails_the_next_segment_gets_only(client, file_ser
     segment = f"{base}/360p/segment-0.ts"
     assert [httpx.get(segment).status_code for _ in range(3)] == [503, 503, 200]
     assert client.get("/_emulator/faults").json()["fail_segment_requests"] == 0
+
+
+def test_a_rotated_source_gets_portrait_rungs(client, file_server, media_dir):
+    from emulator.tests.media import rotate_tkhd
+
+    (media_dir / "rotated.mp4").write_bytes(rotate_tkhd((media_dir / "video.mp4").read_bytes(), 90))
+    job = client.post("/jobs", json={"kind": "adaptive_video", "input": f"{file_server}/rotated.mp4",
+                                     "options": {"format": "hls"}}).json()
+    done = wait_final(client, job["id"])
+    assert done["status"] == "completed", done["error"]
+    assert (done["tasks"][0]["output"]["width"], done["tasks"][0]["output"]["height"]) == (720, 1280)
+    master = httpx.get(done["output"]).text
+    assert "RESOLUTION=360x640" in master and "RESOLUTION=720x1280" in master
