@@ -234,3 +234,30 @@ CREATE TABLE IF NOT EXISTS sessions (
   revoked_at      INTEGER                          -- set by DELETE /api/session
 );
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+-- An HLS rendition's ladder (processor.hls_copy): what its playlists declared, and how its copy
+-- into renditions/<id>/<name>/ was cut into queue messages. One row per (media, rendition, job).
+CREATE TABLE IF NOT EXISTS hls_ladders (
+  media_id       TEXT NOT NULL,
+  rendition      TEXT NOT NULL,
+  job_id         TEXT NOT NULL,
+  rungs          TEXT NOT NULL,                -- JSON [{"name", "width", "height", "bandwidth", "codecs", "segments", "duration"}]
+  segment_count  INTEGER NOT NULL,             -- files copied by the chunks (segments, init segments)
+  playlist_bytes INTEGER NOT NULL,             -- the master and variant playlists, stored by the plan step
+  duration       REAL,                         -- the longest rung's playlist duration, seconds
+  chunks         INTEGER NOT NULL,             -- hls.copy messages planned
+  sent_at        INTEGER,                      -- when every hls.copy message was sent
+  created_at     INTEGER NOT NULL,
+  PRIMARY KEY (media_id, rendition, job_id)
+);
+
+-- One row per hls.copy message done: a redelivered message records nothing twice.
+CREATE TABLE IF NOT EXISTS hls_copy_chunks (
+  media_id   TEXT NOT NULL,
+  rendition  TEXT NOT NULL,
+  job_id     TEXT NOT NULL,
+  chunk      INTEGER NOT NULL,
+  files      INTEGER NOT NULL,
+  bytes      INTEGER NOT NULL,
+  done_at    INTEGER NOT NULL,
+  PRIMARY KEY (media_id, rendition, job_id, chunk)
+);

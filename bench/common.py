@@ -37,6 +37,14 @@ ITTYBIT_KEY = "local-ittybit-key"
 API_CONFIG = ROOT / "wrangler.api.toml"
 SCHEMA = ROOT / "schema.sql"
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference-worker"
+
+
+def signing_secret() -> str:
+    """URL_SIGNING_SECRET of the benchmark stacks (from .dev.vars.example)."""
+    for line in DEV_VARS.read_text().splitlines():
+        if line.startswith("URL_SIGNING_SECRET="):
+            return line.split("=", 1)[1].strip()
+    raise StackError("no URL_SIGNING_SECRET in .dev.vars.example")
 MiB = 1024 * 1024
 BENCH_MAX_FILE_SIZE = 400 * MiB
 
@@ -179,6 +187,8 @@ class ReferenceWorker:
             "dev", "-c", str(folder / "wrangler.toml"), "--ip", "127.0.0.1", "--port", str(self.port),
             "--inspector-port", str(free_port()), "--persist-to", str(self.state_dir),
             "--show-interactive-dev-session=false", "--log-level", "log",
+            # The API's signing secret, for the HLS playback tokens it checks as the API does (bench/hls.py).
+            "--var", f"URL_SIGNING_SECRET:{signing_secret()}",
         )
         self.process = subprocess.Popen(
             command, cwd=folder, env=wrangler_env(self.registry_dir), stdin=subprocess.DEVNULL,

@@ -34,6 +34,8 @@ class Config:
     ffmpeg_timeout_s: float = 600.0
     idempotency_ttl_s: float = 24 * 3600.0
     verbose: bool = False
+    hls_rungs: tuple = (360, 720, 1080)  # short sides of an adaptive_video ladder (emulator.hls)
+    hls_segment_seconds: float = 4.0
     switches: Switches = field(default_factory=Switches)
 
     def secret_bytes(self) -> bytes:
@@ -67,7 +69,19 @@ _OPTIONS = [
     ("--download-timeout", "download_timeout_s", "ITTYBIT_EMULATOR_DOWNLOAD_TIMEOUT", float, "seconds"),
     ("--ffmpeg-timeout", "ffmpeg_timeout_s", "ITTYBIT_EMULATOR_FFMPEG_TIMEOUT", float, "seconds per ffmpeg run"),
     ("--idempotency-ttl", "idempotency_ttl_s", "ITTYBIT_EMULATOR_IDEMPOTENCY_TTL", float, "seconds a key is kept"),
+    ("--hls-rungs", "hls_rungs", "ITTYBIT_EMULATOR_HLS_RUNGS", "rungs",
+     "short sides of an adaptive_video ladder, comma-separated (default 360,720,1080)"),
+    ("--hls-segment-seconds", "hls_segment_seconds", "ITTYBIT_EMULATOR_HLS_SEGMENT_SECONDS", float,
+     "HLS segment length in seconds (default 4)"),
 ]
+
+
+def _rungs(text: str) -> tuple:
+    """"360,720" -> (360, 720): even whole numbers of lines, 2 to 4320."""
+    values = tuple(sorted({int(word) for word in str(text).split(",") if word.strip()}))
+    if not values or any(v < 2 or v > 4320 or v % 2 for v in values):
+        raise ValueError("hls rungs must be even numbers of lines from 2 to 4320, comma-separated")
+    return values
 
 
 def _env_name(switch: str) -> str:
@@ -101,7 +115,7 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
         if raw is None:
             raw = environ.get(env)
         if raw is not None and raw != "":
-            values[name] = kind(raw)
+            values[name] = _rungs(raw) if kind == "rungs" else kind(raw)
     verbose = args.verbose if args.verbose is not None else environ.get("ITTYBIT_EMULATOR_VERBOSE", "") in ("1", "true")
     switch_values = {}
     faults_json = args.faults or environ.get("ITTYBIT_EMULATOR_FAULTS")

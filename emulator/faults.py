@@ -34,6 +34,7 @@ class Switches:
     probe_delay_ms: int = 0
     # Output files.
     chunked_outputs: bool = False
+    fail_segment_requests: int = 0
     # Webhooks.
     webhook_format: str = "job"
     processing_webhooks: bool = False
@@ -62,6 +63,7 @@ SWITCH_HELP = {
     "status_vocabulary": "final success status: completed, succeeded or ready",
     "fail_probe_rate": "share of probe tasks that end failed with an injected error",
     "probe_delay_ms": "answer POST /tasks at once with status processing and finish the probe this long after (0 = probe before answering)",
+    "fail_segment_requests": "answer the next N GETs of HLS segments (/files/.../*.ts) with 503, one fewer each time",
     "chunked_outputs": "serve output files chunked, without Content-Length, and report no filesize (outputs of unknown length)",
     "webhook_format": "job (bare job object) or event (envelope {id, object: event, kind, data, created_at})",
     "processing_webhooks": "also send a webhook when a job starts processing",
@@ -164,6 +166,15 @@ class Faults:
         with self._lock:
             self._switches = self._initial
             self._rng.seed(self._initial.seed)
+
+    def take_segment_failure(self) -> bool:
+        """True (and one fewer left) while fail_segment_requests is above zero."""
+        with self._lock:
+            left = self._switches.fail_segment_requests
+            if left <= 0:
+                return False
+            self._switches = dataclasses.replace(self._switches, fail_segment_requests=left - 1)
+            return True
 
     def roll(self, rate: float) -> bool:
         """True with probability ``rate``."""

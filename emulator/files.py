@@ -10,6 +10,7 @@ CONTENT_TYPES = {
     "webp": "image/webp", "jpg": "image/jpeg", "png": "image/png", "avif": "image/avif",
     "mp3": "audio/mpeg", "m4a": "audio/mp4", "ogg": "audio/ogg", "opus": "audio/ogg", "wav": "audio/wav",
     "flac": "audio/flac",
+    "m3u8": "application/vnd.apple.mpegurl", "ts": "video/mp2t",
 }
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -19,11 +20,12 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
 
 
-def safe_path(root: str, job_id: str, name: str) -> str | None:
-    """The file under ``root/job_id/name``; None for anything that could escape ``root``."""
-    if not _NAME.match(job_id) or not _NAME.match(name) or name.startswith(".") or job_id.startswith("."):
+def safe_path(root: str, job_id: str, name: str, folder: str | None = None) -> str | None:
+    """The file under ``root/job_id/[folder/]name``; None for anything that could escape ``root``."""
+    parts = [job_id, *([folder] if folder is not None else []), name]
+    if any(not _NAME.match(part) or part.startswith(".") for part in parts):
         return None
-    return os.path.join(root, job_id, name)
+    return os.path.join(root, *parts)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:

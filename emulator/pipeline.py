@@ -6,6 +6,7 @@ works, as a real transcoding service prepares inputs apart from its encoders: a 
 download never leaves an encoder idle.
 """
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -14,13 +15,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from emulator import heif, joblog, transcode
+from emulator import heif, hls, joblog, transcode
 from emulator.config import Config
 from emulator.counters import Counters
 from emulator.download import download, resolve_input_url
 from emulator.faults import Faults
 from emulator.jobs import JobStore
-from emulator.probing import Prober, Task
+from emulator.probing import Prober, Task, display_size, rotation_of
 from emulator.reasons import public_reason
 from emulator.transcode import TranscodeError
 from emulator.webhooks import Dispatcher
@@ -135,10 +136,17 @@ class Processor:
             source = heif.decode_still(source, work_dir, self._config.ffmpeg_timeout_s)
             names[source] = "input"
             joblog.step(job_id, f"decoded by libheif ({brand})")
-        info = transcode.media_info(transcode.probe(source, roots=(self._config.data_dir,)))
+        probed = transcode.probe(source, roots=(self._config.data_dir,))
+        info = transcode.media_info(probed)
 
         options = job.normalized_options
         fmt = options["format"]
+        if job.kind == "adaptive_video":
+            # Rungs are sized on the displayed picture: ffmpeg turns a rotated video upright first.
+            video = next((s for s in probed.get("streams", []) if s.get("codec_type") == "video"), {})
+            width, height = display_size(info.width, info.height, rotation_of(video, []))
+            self._make_ladder(job, dataclasses.replace(info, width=width, height=height), source, names)
+            return
         name = f"output.{transcode.output_extension(fmt)}"
         out_dir = os.path.join(self.files_dir, job_id)
         os.makedirs(out_dir, exist_ok=True)
@@ -152,6 +160,37 @@ class Processor:
         if self._faults.current.chunked_outputs:
             summary["filesize"] = None
         self._finish(job_id, self._faults.current.status_vocabulary, output_file=summary)
+
+    def _make_ladder(self, job, info, source: str, names: dict) -> None:
+        """An HLS ladder (emulator.hls) under files/<job>/, reported as the master's URL."""
+        options = job.normalized_options
+        ladder = hls.plan_rungs(info, options, self._config.hls_rungs)
+        out_dir = os.path.join(self.files_dir, job.id)
+        os.makedirs(out_dir, exist_ok=True)
+        argv = hls.build_ladder_command(info, options, ladder, source, out_dir, self._config.hls_segment_seconds)
+        rungs = " ".join(r.name for r in ladder)
+        self._run_ffmpeg(job.id, argv, f"adaptive_video hls {rungs}", {**names, out_dir: "output"})
+        codecs = []
+        for rung in ladder:
+            first = os.path.join(out_dir, rung.name, "segment-0.ts")
+            if not os.path.exists(first):
+                raise TranscodeError(f"ffmpeg wrote no segment for {rung.name}")
+            probed = transcode.probe(first, roots=(self._config.data_dir,))
+            video = next((s for s in probed.get("streams", []) if s.get("codec_type") == "video"), None)
+            codecs.append(hls.codecs_string(video, info.has_audio))
+        text, duration = hls.master_playlist(out_dir, ladder, codecs)
+        with open(os.path.join(out_dir, hls.MASTER_NAME), "w", encoding="utf-8") as handle:
+            handle.write(text)
+        files = hls.ladder_files(out_dir)
+        size = sum(os.path.getsize(os.path.join(out_dir, name)) for name in files)
+        top = ladder[-1]
+        summary = {
+            "object": "file", "kind": "adaptive_video", "format": "hls",
+            "url": f"{self._public_url()}/files/{job.id}/{hls.MASTER_NAME}",
+            "width": top.width, "height": top.height, "duration": round(duration, 3), "filesize": size,
+        }
+        joblog.step(job.id, f"ladder: {rungs}, {len(files)} files")
+        self._finish(job.id, self._faults.current.status_vocabulary, output_file=summary)
 
     def _run_ffmpeg(self, job_id: str, argv: list[str], what: str, names: dict | None = None) -> None:
         while not self._ffmpeg_slots.acquire(timeout=0.2):

@@ -85,6 +85,9 @@ ROUTES = [
     _route("GET", "/connections/{connection_id}", "get_connection", faultable=True),
     _route("GET", "/files/{job_id}/{name}", "serve_file", auth=False),
     _route("HEAD", "/files/{job_id}/{name}", "serve_file", auth=False),
+    # An HLS ladder's rung folders (emulator.hls): /files/<job>/720p/segment-0.ts
+    _route("GET", "/files/{job_id}/{folder}/{name}", "serve_file", auth=False),
+    _route("HEAD", "/files/{job_id}/{folder}/{name}", "serve_file", auth=False),
     _route("GET", "/_emulator/faults", "get_faults"),
     _route("PUT", "/_emulator/faults", "put_faults"),
     _route("PATCH", "/_emulator/faults", "put_faults"),
@@ -220,9 +223,13 @@ class Actions:
         return Reply(200, connection_view(self.app.store.get_connection(req.params["connection_id"])))
 
     def serve_file(self, req: Request) -> Reply:
-        path = files.safe_path(self.app.processor.files_dir, req.params["job_id"], req.params["name"])
+        path = files.safe_path(self.app.processor.files_dir, req.params["job_id"], req.params["name"],
+                               req.params.get("folder"))
         if path is None or not os.path.isfile(path):
             raise ApiError(404, "file not found", "not_found")
+        if path.endswith(".ts") and req.method == "GET" and self.app.faults.take_segment_failure():
+            joblog.step(req.params["job_id"], f"segment {req.params['name']} answered 503 (fault fail_segment_requests)")
+            raise ApiError(503, "injected segment failure (fail_segment_requests)", "server_error")
         return Reply(200, file=path)
 
     def get_faults(self, req: Request) -> Reply:

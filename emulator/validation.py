@@ -12,7 +12,7 @@ __all__ = [
     "validate_job_request",
 ]
 
-KINDS = ("video", "image", "audio")
+KINDS = ("video", "image", "audio", "adaptive_video")
 QUALITY_WORDS = ("very_low", "low", "medium", "high", "very_high")
 FITS = ("contain", "cover", "fill")
 # Accepted formats per kind (Ittybit's documented ones plus a few aliases).
@@ -20,12 +20,15 @@ FORMATS = {
     "video": ("mp4", "webm", "mov"),
     "image": ("webp", "jpeg", "jpg", "png", "avif"),
     "audio": ("mp3", "aac", "m4a", "ogg", "opus", "wav", "flac"),
+    "adaptive_video": ("hls",),
 }
 CODECS = {"mp4": ("h264", "h265", "av1"), "mov": ("h264", "h265"), "webm": ("vp9", "av1")}
 OPTION_KEYS = {
     "video": {"format", "codec", "width", "height", "quality", "fit", "fps", "start", "end"},
     "image": {"format", "width", "height", "quality", "fit", "start"},
     "audio": {"format", "quality", "bitrate", "start", "end"},
+    # The ladder's top rung fits inside width x height when given (emulator.hls).
+    "adaptive_video": {"format", "quality", "width", "height", "fit", "start", "end"},
 }
 MAX_DIMENSION = 7680
 
@@ -123,7 +126,7 @@ def validate_job_request(body, connections: dict) -> dict:
         raise _bad("request body must be a JSON object")
     kind = body.get("kind")
     if kind not in KINDS:
-        raise _bad("kind must be one of video, image, audio")
+        raise _bad("kind must be one of video, image, audio, adaptive_video")
     source = body.get("input")
     if not isinstance(source, str) or not source:
         raise _bad("input is required: an http(s):// or s3:// URL")

@@ -13,6 +13,7 @@ from tests.e2e.conftest import (
     API_KEY,
     DEV_VARS,
     ROTATED_KEY,
+    TEST_HLS_SEGMENTS_PER_MESSAGE,
     TEST_MAX_FILE_SIZE,
     TEST_ORPHAN_MIN_AGE_SECONDS,
     TEST_WEBHOOK_RETRY_SCHEDULE,
@@ -32,7 +33,9 @@ def pipeline(tmp_path_factory) -> PipelineStack:
         api_vars={"API_KEY": f"{API_KEY},{ROTATED_KEY}", "MAX_FILE_SIZE": str(TEST_MAX_FILE_SIZE),
                   "ORPHAN_MIN_AGE_SECONDS": str(TEST_ORPHAN_MIN_AGE_SECONDS)},
         processor_vars={"WEBHOOK_RETRY_SCHEDULE": TEST_WEBHOOK_RETRY_SCHEDULE,
-                        "WEBHOOK_TIMEOUT_SECONDS": str(TEST_WEBHOOK_TIMEOUT_SECONDS)},
+                        "WEBHOOK_TIMEOUT_SECONDS": str(TEST_WEBHOOK_TIMEOUT_SECONDS),
+                        # Small copy messages, so a 10-minute ladder shows the split (tests/e2e/test_hls.py).
+                        "HLS_SEGMENTS_PER_MESSAGE": str(TEST_HLS_SEGMENTS_PER_MESSAGE)},
     )
     stack.start()
     yield stack

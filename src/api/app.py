@@ -7,13 +7,15 @@ document's paths from this table.
 """
 
 import time
+from urllib.parse import urlsplit
 
-from api import event_routes, files, media_routes, sessions, uploads, webhooks
+from api import event_routes, files, hls_routes, media_routes, sessions, uploads, webhooks
 from api.cors import log_config_error_once, preflight, response_headers
 from api.settings import settings_from_env
 from common import d1
 from common.responses import empty_response, health_handler, json_response
 from common.routing import HEALTH_SPEC, Fault, Reply, Route, Spec, dispatch, query_params, request_method
+from common.playback_tokens import HLS_ROUTE_PREFIX
 from common.secrets import has_api_key
 
 WORKER = "api"
@@ -87,6 +89,27 @@ _FILE = Spec(
         " ignored (200). If-None-Match with a matching ETag answers 304."
     ),
     parameters=("key", "Range", "If-None-Match", "expires", "signature"),
+)
+_HLS = Spec(
+    "playback",
+    (
+        Reply(200, "The playlist (application/vnd.apple.mpegurl) or segment (video/mp2t); playlists cached 30 s,"
+              " segments a year (immutable); CORS for any origin.", "Bytes", "*/*", "file"),
+        Reply(206, "One byte range.", "Bytes", "*/*", "file_range"),
+        Reply(304, "If-None-Match matched: no body.", headers="etag"),
+        Reply(416, "The range selects no byte of the object: no body.", headers="range_unsatisfiable"),
+    ),
+    (
+        Fault(401, ("unauthorized",), "No playback token, or not one by its shape."),
+        Fault(403, ("playback_forbidden",), "The token is wrong, expired, or for another media item."),
+        Fault(404, ("not_found",), "No such file in this item's ladder (or a path that is not a ladder path)."),
+        Fault(409, ("file_changed",), "The object was replaced while it was being read; retry."),
+    ),
+    description=(
+        "The token replaces the API key: no token (or a malformed one) is 401 `unauthorized`. Relative"
+        " URIs in the playlists keep the token, so a player given playback.hls needs nothing else."
+    ),
+    parameters=("token#playback", "id", "path", "Range", "If-None-Match"),
 )
 _FILE_SUMMARY = "Stream an original or a rendition"
 _FILE_HEAD_SUMMARY = "Headers of an original or a rendition"
@@ -297,6 +320,9 @@ ROUTES: tuple[Route, ...] = (
                     body="direct_upload")),
     Route("GET", "/files/{key:path}", files.serve_file, signed=True, operation="getFile", head_operation="headFile",
           summary=_FILE_SUMMARY, head_summary=_FILE_HEAD_SUMMARY, spec=_FILE),
+    Route("GET", "/hls/{token}/{id}/{path:path}", hls_routes.serve_hls, public=True, operation="getHlsFile",
+          head_operation="headHlsFile", summary="Play a media item's HLS ladder (signed path)",
+          head_summary="Headers of a file of an HLS ladder", spec=_HLS),
     # The seed image pipeline's paths, kept for its clients, with the same handlers.
     Route("POST", "/api/images", uploads.upload_media, operation="uploadImage",
           summary="Upload a file (the raw body)" + _SEED, spec=_UPLOAD),
@@ -322,6 +348,9 @@ async def handle(request, env):
         return json_response({"error": str(error), "code": "config_error", "worker": WORKER}, 500)
     policy = settings.cors
     asked_method = request.headers.get("access-control-request-method")
+    if asked_method and request_method(request) == "OPTIONS" and urlsplit(request.url).path.startswith(HLS_ROUTE_PREFIX):
+        # Players on any site fetch the ladder (its token is the credential): not CORS_ORIGINS' business.
+        return empty_response(204, hls_routes.preflight_headers())
     if asked_method and request_method(request) == "OPTIONS":
         status, headers = preflight(policy, origin, asked_method, request.headers.get("access-control-request-headers"))
         return empty_response(status, headers)

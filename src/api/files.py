@@ -21,6 +21,7 @@ __all__ = [
     "etag_matches",
     "parse_range",
     "serve_file",
+    "serve_object",
     "signature_allows",
     "unsatisfied_content_range",
 ]
@@ -38,18 +39,25 @@ def signature_allows(env, path: str, query: dict, now: int) -> bool:
 
 async def serve_file(request, env, params):
     """Stream the object with its type, ETag, ranges (206/416) and conditions (304); HEAD too."""
-    range_header = request.headers.get("range")
-    if_none_match = request.headers.get("if-none-match")
-    head_only = request_method(request) == "HEAD"
     key = resolve_file_key(params["key"])
     if key is None:
         # Same answer as a missing object: never say what lies outside the two prefixes.
         raise HttpError(404, "not_found", "No such file.")
+    return await serve_object(request, env, key)
+
+
+async def serve_object(request, env, key: str, extra_headers: dict | None = None):
+    """serve_file's answer for an R2 key already judged servable (also api.hls_routes); `extra_headers`
+    (Cache-Control, CORS) override the defaults on every answer but 416."""
+    range_header = request.headers.get("range")
+    if_none_match = request.headers.get("if-none-match")
+    head_only = request_method(request) == "HEAD"
+    extra = extra_headers or {}
     if range_header is None and if_none_match is None and not head_only:
         obj = await env.MEDIA.get(key)
         if obj is None:
             raise HttpError(404, "not_found", "No such file.")
-        return stream_response(obj.body, 200, _headers(obj, obj.size))
+        return stream_response(obj.body, 200, {**_headers(obj, obj.size), **extra})
 
     # Ranges and conditions need the size and ETag before reading: ask R2 for the head.
     meta = await env.MEDIA.head(key)
@@ -57,7 +65,7 @@ async def serve_file(request, env, params):
         raise HttpError(404, "not_found", "No such file.")
     size = int(meta.size)
     if if_none_match is not None and etag_matches(if_none_match, meta.httpEtag):
-        return empty_response(304, _headers(meta, None))
+        return empty_response(304, {**_headers(meta, None), **extra})
     try:
         wanted = parse_range(range_header, size)
     except RangeNotSatisfiable:
@@ -65,7 +73,7 @@ async def serve_file(request, env, params):
             416, {"content-range": unsatisfied_content_range(size), "accept-ranges": "bytes"}
         )
     length = size if wanted is None else wanted.length
-    headers = _headers(meta, length)
+    headers = {**_headers(meta, length), **extra}
     status = 200
     if wanted is not None:
         status = 206

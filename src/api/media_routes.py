@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from api.hls_routes import HLS_RENDITION, playback_links
 from api.settings import settings_from_env
 from common import d1
 from common.errors import HttpError
@@ -20,10 +21,13 @@ from common.events import deleted_event, publish
 from common.ids import is_media_id
 from common.keys import file_path, renditions_prefix
 from common.media_records import (
+    DELETE_HLS_CHUNKS,
+    DELETE_HLS_LADDERS,
     DELETE_MEDIA,
     DELETE_MEDIA_METADATA,
     DELETE_PROBE,
     DELETE_RENDITIONS,
+    SELECT_HLS_LADDERS,
     SELECT_MEDIA,
     SELECT_RENDITIONS,
     DAILY_STATS,
@@ -123,16 +127,47 @@ async def media_record(env, media_id: str) -> tuple[dict, str]:
     cached = await read_cached(env.METADATA, media_id)
     if cached is not None:
         try:
-            return with_urls(env, json.loads(cached)), "hit"
+            record = json.loads(cached)
         except (ValueError, TypeError, AttributeError):
-            pass  # an unreadable cache entry is a miss; D1 is the record
+            record = None  # an unreadable cache entry is a miss; D1 is the record
+        if isinstance(record, dict):
+            if _needs_ladders(record.get("renditions") or []):
+                # The processor caches the record without its ladder facts: add them once, cache again.
+                _add_ladders(record, await d1.all_rows(env.DB, SELECT_HLS_LADDERS, media_id))
+                await cache_read_record(env.METADATA, env.DB, media_id, record)
+            return with_urls(env, record), "hit"
     row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
     if row is None:
         raise _not_found(media_id)
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     record = media_json(row, renditions)
+    if _needs_ladders(record["renditions"]):
+        _add_ladders(record, await d1.all_rows(env.DB, SELECT_HLS_LADDERS, media_id))
     await cache_read_record(env.METADATA, env.DB, media_id, record)
     return with_urls(env, record), "miss"
+
+
+def _needs_ladders(renditions: list) -> bool:
+    """Whether a completed HLS rendition still lacks its `ladder` facts."""
+    return any(isinstance(r, dict) and r.get("kind") == "adaptive_video" and r.get("status") == "completed"
+               and "ladder" not in r for r in renditions)
+
+
+def _add_ladders(record: dict, ladders: list[dict]) -> None:
+    """An HLS rendition's `ladder`: its rungs, segment count, total size and duration (the
+    facts its copy recorded, processor.hls_copy), for the job that made the stored ladder."""
+    facts = {(row["rendition"], row["job_id"]): row for row in ladders}
+    for rendition in record.get("renditions", []):
+        if rendition.get("kind") != "adaptive_video" or rendition.get("status") != "completed":
+            continue
+        row = facts.get((rendition.get("name"), rendition.get("job_id")))
+        if row is None:
+            rendition["ladder"] = None  # looked for, not there: not asked again at each cache hit
+            continue
+        rungs = [{k: r.get(k) for k in ("name", "width", "height", "bandwidth", "codecs", "segments", "duration")}
+                 for r in json.loads(row["rungs"] or "[]")]
+        rendition["ladder"] = {"rungs": rungs, "segment_count": row["segment_count"],
+                               "total_size": rendition.get("size"), "duration": row["duration"]}
 
 
 def with_urls(env, record: dict) -> dict:
@@ -156,6 +191,10 @@ def with_urls(env, record: dict) -> dict:
             rendition["url"], rendition["signed_url"] = links(rendition["output_key"])
         renditions.append(rendition)
     record["renditions"] = renditions
+    ready = any(r.get("name") == HLS_RENDITION and r.get("kind") == "adaptive_video" and r.get("url")
+                for r in renditions)
+    record["playback"] = (playback_links(settings, record["id"], int(time.time()))
+                          if ready and secret and record.get("id") else {"hls": None, "expires_at": None})
     return record
 
 
@@ -192,10 +231,12 @@ async def remove_media(env, media_id: str) -> dict:
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     keys = {row["r2_key"]} | {r["output_key"] for r in renditions if r.get("output_key")}
     keys |= await _keys_under(env.MEDIA, renditions_prefix(media_id))
-    if keys:
-        await env.MEDIA.delete(sorted(keys))
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 1000):  # R2 deletes at most 1,000 keys a call (an HLS ladder has more)
+        await env.MEDIA.delete(ordered[start:start + 1000])
     deleted = deleted_event(row, renditions, int(time.time() * 1000))
     await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA_METADATA, media_id),
+                            (DELETE_HLS_LADDERS, media_id), (DELETE_HLS_CHUNKS, media_id),
                             (DELETE_MEDIA, media_id), deleted])
     await env.METADATA.delete(media_cache_key(media_id))
     await publish(getattr(env, "WEBHOOKS", None), [deleted[1]])

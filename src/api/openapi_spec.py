@@ -224,6 +224,30 @@ _SCHEMAS: dict = {
                 "type": ["string", "null"],
                 "description": "a /files/ URL with ?expires=&signature=, when completed and URL_SIGNING_SECRET is set",
             },
+            "ladder": {
+                "type": ["object", "null"],
+                "description": "an HLS rendition (kind adaptive_video), once completed: what its ladder holds",
+                "properties": {
+                    "rungs": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "width": _NULLABLE_INT, "height": _NULLABLE_INT,
+                        "bandwidth": _NULLABLE_INT, "codecs": _NULLABLE_STRING,
+                        "segments": {"type": "integer", "minimum": 0},
+                        "duration": {"type": ["number", "null"], "minimum": 0}}}},
+                    "segment_count": {"type": "integer", "minimum": 0},
+                    "total_size": _NULLABLE_INT,
+                    "duration": {"type": ["number", "null"], "minimum": 0},
+                },
+            },
+        },
+    },
+    "Playback": {
+        "type": "object",
+        "required": ["hls"],
+        "properties": {
+            "hls": {"type": ["string", "null"], "description": (
+                "the signed URL of the HLS master playlist, /hls/<token>/<id>/master.m3u8 (the token in the"
+                " path covers this item's ladder only); null until the `hls` rendition is completed")},
+            "expires_at": {"type": ["integer", "null"], "description": "epoch seconds (HLS_PLAYBACK_TTL, default 6 h)"},
         },
     },
     "Media": {
@@ -236,6 +260,7 @@ _SCHEMAS: dict = {
                     "url": {"type": ["string", "null"], "description": "the original's /files/ URL"},
                     "signed_url": {"type": ["string", "null"]},
                     "renditions": {"type": "array", "items": _ref("Rendition")},
+                    "playback": _ref("Playback"),
                 },
             },
         ]
@@ -420,6 +445,20 @@ _PARAMETERS: dict = {
         "in": "path",
         "required": True,
         "description": "The R2 key, e.g. originals/<id> or renditions/<id>/web.mp4 (slashes kept).",
+        "schema": {"type": "string", "minLength": 1},
+    },
+    "token#playback": {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "description": "A playback token, `<expires>.<signature>`, from playback.hls of GET /api/media/{id}.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,11}\\.[A-Za-z0-9_-]{43}$"},
+    },
+    "path": {
+        "name": "path",
+        "in": "path",
+        "required": True,
+        "description": "A file of the ladder: master.m3u8, 720p/stream.m3u8, 720p/segment-0.ts.",
         "schema": {"type": "string", "minLength": 1},
     },
     "Range": {
@@ -864,6 +903,7 @@ OPENAPI: dict = {
         {"name": "webhooks", "description": "signed outbound webhooks (Standard Webhooks): endpoints, deliveries, replay"},
         {"name": "files"},
         {"name": "sessions", "description": "the dashboard's sign-in: an API key exchanged for a session cookie"},
+        {"name": "playback", "description": "HLS ladders under a playback token in the path"},
         {"name": "health"},
         {"name": "processor"},
     ],

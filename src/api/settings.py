@@ -31,6 +31,9 @@ def min_age_seconds(raw) -> int:
     return int(text) if text.isdigit() else DEFAULT_MIN_AGE_SECONDS
 
 
+HLS_PLAYBACK_TTL_DEFAULT = 6 * 3600
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     """Everything the API's handlers and crons read from the env besides the bindings."""
@@ -43,6 +46,8 @@ class ApiSettings:
     url_signing_secret: str = ""
     signed_url_ttl: int = SIGNED_URL_TTL_DEFAULT
     session_ttl_seconds: int = SESSION_TTL_DEFAULT  # a dashboard session's life (api.sessions)
+    # How long playback.hls (api.hls_routes) plays: a whole film, so hours, not minutes.
+    hls_playback_ttl: int = HLS_PLAYBACK_TTL_DEFAULT
     orphan_min_age_seconds: int = min_age_seconds(None)
     tus_max_size: int = TUS_MAX_SIZE_DEFAULT
     tus_expires_seconds: int = TUS_EXPIRES_SECONDS_DEFAULT
@@ -76,6 +81,8 @@ def settings_from_env(env: object) -> ApiSettings:
         url_signing_secret=read.text(env, "URL_SIGNING_SECRET"),
         signed_url_ttl=read.seconds(env, "SIGNED_URL_TTL", SIGNED_URL_TTL_DEFAULT),
         session_ttl_seconds=read.count(env, "SESSION_TTL_SECONDS", SESSION_TTL_DEFAULT),
+        hls_playback_ttl=min(max(60, read.seconds(env, "HLS_PLAYBACK_TTL", HLS_PLAYBACK_TTL_DEFAULT)),
+                             7 * 24 * 3600),
         orphan_min_age_seconds=min_age_seconds(getattr(env, "ORPHAN_MIN_AGE_SECONDS", None)),
         tus_max_size=read.count(env, "TUS_MAX_SIZE", TUS_MAX_SIZE_DEFAULT),
         tus_expires_seconds=read.count(env, "TUS_EXPIRES_SECONDS", TUS_EXPIRES_SECONDS_DEFAULT),

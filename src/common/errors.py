@@ -87,6 +87,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid_webhook": "a webhook endpoint's url (https only), events, description or overlap is not acceptable",
     # files
     "file_changed": "the object was replaced while it was being read",
+    "playback_forbidden": "the HLS playback token is wrong, expired, or for another media item",
     # the processor's webhook
     "invalid_signature": "missing, malformed, stale or wrong Standard Webhooks signature",
     "invalid_body": "signed, but not a job object or event",

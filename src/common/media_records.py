@@ -22,10 +22,13 @@ from common import d1
 __all__ = [
     "CACHE_TTL_SECONDS",
     "COUNT_PENDING_BEFORE",
+    "DELETE_HLS_CHUNKS",
+    "DELETE_HLS_LADDERS",
     "DELETE_MEDIA",
     "DELETE_MEDIA_METADATA",
     "DELETE_PROBE",
     "DELETE_RENDITIONS",
+    "SELECT_HLS_LADDERS",
     "FINAL",
     "INSERT_MEDIA",
     "INSERT_MEDIA_METADATA",
@@ -113,6 +116,16 @@ DELETE_RENDITIONS = "DELETE FROM renditions WHERE media_id = ?"
 
 # Parameters: media id. As DELETE_RENDITIONS: in the batch before DELETE_MEDIA.
 DELETE_PROBE = "DELETE FROM media_probes WHERE media_id = ?"
+
+# Parameters: media id. An HLS rendition's ladder facts and copy progress (processor.hls_copy).
+DELETE_HLS_LADDERS = "DELETE FROM hls_ladders WHERE media_id = ?"
+DELETE_HLS_CHUNKS = "DELETE FROM hls_copy_chunks WHERE media_id = ?"
+
+# Parameters: media id. The ladder facts of a media item's HLS renditions (the newest job's).
+SELECT_HLS_LADDERS = (
+    "SELECT rendition, job_id, rungs, segment_count, playlist_bytes, duration, chunks FROM hls_ladders"
+    " WHERE media_id = ? ORDER BY created_at"
+)
 
 # Parameters: id.
 DELETE_MEDIA = "DELETE FROM media WHERE id = ?"

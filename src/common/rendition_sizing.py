@@ -165,7 +165,7 @@ def display_size(width: object, height: object, rotation: object = 0) -> Size | 
 
 def needs_even(kind: str) -> bool:
     """Whether a job kind's output must be even on both sides (4:2:0 video)."""
-    return kind == "video"
+    return kind in ("video", "adaptive_video")
 
 
 def _floor_even(value: int) -> int:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.hls import MASTER_NAME
 from common.keys import rendition_key as _rendition_key
 from common.rendition_sizing import bounds_from_options
 
@@ -15,6 +16,7 @@ __all__ = [
     "JOB_KINDS_FOR_MEDIA",
     "MEDIA_KINDS",
     "Preset",
+    "ladder_prefix",
     "presets_from_var",
     "rendition_key",
 ]
@@ -23,7 +25,7 @@ MEDIA_KINDS = ("video", "image", "audio")
 
 # A video yields video, image (thumbnail) or audio; an image or a sound only yields its own kind.
 JOB_KINDS_FOR_MEDIA = {
-    "video": frozenset({"video", "image", "audio"}),
+    "video": frozenset({"video", "image", "audio", "adaptive_video"}),
     "image": frozenset({"image"}),
     "audio": frozenset({"audio"}),
 }
@@ -42,9 +44,13 @@ _FORMATS = {
         "wav": "audio/wav",
         "flac": "audio/flac",
     },
+    # An HLS ladder: its rendition's file is the master playlist (renditions/<id>/<name>/master.m3u8).
+    "adaptive_video": {"hls": "application/vnd.apple.mpegurl"},
 }
-_DEFAULT_FORMAT = {"video": "mp4", "image": "webp", "audio": "mp3"}
-_EXTENSIONS = {"jpeg": "jpg"}
+_DEFAULT_FORMAT = {"video": "mp4", "image": "webp", "audio": "mp3", "adaptive_video": "hls"}
+_EXTENSIONS = {"jpeg": "jpg", "hls": "m3u8"}
+# The keys an adaptive_video preset may set (Ittybit's staging docs: format, quality, width, height, fit).
+_ADAPTIVE_KEYS = frozenset({"format", "quality", "width", "height", "max_long", "max_short", "fit", "start", "end"})
 
 _NAME = re.compile(r"[a-z0-9_-]{1,32}")
 # The source's probe shares the renditions' Idempotency-Key scheme under this name.
@@ -82,6 +88,8 @@ DEFAULT_PRESETS: dict[str, tuple[Preset, ...]] = {
         Preset("web", "video", {"format": "mp4", "max_long": 1920, "max_short": 1080, "quality": "high"}),
         Preset("mobile", "video", {"format": "mp4", "max_long": 854, "max_short": 480, "quality": "medium"}),
         Preset("thumbnail", "image", {"format": "webp", "max_long": 640, "start": 2}),
+        # An HLS ladder (Ittybit adaptive_video): rungs up to the source's size, copied whole into R2.
+        Preset("hls", "adaptive_video", {"format": "hls", "max_long": 1920, "max_short": 1080, "quality": "medium"}),
     ),
     "image": (
         Preset("large", "image", {"format": "webp", "max_long": 2048}),
@@ -104,6 +112,10 @@ def _check_positive_int(where: str, key: str, value: object) -> None:
 def _check_options(where: str, kind: str, options: object) -> dict[str, Any]:
     if not isinstance(options, dict):
         raise ValueError(f"{where}: 'options' must be an object")
+    if kind == "adaptive_video":
+        unknown = sorted(set(options) - _ADAPTIVE_KEYS)
+        if unknown:
+            raise ValueError(f"{where}: unknown option {unknown[0]!r} for an adaptive_video job")
     for key, value in options.items():
         if key == "format":
             if value not in _FORMATS[kind]:
@@ -196,5 +208,13 @@ def presets_from_var(value: str | None) -> dict[str, tuple[Preset, ...]]:
 
 
 def rendition_key(media_id: str, preset: Preset) -> str:
-    """The R2 key a rendition is stored under: renditions/<media id>/<name>.<ext>."""
+    """The R2 key a rendition is stored under: renditions/<media id>/<name>.<ext>; an HLS ladder's
+    master playlist, renditions/<media id>/<name>/master.m3u8, with the whole ladder beside it."""
+    if preset.kind == "adaptive_video":
+        return ladder_prefix(media_id, preset.name) + MASTER_NAME
     return _rendition_key(media_id, preset.name, preset.output_extension())
+
+
+def ladder_prefix(media_id: str, name: str) -> str:
+    """The folder of an HLS rendition's ladder: renditions/<media id>/<name>/."""
+    return _rendition_key(media_id, name) + "/"

@@ -22,6 +22,8 @@ from common.keys import original_key
 from common.media_records import FINAL, SELECT_MEDIA, SELECT_RENDITIONS
 from common.messages import IgnoredNotification, JobMessage, ObjectCreated, StoreMessage, parse_message
 from processor.direct_upload import ensure_original, record_direct_upload
+from processor.hls_copy import copy_chunk
+from processor.hls_plan import CopyMessage, parse_copy_message
 from processor.ittybit_client import OutputRefused
 from processor.job_status import refresh_media
 from processor.probe import ensure_probe
@@ -115,6 +117,12 @@ async def _consume(ctx: Context, message: object, attempts: int) -> Decision:
                 return Decision.ack(await store_rendition(ctx, message))
             except OutputRefused as refused:
                 return Decision.ack(await refuse_output(ctx, message, refused.reason))
+        case CopyMessage():
+            try:
+                return Decision.ack(await copy_chunk(ctx, message))
+            except OutputRefused as refused:
+                return Decision.ack(await refuse_output(ctx, StoreMessage(
+                    message.media_id, message.rendition, message.job_id, message.base_url), refused.reason))
         case JobMessage(media_id=media_id):
             return await process_media(ctx, media_id, attempts)
         case ObjectCreated(bucket=bucket) if bucket != ctx.settings.bucket:
@@ -134,7 +142,7 @@ async def _consume(ctx: Context, message: object, attempts: int) -> Decision:
 async def handle_message(ctx: Context, body: object, attempts: int, queue_name: str) -> Decision:
     """The decision for one message; an unexpected error retries that message alone, with backoff."""
     try:
-        message = parse_message(body, ctx.settings.uploads_prefix)
+        message = parse_message(body, ctx.settings.uploads_prefix) or parse_copy_message(body)
         if is_dead_letter_queue(queue_name):
             return Decision.ack(await give_up(ctx, message, attempts))
         if message is None:
@@ -150,7 +158,7 @@ async def handle_message(ctx: Context, body: object, attempts: int, queue_name: 
 def dead_letter_media_id(message: object) -> str | None:
     """The media item a dead message was about, whatever its shape."""
     match message:
-        case JobMessage(media_id=media_id) | StoreMessage(media_id=media_id):
+        case JobMessage(media_id=media_id) | StoreMessage(media_id=media_id) | CopyMessage(media_id=media_id):
             return media_id
         case ObjectCreated(bucket=bucket, key=key, etag=etag):
             return media_id_for_object(bucket, key, etag)

@@ -19,6 +19,7 @@ from common.events import INSERT_RETRY_EVENT, event_statement
 from common.keys import rendition_key
 from common.media_records import FINAL
 from common.messages import StoreMessage, store_message
+from processor.hls_copy import plan_ladder
 from processor.job_status import JobOutcome, refresh_media
 from processor.presets import Preset
 from processor.settings import Context
@@ -109,6 +110,9 @@ async def store_rendition(ctx: Context, message: StoreMessage) -> str:
         return "already_final"
     if row["job_id"] and row["job_id"] != message.job_id:
         return "other_job"
+    if row["kind"] == "adaptive_video":
+        # A ladder of many files: planned here, copied by hls.copy messages (processor.hls_copy).
+        return await plan_ladder(ctx, message, row)
     content_type = _content_type(row)
     # renditions/<media>/<name>.<ext>, fixed when the row was inserted (older rows may lack it).
     key = row["output_key"] or rendition_key(message.media_id, row["name"])

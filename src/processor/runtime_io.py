@@ -126,10 +126,43 @@ class R2Storage:
             return response, url
         raise OutputRefused(f"the output on {host_label(url)} redirected more than {MAX_REDIRECTS} times")
 
+    async def fetch_small(self, url: str, limit: int) -> bytes:
+        """A small output (an HLS playlist) read whole, at most `limit` bytes, under the same
+        URL policy as any output; OutputFetchError (retried) when it does not come."""
+        response, url = await self._fetch(url)
+        try:
+            return await read_limited(response, url, limit)
+        except TransportError as error:
+            raise OutputRefused(f"the output on {host_label(url)} is over {limit} bytes") if "over" in str(error) \
+                else OutputFetchError(f"could not read the output on {host_label(url)}") from None
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> int:
+        """Store a small object we hold (an HLS playlist); returns its size."""
+        # A Blob: the SDK would walk a typed array element by element (README, Decisions).
+        await self.bucket.put(key, js.Blob.new(js.Array.of(to_js(bytes(data)))), _put_options(content_type))
+        return len(data)
+
     async def delete(self, keys: list[str]) -> None:
-        """Delete objects (absent ones are fine)."""
-        if keys:
-            await self.bucket.delete(list(keys))
+        """Delete objects (absent ones are fine), 1,000 per call as R2 allows."""
+        keys = list(keys)
+        for start in range(0, len(keys), 1000):
+            await self.bucket.delete(keys[start:start + 1000])
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix` (an HLS ladder); returns how many."""
+        deleted, cursor = 0, None
+        while True:
+            options = {"prefix": prefix, "limit": 1000}
+            if cursor:
+                options["cursor"] = cursor
+            listing = await self.bucket.list(options)
+            keys = [obj.key for obj in listing.objects]
+            if keys:
+                await self.bucket.delete(keys)
+                deleted += len(keys)
+            if not listing.truncated:
+                return deleted
+            cursor = listing.cursor
 
     async def _put_stream(self, key: str, stream, length: int, content_type: str):
         return await put_known_length(self.bucket, key, stream, length, _put_options(content_type))

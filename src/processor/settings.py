@@ -16,6 +16,7 @@ from typing import Any
 
 from common.settings import ConfigError, count, flag, seconds, text, timeout
 from common.url_signing import signed_file_url
+from processor.hls_plan import DEFAULT_SEGMENTS_PER_MESSAGE, MAX_SEGMENTS_PER_MESSAGE
 from processor.ittybit_client import (
     DEFAULT_BASE_URL,
     DEFAULT_OUTPUT_HOSTS,
@@ -68,6 +69,8 @@ class Settings:
     # which may scale a small source up: only for measuring the probe's cost, or an account
     # without the probe task.
     probe_sources: bool = True
+    # Files of an HLS ladder copied per hls.copy message (processor.hls_plan: the subrequest budget).
+    hls_segments_per_message: int = DEFAULT_SEGMENTS_PER_MESSAGE
 
     @property
     def output_policy(self) -> OutputPolicy:
@@ -125,7 +128,15 @@ def settings_from_env(env: object) -> Settings:
         output_timeout_seconds=timeout(env, "ITTYBIT_OUTPUT_TIMEOUT_SECONDS", 600),
         reconcile_max_polls=count(env, "RECONCILE_MAX_POLLS", 288),
         probe_sources=flag(env, "PROBE_SOURCES", True),
+        hls_segments_per_message=_segments_per_message(env),
     )
+
+
+def _segments_per_message(env: object) -> int:
+    value = count(env, "HLS_SEGMENTS_PER_MESSAGE", DEFAULT_SEGMENTS_PER_MESSAGE)
+    if value > MAX_SEGMENTS_PER_MESSAGE:
+        raise ConfigError(f"HLS_SEGMENTS_PER_MESSAGE must be at most {MAX_SEGMENTS_PER_MESSAGE}, not {value}")
+    return value
 
 
 def input_expiry(now_seconds: float, ttl: int) -> int:

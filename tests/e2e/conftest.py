@@ -22,6 +22,7 @@ TEST_MAX_FILE_SIZE = 210 * MiB
 # (tests/e2e/test_webhooks.py) see an endpoint down for a while come back within a minute or two.
 TEST_WEBHOOK_RETRY_SCHEDULE = "1,1,2,2,3,3,5,5,8,8,10,10,10,10,10,10"
 TEST_WEBHOOK_TIMEOUT_SECONDS = 2
+TEST_HLS_SEGMENTS_PER_MESSAGE = 10
 
 
 # The session-wide stack itself, `pipeline`, is in tests/conftest.py so that the browser tests

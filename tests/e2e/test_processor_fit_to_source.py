@@ -145,6 +145,16 @@ def test_no_rendition_exceeds_its_source_or_its_bounds(api, finished, tmp_path):
         presets = _presets(source.kind)
         for rendition in item["renditions"]:
             preset = presets[rendition["name"]]
+            if rendition["kind"] == "adaptive_video":
+                # An HLS ladder: every rung within the source and the preset's bounds.
+                for rung in rendition["ladder"]["rungs"]:
+                    where = f"{source.name}/{rendition['name']}/{rung['name']}: {rung['width']}x{rung['height']}"
+                    assert rung["width"] <= source.width and rung["height"] <= source.height, where
+                    assert max(rung["width"], rung["height"]) <= preset.options.get("max_long", 1 << 30), where
+                    assert min(rung["width"], rung["height"]) <= preset.options.get("max_short", 1 << 30), where
+                    if source.height > source.width:
+                        assert rung["height"] > rung["width"], f"portrait stays portrait: {where}"
+                continue
             response = api.get(rendition["url"])
             assert response.status_code == 200, (source.name, rendition["name"])
             stream = next(s for s in probe(response.content, tmp_path, f"{source.name}-{rendition['name']}")["streams"]

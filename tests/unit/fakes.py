@@ -99,6 +99,10 @@ class FakeQueue:
         self.sent.append(body)
         self.delays.append(delaySeconds)
 
+    async def sendBatch(self, messages):
+        assert len(messages) <= 100, "Queues take at most 100 messages per sendBatch"
+        self.sent.extend(message["body"] for message in messages)
+
 
 class FakeStorage:
     """R2 as a dict of key -> (bytes, content type); outputs fetched from `outputs` (url -> bytes)."""
@@ -155,6 +159,22 @@ class FakeStorage:
     async def delete(self, keys):
         for key in keys:
             self.objects.pop(key, None)
+
+    async def fetch_small(self, url, limit):
+        if self.fail_fetch is not None:
+            raise self.fail_fetch
+        data = self.outputs[url]
+        assert len(data) <= limit
+        return data
+
+    async def put_bytes(self, key, data, content_type):
+        self.objects[key] = (bytes(data), content_type)
+        return len(data)
+
+    async def delete_prefix(self, prefix):
+        keys = [key for key in self.objects if key.startswith(prefix)]
+        await self.delete(keys)
+        return len(keys)
 
 
 # What the fake probe finds by default: a landscape 1280x720 H.264 video of 2 s.

@@ -172,6 +172,16 @@ def test_the_rendition_sweep_deletes_old_renditions_of_media_that_are_gone_and_n
     assert crons.RENDITIONS_RESUME_KEY not in env.METADATA.data
 
 
+def test_the_rendition_sweep_covers_an_hls_ladder_of_media_that_are_gone():
+    old = NOW_MS - 2 * HOUR_MS
+    ladder = [f"renditions/{GONE}/hls/master.m3u8", f"renditions/{GONE}/hls/360p/stream.m3u8"] + [
+        f"renditions/{GONE}/hls/360p/segment-{n}.ts" for n in range(30)]
+    kept = [f"renditions/{OWNED}/hls/master.m3u8", f"renditions/{OWNED}/hls/720p/segment-0.ts"]
+    env = _env(dict.fromkeys(ladder + kept, old), recorded=[], ids=[OWNED])
+    result = asyncio.run(sweep_orphan_renditions(env, NOW_MS))
+    assert result["deleted"] == len(ladder) and sorted(env.MEDIA.objects) == sorted(kept)
+
+
 def test_the_rendition_sweep_pages_and_resumes_with_its_own_cursor(monkeypatch):
     monkeypatch.setattr(crons, "PAGE_SIZE", 250)  # 125 media ids a page: two statements of ids
     monkeypatch.setattr(crons, "PAGES_PER_RUN", 1)

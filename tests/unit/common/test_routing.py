@@ -155,8 +155,10 @@ def test_the_processor_routes_answer_404_and_405_as_the_api_does(method, path, s
 def test_only_health_openapi_and_the_webhook_are_public_and_only_files_take_signed_urls():
     # The tus routes prove themselves: creation by the API key or a one-time token (checked by
     # its handler), the upload URL by its 128 random bits; the dashboard's session route checks
-    # the key (sign-in) or its cookie (api.sessions).
+    # the key (sign-in) or its cookie (api.sessions); HLS playback proves itself by the token in
+    # its path (api.hls_routes).
     assert {r.pattern for r in API_ROUTES if r.public} == {"/healthz", "/openapi.json", "/api/uploads",
-                                                          "/api/uploads/{upload_id}", "/api/session"}
+                                                          "/api/uploads/{upload_id}", "/api/session",
+                                                          "/hls/{token}/{id}/{path:path}"}
     assert {r.pattern for r in PROCESSOR_ROUTES if r.public} == {"/healthz", "/webhooks/ittybit"}
     assert {r.pattern for r in API_ROUTES if r.signed} == {"/files/{key:path}", "/images/{key:path}"}

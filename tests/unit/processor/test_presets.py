@@ -6,11 +6,28 @@ from processor.presets import DEFAULT_PRESETS, Preset, presets_from_var, renditi
 
 
 def test_default_video_presets():
-    web, mobile, thumbnail = DEFAULT_PRESETS["video"]
+    web, mobile, thumbnail, hls = DEFAULT_PRESETS["video"]
     # Bounds, not targets (issue 17): the long and short side whatever the orientation.
     assert web == Preset("web", "video", {"format": "mp4", "max_long": 1920, "max_short": 1080, "quality": "high"})
     assert mobile == Preset("mobile", "video", {"format": "mp4", "max_long": 854, "max_short": 480, "quality": "medium"})
     assert thumbnail == Preset("thumbnail", "image", {"format": "webp", "max_long": 640, "start": 2})
+    assert hls == Preset("hls", "adaptive_video", {"format": "hls", "max_long": 1920, "max_short": 1080, "quality": "medium"})
+    assert (hls.output_extension(), hls.output_content_type()) == ("m3u8", "application/vnd.apple.mpegurl")
+    assert rendition_key("m1", hls) == "renditions/m1/hls/master.m3u8"
+
+
+def test_hls_preset_is_configurable_like_the_others():
+    presets = presets_from_var(json.dumps({"video": [
+        {"name": "web", "kind": "video", "options": {"format": "mp4"}},
+        {"name": "stream", "kind": "adaptive_video", "options": {"format": "hls", "max_short": 720, "quality": "low"}},
+    ]}))
+    assert [p.name for p in presets["video"]] == ["web", "stream"]
+    assert rendition_key("m1", presets["video"][1]) == "renditions/m1/stream/master.m3u8"
+    for bad in ({"format": "mp4"}, {"format": "hls", "codec": "h264"}, {"format": "hls", "quality": "best"}):
+        with pytest.raises(ValueError):
+            presets_from_var(json.dumps({"video": [{"name": "s", "kind": "adaptive_video", "options": bad}]}))
+    with pytest.raises(ValueError):  # an image has no ladder
+        presets_from_var(json.dumps({"image": [{"name": "s", "kind": "adaptive_video", "options": {"format": "hls"}}]}))
 
 
 def test_default_image_and_audio_presets():
@@ -37,7 +54,7 @@ def test_extensions_and_content_types():
 
 
 def test_presets_are_hashable():
-    assert len(set(DEFAULT_PRESETS["video"])) == 3
+    assert len(set(DEFAULT_PRESETS["video"])) == 4
 
 
 def test_rendition_key():

@@ -64,6 +64,8 @@ async def test_the_probe_comes_first_and_sizes_never_exceed_the_source():
         "web": {"format": "mp4", "quality": "high", "width": 1280, "height": 720, "fit": "fill"},
         "mobile": {"format": "mp4", "quality": "medium", "width": 854, "height": 480, "fit": "fill"},
         "thumbnail": {"format": "webp", "start": 2, "width": 640, "height": 360, "fit": "fill"},
+        # The HLS ladder's top rung is bounded by the source too (never above 1280x720).
+        "hls": {"format": "hls", "quality": "medium", "width": 1280, "height": 720, "fit": "fill"},
     }
     # The row holds the very options the job was made with.
     assert {r["name"]: json.loads(r["options"]) for r in rows(ctx)} == job_options(ctx)
@@ -81,7 +83,7 @@ async def test_a_portrait_source_gets_portrait_renditions():
     ctx.itty.probe_file = {**PROBE_FILE, "width": 1080, "height": 1920, "rotation": 90}
     insert_media(ctx, MEDIA)
     await process(ctx)
-    assert sizes(ctx) == {"web": (1080, 1920), "mobile": (480, 854), "thumbnail": (360, 640)}
+    assert sizes(ctx) == {"web": (1080, 1920), "mobile": (480, 854), "thumbnail": (360, 640), "hls": (1080, 1920)}
 
 
 async def test_a_small_image_keeps_its_own_size():
@@ -103,7 +105,7 @@ async def test_a_redelivered_message_replays_the_same_bodies_even_after_the_pres
     first = job_options(ctx)
     assert await process(ctx) == await process(ctx)
     assert len(requests(ctx, "/tasks")) == 1  # the stored probe is used, not asked again
-    assert len(ctx.itty.jobs) == 3
+    assert len(ctx.itty.jobs) == 4  # web, mobile, thumbnail, hls
     # A lost job (Ittybit forgot it) is made again: with the row's options, not the new presets'.
     ctx.db.conn.execute("UPDATE renditions SET job_id = NULL, status = 'pending' WHERE name = 'mobile'")
     ctx.db.conn.execute("UPDATE media SET status = 'pending'")
@@ -145,7 +147,7 @@ async def test_a_probe_still_running_is_asked_for_again_by_id():
     assert (await process(ctx, attempts=3)).action == "ack"
     assert [(r.method, r.url.rsplit("/", 1)[-1]) for r in requests(ctx, "/tasks")] == [
         ("POST", "tasks"), ("GET", "task_1"), ("GET", "task_1")]
-    assert len(ctx.itty.jobs) == 3
+    assert len(ctx.itty.jobs) == 4  # web, mobile, thumbnail, hls
 
 
 async def test_transient_probe_errors_retry_with_backoff_and_retry_after():
@@ -161,7 +163,7 @@ async def test_transient_probe_errors_retry_with_backoff_and_retry_after():
     second = await process(ctx, attempts=1)
     assert second.action == "retry" and second.delay >= 40
     assert rows(ctx) == []
-    assert (await process(ctx, attempts=2)).action == "ack" and len(ctx.itty.jobs) == 3
+    assert (await process(ctx, attempts=2)).action == "ack" and len(ctx.itty.jobs) == 4  # web, mobile, thumbnail, hls
 
 
 async def test_an_account_problem_retries_and_another_refusal_fails_the_media():

@@ -20,14 +20,16 @@ async def test_one_job_per_preset_with_deterministic_keys_and_signed_input():
     ctx = make_context()
     insert_media(ctx, MEDIA)
     result = await submit(ctx, MEDIA)
-    assert result.submitted == 3 and not result.retry
+    assert result.submitted == 4 and not result.retry
     rows = renditions(ctx)
-    assert set(rows) == {"web", "mobile", "thumbnail"}
+    assert set(rows) == {"web", "mobile", "thumbnail", "hls"}
     assert all(r["status"] == "processing" and r["job_id"] for r in rows.values())
     assert rows["web"]["output_key"] == f"renditions/{MEDIA}/web.mp4"
+    assert rows["hls"]["output_key"] == f"renditions/{MEDIA}/hls/master.m3u8"
+    assert rows["hls"]["kind"] == "adaptive_video"
     requests = ctx.itty.transport.requests
     assert sorted(r.headers["idempotency-key"] for r in requests) == sorted(
-        idempotency_key(MEDIA, n, int(NOW * 1000)) for n in ("web", "mobile", "thumbnail"))
+        idempotency_key(MEDIA, n, int(NOW * 1000)) for n in ("web", "mobile", "thumbnail", "hls"))
     body = requests[0].json()
     assert body["metadata"] == {"media_id": MEDIA, "rendition": "web"}
     assert body["webhook_url"] == "https://proc.test/webhooks/ittybit"
@@ -40,8 +42,8 @@ async def test_a_redelivered_message_creates_no_second_job():
     insert_media(ctx, MEDIA)
     await submit(ctx, MEDIA)
     await submit(ctx, MEDIA)
-    assert len(ctx.itty.jobs) == 3
-    assert len(ctx.itty.transport.requests) == 3  # renditions with a job id are not submitted again
+    assert len(ctx.itty.jobs) == 4  # web, mobile, thumbnail, hls
+    assert len(ctx.itty.transport.requests) == 4  # renditions with a job id are not submitted again
 
 
 async def test_rate_limited_rendition_is_retried_with_retry_after_then_submitted_once():
@@ -57,7 +59,7 @@ async def test_rate_limited_rendition_is_retried_with_retry_after_then_submitted
     assert pending["attempts"] == 1 and "slow down" in pending["error"]
     decision = await handle_message(ctx, {"type": "media.process", "media_id": MEDIA, "r2_key": "x"}, 2, "media-pipeline-jobs")
     assert decision.action == "ack"
-    assert len(ctx.itty.jobs) == 3
+    assert len(ctx.itty.jobs) == 4  # web, mobile, thumbnail, hls
     assert all(r["job_id"] for r in renditions(ctx).values())
 
 
