@@ -36,7 +36,9 @@ def screenshot(page, name: str) -> None:
 @pytest.fixture(scope="module")
 def media_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dashboard-media")
-    video = make_video(folder / "clip.mp4", seconds=4, size="640x360")
+    # 720p and 12 s: an HLS ladder of two rungs (360p, 720p) with three segments each, so the
+    # player can be seen to move between rungs.
+    video = make_video(folder / "clip.mp4", seconds=12, size="1280x720")
     image = make_image(folder / "still.png")
     return video, image
 
@@ -113,10 +115,22 @@ def test_the_media_page_plays_the_video_shows_the_timeline_copies_a_link_and_del
     assert steps[0] == "media.uploaded" and "job.submitted" in steps and steps[-1] == "media.ready"
     assert page.locator("#timeline .gap").count() == len(steps) - 1  # the time between each two steps
 
+    assert api.get(f"/api/media/{media_id}").json()["playback"]["hls"]
+    hls_requests: list[str] = []
+    page.on("request", lambda request: "/hls/" in request.url and hls_requests.append(request.url))
+    page.reload()  # the listener sees the player's requests from the start
     page.wait_for_function("document.querySelector('#player') && document.querySelector('#player').readyState >= 2")
     page.evaluate("const v = document.querySelector('#player'); v.muted = true; v.play()")
     page.wait_for_function("document.querySelector('#player').currentTime > 0.5")
     screenshot(page, "media-page")
+    # hls.js plays the ladder (the master, then variant playlists and their segments), and its
+    # bandwidth estimate takes it to a second rung: a request under each rung's folder.
+    assert any(url.split("?")[0].endswith("/master.m3u8") for url in hls_requests), hls_requests
+    rungs = lambda: {url.split("/")[-2] for url in hls_requests if url.split("?")[0].endswith(".ts")}  # noqa: E731
+    deadline = time.monotonic() + 30
+    while len(rungs()) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert len(rungs()) >= 2, hls_requests
 
     page.locator("tr[data-rendition=web]").get_by_role("button", name="Copy the signed link of web").click()
     link = page.evaluate("navigator.clipboard.readText()")
