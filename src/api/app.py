@@ -61,8 +61,9 @@ _UPLOAD = Spec(
 _GET_MEDIA = Spec(
     "media",
     (Reply(200, "The record; completed renditions carry url and signed_url.", "Media", headers="x_cache"),),
-    (Fault(404, ("not_found",), "No media with this id."),),
-    parameters=("id",),
+    (Fault(404, ("not_found",), "No media with this id."),
+     Fault(400, ("invalid_expires_in",), "expires_in is not whole seconds from 1 to 604800.")),
+    parameters=("id", "expires_in"),
 )
 _DELETE_MEDIA = Spec(
     "media",

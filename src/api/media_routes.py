@@ -65,9 +65,23 @@ __all__ = [
 ]
 
 
+MAX_LINK_SECONDS = 7 * 24 * 3600
+
+
+def link_lifetime(raw: str | None) -> int | None:
+    """`expires_in`: how long the answer's signed file links stay valid, 1 s to 7 days (None: the
+    SIGNED_URL_TTL default); 400 invalid_expires_in otherwise."""
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[1-9][0-9]{0,6}", raw) or int(raw) > MAX_LINK_SECONDS:
+        raise HttpError(400, "invalid_expires_in", f"expires_in must be whole seconds from 1 to {MAX_LINK_SECONDS}.")
+    return int(raw)
+
+
 async def get_media(request, env, params):
     """GET /api/media/{id}: the record with its file URLs, X-Cache saying where it came from."""
-    record, cache = await media_record(env, params["id"])
+    lifetime = link_lifetime(query_params(request).get("expires_in"))
+    record, cache = await media_record(env, params["id"], lifetime)
     return json_response(record, 200, {"x-cache": cache})
 
 
@@ -120,7 +134,7 @@ def _not_found(media_id: str) -> HttpError:
     return HttpError(404, "not_found", f"No media with id {media_id!r}.")
 
 
-async def media_record(env, media_id: str) -> tuple[dict, str]:
+async def media_record(env, media_id: str, link_seconds: int | None = None) -> tuple[dict, str]:
     """The media JSON and where it came from ("hit" or "miss")."""
     if not is_media_id(media_id):
         raise _not_found(media_id)
@@ -135,7 +149,7 @@ async def media_record(env, media_id: str) -> tuple[dict, str]:
                 # The processor caches the record without its ladder facts: add them once, cache again.
                 _add_ladders(record, await d1.all_rows(env.DB, SELECT_HLS_LADDERS, media_id))
                 await cache_read_record(env.METADATA, env.DB, media_id, record)
-            return with_urls(env, record), "hit"
+            return with_urls(env, record, link_seconds), "hit"
     row = await d1.first_row(env.DB, SELECT_MEDIA, media_id)
     if row is None:
         raise _not_found(media_id)
@@ -144,7 +158,7 @@ async def media_record(env, media_id: str) -> tuple[dict, str]:
     if _needs_ladders(record["renditions"]):
         _add_ladders(record, await d1.all_rows(env.DB, SELECT_HLS_LADDERS, media_id))
     await cache_read_record(env.METADATA, env.DB, media_id, record)
-    return with_urls(env, record), "miss"
+    return with_urls(env, record, link_seconds), "miss"
 
 
 def _needs_ladders(renditions: list) -> bool:
@@ -170,11 +184,12 @@ def _add_ladders(record: dict, ladders: list[dict]) -> None:
                                "total_size": rendition.get("size"), "duration": row["duration"]}
 
 
-def with_urls(env, record: dict) -> dict:
-    """Add file URLs at answer time (signed ones expire, so they are never cached)."""
+def with_urls(env, record: dict, link_seconds: int | None = None) -> dict:
+    """Add file URLs at answer time (signed ones expire, so they are never cached), signed for
+    `link_seconds` (default SIGNED_URL_TTL)."""
     settings = settings_from_env(env)
     base, secret = settings.public_api_url, settings.url_signing_secret
-    expires = int(time.time()) + settings.signed_url_ttl
+    expires = int(time.time()) + (link_seconds or settings.signed_url_ttl)
 
     def links(key):
         path = file_path(key)

@@ -526,6 +526,14 @@ _PARAMETERS: dict = {
                        " (`%`, `_` and `\\` count twice: D1 refuses LIKE patterns over 50 bytes).",
         "schema": {"type": "string", "maxLength": 48},
     },
+    "expires_in": {
+        "name": "expires_in",
+        "in": "query",
+        "required": False,
+        "description": "How long the answer's signed_url links stay valid, in seconds (1 to 604800, 7 days;"
+                       " default SIGNED_URL_TTL). A link is a capability: ask for no more than you need.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 604800},
+    },
     "days": {
         "name": "days",
         "in": "query",

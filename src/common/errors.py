@@ -79,6 +79,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid_limit": "limit is not an integer in range",
     "invalid_cursor": "cursor is not one this API gave out",
     "invalid_kind": "kind is not image, video or audio",
+    "invalid_expires_in": "expires_in is not whole seconds from 1 to 604800 (7 days)",
     "invalid_query": "q (text the name contains) is over 48 bytes of UTF-8 (D1's LIKE limit)",
     "invalid_days": "days is not an integer from 1 to 90",
     # events and webhook endpoints

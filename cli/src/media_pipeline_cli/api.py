@@ -110,8 +110,10 @@ class Api:
             params = {**params, "cursor": cursor}
 
     # -- the API ---------------------------------------------------------------------------------
-    def media(self, media_id: str) -> dict:
-        return self.json("GET", f"/api/media/{media_id}")
+    def media(self, media_id: str, expires_in: int | None = None) -> dict:
+        """The record; `expires_in`: how long its signed links must stay valid (the API's default if None)."""
+        params = {"expires_in": str(expires_in)} if expires_in else None
+        return self.json("GET", f"/api/media/{media_id}", params=params)
 
     def delete_media(self, media_id: str) -> dict:
         return self.json("DELETE", f"/api/media/{media_id}")

@@ -614,8 +614,8 @@ def url(
     rendition: Annotated[Optional[str], typer.Option("--rendition", "-r", help="A rendition's name (web, mobile, ...); "
                                                      "default: the original.")] = None,
     expires: Annotated[Optional[str], typer.Option(
-        help="How long the link must stay valid (15m, 1h, up to 7d). The API signs links for its SIGNED_URL_TTL; "
-             "longer ones need the profile's --signing-secret.")] = None,
+        help="How long the link must stay valid (15m, 1h, up to 7d): the API signs it for that long "
+             "(GET /api/media/{id}?expires_in=); default the API's SIGNED_URL_TTL.")] = None,
     hls: Annotated[bool, typer.Option("--hls", help="The HLS playback URL (playback.hls) instead.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="{url, expires_at} as JSON.")] = False,
 ) -> None:
@@ -628,8 +628,9 @@ def url(
         raise typer.BadParameter("--expires must be between 1 s and 7 days")
     api_conn = connect()
     with api_conn as api:
-        record = api.media(media_id)
         secret = api.profile.signing_secret
+        # The API signs links for as long as asked (expires_in), unless the profile signs them itself.
+        record = api.media(media_id, None if secret or hls else wanted)
     if hls:
         link = (record.get("playback") or {}).get("hls")
         if not link:
@@ -648,8 +649,8 @@ def url(
             if wanted is not None:
                 left = (url_expiry(signed) or 0) - int(time.time())
                 if left < wanted:
-                    raise fail(f"the API signs links for {left} s (its SIGNED_URL_TTL), shorter than --expires {expires}: "
-                               "ask for less, or log in with --signing-secret to sign longer links", EXIT_FAILED)
+                    raise fail(f"the API signed the link for {left} s, shorter than --expires {expires} (an API"
+                               " without expires_in?): ask for less, or log in with --signing-secret", EXIT_FAILED)
     expiry = url_expiry(link)
     if as_json:
         emit_json({"id": media_id, "rendition": rendition, "hls": hls, "url": link,

@@ -14,6 +14,7 @@ from api.media_routes import (
     ListQuery,
     decode_cursor,
     encode_cursor,
+    link_lifetime,
     media_record,
     parse_list_query,
     remove_media,
@@ -57,6 +58,24 @@ def test_a_miss_is_cached_and_then_served_as_a_hit():
     assert how == "miss" and json.loads(kv.data[media_cache_key(MEDIA_ID)])["id"] == MEDIA_ID
     second, how = asyncio.run(media_record(env, MEDIA_ID))
     assert how == "hit" and second["id"] == first["id"]
+
+
+def test_expires_in_sets_how_long_the_signed_links_stay_valid_and_bad_values_are_400():
+    import re
+    import time
+
+    env = _env(FakeKV())
+    env.URL_SIGNING_SECRET = "s3cret"
+    default, _ = asyncio.run(media_record(env, MEDIA_ID))
+    longer, _ = asyncio.run(media_record(env, MEDIA_ID, link_lifetime("172800")))
+    expiry = lambda record: int(re.search(r"expires=(\d+)", record["signed_url"])[1])  # noqa: E731
+    assert abs(expiry(default) - (time.time() + 900)) < 30  # SIGNED_URL_TTL's default
+    assert abs(expiry(longer) - (time.time() + 172800)) < 30
+    assert link_lifetime(None) is None and link_lifetime("604800") == 604800
+    for bad in ("0", "-5", "604801", "1e3", "", " 60", "99999999"):
+        with pytest.raises(HttpError) as caught:
+            link_lifetime(bad)
+        assert (caught.value.status, caught.value.code) == (400, "invalid_expires_in")
 
 
 def test_an_unreadable_cache_entry_is_a_miss():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import re
 from dataclasses import dataclass, field
 
@@ -47,6 +48,7 @@ class FakeApi:
     fail_patch_after: int | None = None                # bytes: a PATCH past this drops the connection once
     status_sequence: dict = field(default_factory=dict)  # media id -> statuses GET returns in turn
     page_size: int = 2
+    honours_expires_in: bool = True                    # False: an older API that ignores ?expires_in=
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -91,6 +93,10 @@ class FakeApi:
                 return httpx.Response(200, json={"deleted": m[1], "objects_deleted": 2})
             if self.status_sequence.get(m[1]):
                 record["status"] = self.status_sequence[m[1]].pop(0)
+            lifetime = request.url.params.get("expires_in")
+            if lifetime and self.honours_expires_in:  # signed for that long, as the API does
+                until = int(time.time()) + int(lifetime)
+                record = json.loads(re.sub(r"expires=\d+", f"expires={until}", json.dumps(record)))
             return httpx.Response(200, json=record)
         if path == "/api/webhooks" and method == "POST":
             body = json.loads(request.content)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from media_pipeline_cli import app as app_module
@@ -121,12 +122,21 @@ def test_url_prints_the_signed_link_of_the_original_or_a_rendition(cli, fake):
     assert data["expires_at"].startswith("2286-")
 
 
-def test_url_expires_longer_than_the_api_gives_fails_without_a_signing_secret(cli, fake):
+def test_url_expires_asks_the_api_for_a_link_that_long(cli, fake):
+    fake.media[ID1] = media_record(ID1)
+    link = cli("url", ID1, "--expires", "2d").stdout.strip()
+    expires = int(re.search(r"expires=(\d+)", link)[1])
+    assert abs(expires - (time.time() + 2 * 86400)) < 60
+    assert fake.requests[-1].url.params["expires_in"] == str(2 * 86400)
+
+
+def test_url_expires_longer_than_an_older_api_gives_fails_without_a_signing_secret(cli, fake):
+    fake.honours_expires_in = False
     soon = int(time.time()) + 900
     fake.media[ID1] = media_record(ID1, signed_url=f"{BASE}/files/originals/{ID1}?expires={soon}&signature=s")
     result = cli("url", ID1, "--expires", "1h")
     assert result.exit_code == app_module.EXIT_FAILED
-    assert "SIGNED_URL_TTL" in result.stderr
+    assert "signed the link for" in result.stderr
     assert cli("url", ID1, "--expires", "10m").exit_code == 0
 
 
