@@ -22,7 +22,7 @@ from api.settings import settings_from_env
 from common.errors import HttpError
 from common.hls import PlaylistError, is_playlist, ladder_path
 from common.keys import renditions_prefix
-from common.playback_tokens import TokenCheck, check_token, playback_url
+from common.playback_tokens import HLS_RENDITION, TokenCheck, check_token
 
 __all__ = [
     "CORS_HEADERS",
@@ -30,13 +30,10 @@ __all__ = [
     "PLAYLIST_CACHE",
     "SEGMENT_CACHE",
     "ladder_key",
-    "playback_links",
     "preflight_headers",
     "serve_hls",
 ]
 
-# The rendition whose ladder `playback.hls` plays (the default preset's name).
-HLS_RENDITION = "hls"
 SEGMENT_CACHE = "public, max-age=31536000, immutable"
 PLAYLIST_CACHE = "public, max-age=30"
 CORS_HEADERS = {
@@ -57,13 +54,6 @@ def ladder_key(media_id: str, path: str) -> str | None:
         return f"{renditions_prefix(media_id)}{HLS_RENDITION}/{ladder_path(path)}"
     except PlaylistError:
         return None
-
-
-def playback_links(settings, media_id: str, now: int) -> dict:
-    """`playback` of GET /api/media/{id}: the signed master playlist URL and its expiry."""
-    expires = now + settings.hls_playback_ttl
-    return {"hls": playback_url(settings.public_api_url, settings.url_signing_secret, media_id, expires),
-            "expires_at": expires}
 
 
 async def serve_hls(request, env, params):

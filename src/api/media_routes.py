@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from api.hls_routes import HLS_RENDITION, playback_links
 from api.settings import settings_from_env
 from common import d1
 from common.errors import HttpError
@@ -41,6 +40,7 @@ from common.media_records import (
     split_page,
     stats_json,
 )
+from common.playback_tokens import playback_of
 from common.responses import json_response
 from common.routing import query_params
 from common.url_signing import signed_url
@@ -206,10 +206,7 @@ def with_urls(env, record: dict, link_seconds: int | None = None) -> dict:
             rendition["url"], rendition["signed_url"] = links(rendition["output_key"])
         renditions.append(rendition)
     record["renditions"] = renditions
-    ready = any(r.get("name") == HLS_RENDITION and r.get("kind") == "adaptive_video" and r.get("url")
-                for r in renditions)
-    record["playback"] = (playback_links(settings, record["id"], int(time.time()))
-                          if ready and secret and record.get("id") else {"hls": None, "expires_at": None})
+    record["playback"] = playback_of(record, base, secret, int(time.time()), settings.hls_playback_ttl)
     return record
 
 

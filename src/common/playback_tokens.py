@@ -21,11 +21,13 @@ import re
 from common.secrets import constant_time_equals
 
 __all__ = [
+    "HLS_RENDITION",
     "HLS_ROUTE_PREFIX",
     "MAX_LIFETIME_SECONDS",
     "TokenCheck",
     "check_token",
     "make_token",
+    "playback_of",
     "playback_path",
     "playback_url",
 ]
@@ -82,3 +84,19 @@ def check_token(secret: str, token: str | None, media_id: str, now: int) -> str:
     if not valid or expires < now or expires > now + MAX_LIFETIME_SECONDS:
         return TokenCheck.REFUSED
     return TokenCheck.OK
+
+
+# The rendition whose ladder `playback.hls` plays (the default preset's name).
+HLS_RENDITION = "hls"
+
+
+def playback_of(record: dict, base_url: str, secret: str, now: int, ttl: int) -> dict:
+    """`playback` of a media record (GET /api/media/{id}, and the events of a ready item): the
+    signed master playlist URL valid `ttl` seconds from `now`, and its expiry; both None until the
+    `hls` rendition is completed (or without a signing secret)."""
+    ready = any(r.get("name") == HLS_RENDITION and r.get("kind") == "adaptive_video"
+                and r.get("status") == "completed" and r.get("output_key") for r in record.get("renditions", []))
+    if not (ready and secret and record.get("id")):
+        return {"hls": None, "expires_at": None}
+    expires = now + ttl
+    return {"hls": playback_url(base_url, secret, record["id"], expires), "expires_at": expires}

@@ -33,6 +33,7 @@ from common.media_records import (
     media_json,
     uncache_record,
 )
+from common.playback_tokens import playback_of
 from processor.settings import Context
 from processor.sql import UPDATE_MEDIA_STATUS
 
@@ -295,7 +296,7 @@ async def refresh_media(ctx: Context, media_id: str) -> dict | None:
             now = ctx.now_ms()
             written = {**media, "status": status, "error": error, "updated_at": now}
             record = media_json(written, renditions)
-            events = final_event_statements(written, renditions, record, now)
+            events = final_event_statements(written, renditions, _with_playback(ctx, record, now), now)
             changes = await batch(ctx.db, [(UPDATE_MEDIA_STATUS, status, error, now, media_id), *events])
             if changes[0]:
                 if status in FINAL:
@@ -311,6 +312,16 @@ async def refresh_media(ctx: Context, media_id: str) -> dict | None:
     await cache_read_record(ctx.kv, ctx.db, media_id, record)
     await record_final_events(ctx, media, renditions, record)
     return media
+
+
+def _with_playback(ctx: Context, record: dict, now_ms: int) -> dict:
+    """The record as events carry it: with `playback` (the signed HLS master URL once the ladder is
+    ready, valid HLS_PLAYBACK_TTL from the event's recording, as GET /api/media/{id} shows it).
+    Never cached: KV keeps the record without it, and the API signs afresh on every answer."""
+    settings = ctx.settings
+    playback = playback_of(record, settings.public_api_url, settings.url_signing_secret, now_ms // 1000,
+                           settings.hls_playback_ttl)
+    return {**record, "playback": playback}
 
 
 def final_event_statements(media: Mapping, renditions: Sequence[Mapping], record: dict, now: int) -> list[tuple]:
@@ -337,7 +348,8 @@ async def record_final_events(ctx: Context, media: Mapping, renditions: Sequence
     final, or by the repeat of the message that made that write; their ids make the repeats
     record nothing: one event per change, none lost.
     """
-    statements = final_event_statements(media, renditions, record, ctx.now_ms())
+    now = ctx.now_ms()
+    statements = final_event_statements(media, renditions, _with_playback(ctx, record, now), now)
     if not statements:
         return
     changes = await batch(ctx.db, statements)

@@ -71,6 +71,8 @@ class Settings:
     probe_sources: bool = True
     # Files of an HLS ladder copied per hls.copy message (processor.hls_plan: the subrequest budget).
     hls_segments_per_message: int = DEFAULT_SEGMENTS_PER_MESSAGE
+    # How long the playback.hls URL in a ready item's events plays (the API's HLS_PLAYBACK_TTL).
+    hls_playback_ttl: int = 6 * 3600
 
     @property
     def output_policy(self) -> OutputPolicy:
@@ -129,6 +131,7 @@ def settings_from_env(env: object) -> Settings:
         reconcile_max_polls=count(env, "RECONCILE_MAX_POLLS", 288),
         probe_sources=flag(env, "PROBE_SOURCES", True),
         hls_segments_per_message=_segments_per_message(env),
+        hls_playback_ttl=min(max(60, seconds(env, "HLS_PLAYBACK_TTL", 6 * 3600)), 7 * 24 * 3600),
     )
 
 

@@ -1,6 +1,8 @@
 """The HLS ladder copy: planned from the playlists, split into bounded hls.copy messages,
 idempotent, retried, and consistent when the media item is deleted half-way."""
 
+import pytest
+
 from processor.job_status import JobOutcome
 from processor.renditions import apply_outcome
 from processor.queue_consumer import handle_message
@@ -93,6 +95,24 @@ async def test_the_whole_ladder_is_copied_in_bounded_messages():
     (ladder,) = ctx.db.rows("SELECT * FROM hls_ladders WHERE media_id = ?", MEDIA)
     assert (ladder["segment_count"], ladder["chunks"]) == (14, 5) and ladder["sent_at"]
     assert '"height": 360' in ladder["rungs"] and '"segments": 7' in ladder["rungs"]
+    # The ladder's rendition.ready (and media.ready once every rendition is) carry playback.hls, a
+    # playback URL signed like GET /api/media/{id}'s; the KV record does not.
+    import json
+
+    from common.playback_tokens import TokenCheck, check_token
+
+    (event,) = ctx.db.rows("SELECT data FROM events WHERE media_id = ? AND type = 'rendition.ready'"
+                           " AND json_extract(data, '$.rendition.name') = 'hls'", MEDIA)
+    playback = json.loads(event["data"])["playback"]
+    token = playback["hls"].split("/hls/", 1)[1].split("/")[0]
+    assert playback["hls"].startswith("https://api.test/hls/") and playback["hls"].endswith(f"/{MEDIA}/master.m3u8")
+    assert check_token("sign", token, MEDIA, playback["expires_at"] - 60) == TokenCheck.OK
+    assert playback["expires_at"] - ctx.clock() == pytest.approx(6 * 3600, abs=5)
+    from common.media_records import media_cache_key
+
+    cached = json.loads(ctx.kv.data[media_cache_key(MEDIA)])
+    assert cached["id"] == MEDIA
+    assert "playback" not in cached
 
 
 async def test_repeated_messages_copy_and_count_nothing_twice():
