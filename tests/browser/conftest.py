@@ -16,7 +16,11 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WAIT_MS = 90_000  # generous: two cores shared with the workers, the emulator's ffmpeg and other engineers
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: Playwright's sync API keeps an asyncio loop marked running in
+# this thread while it is started, so every async test after it in the same run (the unit tests,
+# pytest-asyncio) fails with "cannot be called from a running event loop". Stopped after the
+# browser tests' module, the loop is gone before anything else runs.
+@pytest.fixture(scope="module")
 def playwright_instance():
     from playwright.sync_api import sync_playwright
 
@@ -24,7 +28,7 @@ def playwright_instance():
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance):
     assert Path(CHROMIUM).exists(), "chromium is missing: scripts/setup installs it (apt-get install chromium)"
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
