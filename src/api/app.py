@@ -349,10 +349,10 @@ async def handle(request, env):
         return json_response({"error": str(error), "code": "config_error", "worker": WORKER}, 500)
     policy = settings.cors
     asked_method = request.headers.get("access-control-request-method")
-    if asked_method and request_method(request) == "OPTIONS" and urlsplit(request.url).path.startswith(HLS_ROUTE_PREFIX):
-        # Players on any site fetch the ladder (its token is the credential): not CORS_ORIGINS' business.
-        return empty_response(204, hls_routes.preflight_headers())
     if asked_method and request_method(request) == "OPTIONS":
+        if urlsplit(request.url).path.startswith(HLS_ROUTE_PREFIX):
+            # Players on any site fetch the ladder (its token is the credential): not CORS_ORIGINS' business.
+            return empty_response(204, hls_routes.preflight_headers())
         status, headers = preflight(policy, origin, asked_method, request.headers.get("access-control-request-headers"))
         return empty_response(status, headers)
     response = await dispatch(ROUTES, request, env, worker=WORKER, authorize=_authorized)
