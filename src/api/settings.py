@@ -13,6 +13,7 @@ from api.cors import CorsPolicy, policy_from_vars
 from api.upload_rules import max_file_size
 from api.webhook_rules import insecure_hosts
 from common import settings as read
+from common.playback_tokens import HLS_PLAYBACK_TTL_DEFAULT, playback_ttl_from_env
 from api.session_rules import SESSION_TTL_DEFAULT
 from common.secrets import api_keys_from_vars
 
@@ -29,9 +30,6 @@ def min_age_seconds(raw) -> int:
     """ORPHAN_MIN_AGE_SECONDS (api.crons), or the default when unset or not a whole number >= 0."""
     text = str(raw).strip() if raw is not None else ""
     return int(text) if text.isdigit() else DEFAULT_MIN_AGE_SECONDS
-
-
-HLS_PLAYBACK_TTL_DEFAULT = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,7 @@ def settings_from_env(env: object) -> ApiSettings:
         url_signing_secret=read.text(env, "URL_SIGNING_SECRET"),
         signed_url_ttl=read.seconds(env, "SIGNED_URL_TTL", SIGNED_URL_TTL_DEFAULT),
         session_ttl_seconds=read.count(env, "SESSION_TTL_SECONDS", SESSION_TTL_DEFAULT),
-        hls_playback_ttl=min(max(60, read.seconds(env, "HLS_PLAYBACK_TTL", HLS_PLAYBACK_TTL_DEFAULT)),
-                             7 * 24 * 3600),
+        hls_playback_ttl=playback_ttl_from_env(env),
         orphan_min_age_seconds=min_age_seconds(getattr(env, "ORPHAN_MIN_AGE_SECONDS", None)),
         tus_max_size=read.count(env, "TUS_MAX_SIZE", TUS_MAX_SIZE_DEFAULT),
         tus_expires_seconds=read.count(env, "TUS_EXPIRES_SECONDS", TUS_EXPIRES_SECONDS_DEFAULT),

@@ -19,8 +19,10 @@ import hmac
 import re
 
 from common.secrets import constant_time_equals
+from common.settings import seconds
 
 __all__ = [
+    "HLS_PLAYBACK_TTL_DEFAULT",
     "HLS_RENDITION",
     "HLS_ROUTE_PREFIX",
     "MAX_LIFETIME_SECONDS",
@@ -28,6 +30,7 @@ __all__ = [
     "check_token",
     "make_token",
     "playback_of",
+    "playback_ttl_from_env",
     "playback_path",
     "playback_url",
 ]
@@ -88,6 +91,14 @@ def check_token(secret: str, token: str | None, media_id: str, now: int) -> str:
 
 # The rendition whose ladder `playback.hls` plays (the default preset's name).
 HLS_RENDITION = "hls"
+# How long playback.hls plays: a whole film, so hours, not minutes.
+HLS_PLAYBACK_TTL_DEFAULT = 6 * 3600
+
+
+def playback_ttl_from_env(env: object) -> int:
+    """HLS_PLAYBACK_TTL (both workers: the API's answers, the processor's events), 60 s to
+    MAX_LIFETIME_SECONDS."""
+    return min(max(60, seconds(env, "HLS_PLAYBACK_TTL", HLS_PLAYBACK_TTL_DEFAULT)), MAX_LIFETIME_SECONDS)
 
 
 def playback_of(record: dict, base_url: str, secret: str, now: int, ttl: int) -> dict:

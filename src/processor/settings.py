@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.playback_tokens import HLS_PLAYBACK_TTL_DEFAULT, playback_ttl_from_env
 from common.settings import ConfigError, count, flag, seconds, text, timeout
 from common.url_signing import signed_file_url
 from processor.hls_plan import DEFAULT_SEGMENTS_PER_MESSAGE, MAX_SEGMENTS_PER_MESSAGE
@@ -72,7 +73,7 @@ class Settings:
     # Files of an HLS ladder copied per hls.copy message (processor.hls_plan: the subrequest budget).
     hls_segments_per_message: int = DEFAULT_SEGMENTS_PER_MESSAGE
     # How long the playback.hls URL in a ready item's events plays (the API's HLS_PLAYBACK_TTL).
-    hls_playback_ttl: int = 6 * 3600
+    hls_playback_ttl: int = HLS_PLAYBACK_TTL_DEFAULT
 
     @property
     def output_policy(self) -> OutputPolicy:
@@ -131,7 +132,7 @@ def settings_from_env(env: object) -> Settings:
         reconcile_max_polls=count(env, "RECONCILE_MAX_POLLS", 288),
         probe_sources=flag(env, "PROBE_SOURCES", True),
         hls_segments_per_message=_segments_per_message(env),
-        hls_playback_ttl=min(max(60, seconds(env, "HLS_PLAYBACK_TTL", 6 * 3600)), 7 * 24 * 3600),
+        hls_playback_ttl=playback_ttl_from_env(env),
     )
 
 
