@@ -41,6 +41,7 @@ from common.media_records import (
     stats_json,
 )
 from common.playback_tokens import playback_of
+from common.r2_streams import delete_keys
 from common.responses import json_response
 from common.routing import query_params
 from common.url_signing import signed_url
@@ -243,9 +244,7 @@ async def remove_media(env, media_id: str) -> dict:
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     keys = {row["r2_key"]} | {r["output_key"] for r in renditions if r.get("output_key")}
     keys |= await _keys_under(env.MEDIA, renditions_prefix(media_id))
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), 1000):  # R2 deletes at most 1,000 keys a call (an HLS ladder has more)
-        await env.MEDIA.delete(ordered[start:start + 1000])
+    await delete_keys(env.MEDIA, sorted(keys))  # an HLS ladder has more than one call's 1,000
     deleted = deleted_event(row, renditions, int(time.time() * 1000))
     await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA_METADATA, media_id),
                             (DELETE_HLS_LADDERS, media_id), (DELETE_HLS_CHUNKS, media_id),

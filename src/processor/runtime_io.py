@@ -16,7 +16,7 @@ import js
 
 from common.errors import host_label, scrub_urls
 from common.ids import normalise_etag
-from common.r2_streams import BodyReader, StreamTooLarge, put_in_parts, put_known_length, read_capped
+from common.r2_streams import BodyReader, StreamTooLarge, delete_keys, put_in_parts, put_known_length, read_capped
 from processor.ittybit_client import MAX_REDIRECTS, OutputPolicy, OutputRefused, TransportError, TransportResponse
 from pyodide.ffi import to_js
 
@@ -144,9 +144,7 @@ class R2Storage:
 
     async def delete(self, keys: list[str]) -> None:
         """Delete objects (absent ones are fine), 1,000 per call as R2 allows."""
-        keys = list(keys)
-        for start in range(0, len(keys), 1000):
-            await self.bucket.delete(keys[start:start + 1000])
+        await delete_keys(self.bucket, keys)
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix` (an HLS ladder); returns how many."""
