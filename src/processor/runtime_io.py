@@ -132,9 +132,10 @@ class R2Storage:
         response, url = await self._fetch(url)
         try:
             return await read_limited(response, url, limit)
-        except TransportError as error:
-            raise OutputRefused(f"the output on {host_label(url)} is over {limit} bytes") if "over" in str(error) \
-                else OutputFetchError(f"could not read the output on {host_label(url)}") from None
+        except ResponseTooLarge:
+            raise OutputRefused(f"the output on {host_label(url)} is over {limit} bytes") from None
+        except TransportError:
+            raise OutputFetchError(f"could not read the output on {host_label(url)}") from None
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> int:
         """Store a small object we hold (an HLS playlist); returns its size."""
@@ -194,12 +195,17 @@ async def fetch_transport(method: str, url: str, headers: dict, body: bytes | No
     return TransportResponse(int(response.status), names, data)
 
 
+class ResponseTooLarge(TransportError):
+    """A body over the limit read_limited was given (a TransportError to every other caller)."""
+
+
 async def read_limited(response, url: str, limit: int) -> bytes:
-    """The body, refused (TransportError) on a declared length over `limit` before reading,
-    or as soon as the bytes read pass it: never more than one chunk past the limit in memory."""
+    """The body, refused (ResponseTooLarge) on a declared length over `limit` before reading,
+    or as soon as the bytes read pass it: never more than one chunk past the limit in memory;
+    TransportError when the connection breaks mid-body."""
     declared = response.headers.get("content-length")
     text = "" if declared is None else str(declared).strip()
-    too_large = TransportError(f"response from {url} is over {limit} bytes")
+    too_large = ResponseTooLarge(f"response from {url} is over {limit} bytes")
     if text.isdigit() and (len(text) > 19 or int(text) > limit):
         await _cancel(response.body)
         raise too_large
