@@ -19,9 +19,12 @@ from common.ids import normalise_etag
 from common.keys import ORIGINALS_PREFIX, RENDITIONS_PREFIX
 
 __all__ = [
+    "COPY_MESSAGE_TYPE",
     "CREATE_ACTIONS",
     "JOB_MESSAGE_TYPE",
+    "MAX_COPY_PATHS",
     "STORE_MESSAGE_TYPE",
+    "CopyMessage",
     "IgnoredNotification",
     "JobMessage",
     "Message",
@@ -34,6 +37,9 @@ __all__ = [
 
 JOB_MESSAGE_TYPE = "media.process"
 STORE_MESSAGE_TYPE = "rendition.store"
+COPY_MESSAGE_TYPE = "hls.copy"
+# The most files one hls.copy message may name (processor.hls_plan cuts a ladder's copy into them).
+MAX_COPY_PATHS = 200
 CREATE_ACTIONS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 
 # The pipeline writes these itself; reacting to them would process our own output in a loop.
@@ -75,7 +81,21 @@ class IgnoredNotification:
     """An R2 notification we do not act on: a delete, a folder marker, a key outside the prefix."""
 
 
-Message = JobMessage | StoreMessage | ObjectCreated | IgnoredNotification
+@dataclass(frozen=True)
+class CopyMessage:
+    """Copy these files of an HLS ladder (chunk `chunk` of `chunks`) from below `base_url` into R2
+    (processor.hls_copy); the paths are judged again when used."""
+
+    media_id: str
+    rendition: str
+    job_id: str
+    base_url: str
+    chunk: int
+    chunks: int
+    paths: tuple[str, ...]
+
+
+Message = JobMessage | StoreMessage | CopyMessage | ObjectCreated | IgnoredNotification
 
 
 def job_message(media_id: str, r2_key: str, reason: str = "upload") -> dict:
@@ -152,6 +172,22 @@ def parse_message(body: object, uploads_prefix: str = "uploads/") -> Message | N
     if kind == JOB_MESSAGE_TYPE:
         values = _texts(data, ("media_id", "r2_key", "reason"), {"reason": "upload"})
         return None if values is None else JobMessage(*values)
+    if kind == COPY_MESSAGE_TYPE:
+        return _copy_message(data)
     if _is_notification(data):
         return _object_created(data, uploads_prefix) or IgnoredNotification()
     return None
+
+
+def _copy_message(data: Mapping) -> CopyMessage | None:
+    texts = [data.get(k) for k in ("media_id", "rendition", "job_id", "base_url")]
+    if not all(isinstance(t, str) and t for t in texts):
+        return None
+    chunk, chunks, paths = data.get("chunk"), data.get("chunks"), data.get("paths")
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (chunk, chunks)):
+        return None
+    if not 0 <= chunk < chunks or not isinstance(paths, list) or not paths:
+        return None
+    if len(paths) > MAX_COPY_PATHS or not all(isinstance(p, str) for p in paths):
+        return None
+    return CopyMessage(*texts, chunk, chunks, tuple(paths))

@@ -41,8 +41,8 @@ from common.hls import (
     parse_media,
 )
 from common.media_records import FINAL
-from common.messages import StoreMessage
-from processor.hls_plan import CopyMessage, copy_message, plan_chunks, send_groups
+from common.messages import CopyMessage, StoreMessage
+from processor.hls_plan import copy_message, plan_chunks, send_groups
 from processor.job_status import JobOutcome, refresh_media
 from processor.presets import ladder_prefix
 from processor.settings import Context

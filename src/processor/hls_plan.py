@@ -17,25 +17,24 @@ complete when every chunk number 0 .. n-1 is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from common.messages import COPY_MESSAGE_TYPE, MAX_COPY_PATHS
+
 __all__ = [
-    "COPY_MESSAGE_TYPE",
     "DEFAULT_SEGMENTS_PER_MESSAGE",
     "MAX_MESSAGES_PER_SEND",
     "MAX_SEGMENTS_PER_MESSAGE",
     "Chunk",
-    "CopyMessage",
     "copy_message",
-    "parse_copy_message",
     "plan_chunks",
     "send_groups",
 ]
 
-COPY_MESSAGE_TYPE = "hls.copy"
 DEFAULT_SEGMENTS_PER_MESSAGE = 20
-MAX_SEGMENTS_PER_MESSAGE = 200
+# The message's parser (common.messages.parse_message) takes no more paths than this.
+MAX_SEGMENTS_PER_MESSAGE = MAX_COPY_PATHS
 # Queues: at most 100 messages (and 256 KB) per sendBatch.
 MAX_MESSAGES_PER_SEND = 100
 
@@ -66,34 +65,6 @@ def copy_message(media_id: str, rendition: str, job_id: str, base_url: str, chun
         "chunks": chunks,
         "paths": list(chunk.paths),
     }
-
-
-@dataclass(frozen=True)
-class CopyMessage:
-    media_id: str
-    rendition: str
-    job_id: str
-    base_url: str
-    chunk: int
-    chunks: int
-    paths: tuple[str, ...]
-
-
-def parse_copy_message(data: object) -> CopyMessage | None:
-    """A `hls.copy` body as sent by `copy_message`, or None (paths are judged again when used)."""
-    if not isinstance(data, Mapping) or data.get("type") != COPY_MESSAGE_TYPE:
-        return None
-    texts = [data.get(k) for k in ("media_id", "rendition", "job_id", "base_url")]
-    if not all(isinstance(t, str) and t for t in texts):
-        return None
-    chunk, chunks, paths = data.get("chunk"), data.get("chunks"), data.get("paths")
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (chunk, chunks)):
-        return None
-    if not 0 <= chunk < chunks or not isinstance(paths, list) or not paths:
-        return None
-    if len(paths) > MAX_SEGMENTS_PER_MESSAGE or not all(isinstance(p, str) for p in paths):
-        return None
-    return CopyMessage(*texts, chunk, chunks, tuple(paths))
 
 
 def send_groups(messages: Sequence[dict], size: int = MAX_MESSAGES_PER_SEND) -> list[list[dict]]:

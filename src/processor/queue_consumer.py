@@ -20,10 +20,9 @@ from common.errors import public_reason, scrub_urls
 from common.ids import media_id_for_object
 from common.keys import original_key
 from common.media_records import FINAL, SELECT_MEDIA, SELECT_RENDITIONS
-from common.messages import IgnoredNotification, JobMessage, ObjectCreated, StoreMessage, parse_message
+from common.messages import CopyMessage, IgnoredNotification, JobMessage, ObjectCreated, StoreMessage, parse_message
 from processor.direct_upload import ensure_original, record_direct_upload
 from processor.hls_copy import copy_chunk
-from processor.hls_plan import CopyMessage, parse_copy_message
 from processor.ittybit_client import OutputRefused
 from processor.job_status import refresh_media
 from processor.probe import ensure_probe
@@ -142,7 +141,7 @@ async def _consume(ctx: Context, message: object, attempts: int) -> Decision:
 async def handle_message(ctx: Context, body: object, attempts: int, queue_name: str) -> Decision:
     """The decision for one message; an unexpected error retries that message alone, with backoff."""
     try:
-        message = parse_message(body, ctx.settings.uploads_prefix) or parse_copy_message(body)
+        message = parse_message(body, ctx.settings.uploads_prefix)
         if is_dead_letter_queue(queue_name):
             return Decision.ack(await give_up(ctx, message, attempts))
         if message is None:

@@ -221,11 +221,11 @@ async def test_a_copy_for_another_job_does_nothing():
 
 async def test_a_dead_copy_message_names_its_media():
     from processor.queue_consumer import dead_letter_media_id
-    from processor.hls_plan import parse_copy_message
+    from common.messages import parse_message
 
     ctx = make_context()
     _ladder(ctx)
     job_id = await _submitted(ctx)
     await _succeed(ctx, job_id)
     await _drain(ctx, limit=1)
-    assert dead_letter_media_id(parse_copy_message(ctx.jobs.sent[0])) == MEDIA
+    assert dead_letter_media_id(parse_message(ctx.jobs.sent[0])) == MEDIA

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
+from common.messages import parse_message
 from processor.hls_plan import (
     MAX_SEGMENTS_PER_MESSAGE,
     copy_message,
-    parse_copy_message,
     plan_chunks,
     send_groups,
 )
@@ -41,8 +41,8 @@ def test_per_message_bounds():
 def test_copy_message_round_trip_and_garbage():
     chunk = plan_chunks(["a/b.ts", "a/c.ts"], 1)[1]
     body = copy_message("m", "hls", "job", "http://x/", chunk, 2)
-    parsed = parse_copy_message(json.loads(json.dumps(body)))
+    parsed = parse_message(json.loads(json.dumps(body)))
     assert parsed.chunk == 1 and parsed.chunks == 2 and parsed.paths == ("a/c.ts",)
     for bad in ({**body, "chunk": 2}, {**body, "chunk": True}, {**body, "paths": []}, {**body, "media_id": ""},
                 {**body, "type": "rendition.store"}, {**body, "paths": [1]}, "text", None):
-        assert parse_copy_message(bad) is None
+        assert parse_message(bad) is None
