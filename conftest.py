@@ -22,16 +22,19 @@ import pytest
 
 # Units worth starting first, longest first (full-run durations, docs/benchmarks.md).
 SLOW = (
+    "tests/reliability/test_load.py",
+    "local_runtime/tests",
     "tests/e2e/test_hls.py",
     "tests/reliability/test_crash.py",
-    "tests/e2e/test_api_tus_uploads.py",
-    "tests/reliability/test_load.py",
-    "tests/e2e/test_webhooks.py",
     "tests/browser/test_dashboard.py",
-    "tests/e2e/test_cli.py",
-    "local_runtime/tests",
-    "tests/e2e/test_processor_reconcile.py",
+    "tests/e2e/test_api_tus_uploads.py",
+    "tests/e2e/test_processor_fit_to_source.py",
     "emulator/tests/test_formats.py",
+    "tests/e2e/test_processor_reconcile.py",
+    "tests/e2e/test_cli.py",
+    "tests/e2e/test_processor_faults.py",
+    "tests/e2e/test_processor_pipeline.py",
+    "tests/e2e/test_webhooks.py",
 )
 
 
