@@ -45,7 +45,8 @@ def _response(body, status: int, headers: dict):
 
         _response_class = Response
     native = _native_builders()
-    if native and (body is None or isinstance(body, str) or isinstance(body, native[2])):
+    if (native and (body is None or isinstance(body, str) or isinstance(body, native[2]))
+            and all(type(value) is str for value in headers.values())):  # else the SDK's own conversions
         js, to_js, _ = native
         init = {"status": status, "headers": headers} if headers else {"status": status}
         return _response_class(js.Response.new(body, to_js(init, dict_converter=js.Object.fromEntries)))

@@ -72,3 +72,10 @@ def test_in_pyodide_other_bodies_still_go_through_the_sdk(responses, monkeypatch
     monkeypatch.setattr(responses, "_native", (fake_js(), fake_to_js, FakeJsProxy))
     answer = responses.stream_response(b"bytes", 200, {"content-type": "application/octet-stream"})
     assert answer.body == b"bytes" and answer.status == 200
+
+
+def test_in_pyodide_a_header_that_is_not_text_goes_through_the_sdk(responses, monkeypatch):
+    # to_js would make None undefined where the SDK's Headers make it "null": no native path then.
+    monkeypatch.setattr(responses, "_native", (fake_js(), fake_to_js, FakeJsProxy))
+    answer = responses.empty_response(204, {"x-count": 3})
+    assert answer.headers == {"x-count": 3} and answer.status == 204
