@@ -9,6 +9,7 @@ for each id once, so every request is a miss (checked with X-Cache).
 
     .venv/bin/python -m bench.requests                          # 300 requests a point, 3 runs
     .venv/bin/python -m bench.requests --requests 60 --runs 1   # quick
+    .venv/bin/python -m bench.requests --concurrency 1 --kinds healthz get_media_kv_hit   # some points
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bench.common import (
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00" + b"\x00" * 64
 CONCURRENCIES = (1, 16, 64)
+KINDS = ("healthz", "get_media_kv_hit", "get_media_kv_miss")
 
 
 async def series(client: httpx.AsyncClient, urls: list[str], concurrency: int, expect_cache: str | None) -> dict:
@@ -87,8 +89,10 @@ async def run(args) -> dict:
                     "get_media_kv_miss": (
                         lambda base, side: [f"{base}{'/api/media/' if side == 'py' else '/ref/media/'}{i}" for i in ids], "miss"),
                 }
-                for concurrency in CONCURRENCIES:
+                for concurrency in args.concurrency:
                     for kind, (make_urls, cache) in kinds.items():
+                        if kind not in args.kinds:
+                            continue
                         for number in range(args.runs):
                             order = ("py", "ref") if number % 2 == 0 else ("ref", "py")
                             point = {"kind": kind, "concurrency": concurrency, "run": number + 1}
@@ -134,11 +138,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="requests per point (and items uploaded)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCIES), help="points to run")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="routes to run")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     rows = []
-    for kind in ("healthz", "get_media_kv_hit", "get_media_kv_miss"):
-        for concurrency in CONCURRENCIES:
+    for kind in args.kinds:
+        for concurrency in args.concurrency:
             points = [p for p in results["points"] if p["kind"] == kind and p["concurrency"] == concurrency]
             m = {side: {key: median(p[side][key] for p in points) for key in ("rps", "p50_ms", "p99_ms")} for side in ("py", "ref")}
             rows.append([
@@ -146,13 +152,14 @@ def main() -> None:
                 f"{m['py']['rps']:.0f}", f"{m['py']['p50_ms']:.1f}", f"{m['py']['p99_ms']:.1f}",
                 f"{m['ref']['rps']:.0f}", f"{m['ref']['p50_ms']:.1f}", f"{m['ref']['p99_ms']:.1f}",
                 f"{m['py']['rps'] / m['ref']['rps']:.2f}",
+                " / ".join(f"{p['py']['rps'] / p['ref']['rps']:.2f}" for p in points),
                 " / ".join(p["load"].split()[0] for p in points),
             ])
     print()
     print(f"medians of {args.runs} runs of {args.requests} requests:")
     print(table(
         ["route", "concurrency", "py rps", "py p50 ms", "py p99 ms", "ref rps", "ref p50 ms", "ref p99 ms",
-         "py/ref rate", "load (1 min) per run"],
+         "py/ref rate", "py/ref each run", "load (1 min) per run"],
         rows,
     ))
     print(f"load average at end: {load_average()}")

@@ -190,7 +190,7 @@ def main() -> None:
                 state_dir=tmp / "state", work_dir=tmp / "work", registry_dir=tmp / "registry",
             )
             try:
-                stack.start()
+                stack.start(timeout=600)  # a shared 2-core machine boots three Pyodides slowly
                 with httpx.Client(timeout=120) as client:
                     for label in ENTRIES:
                         data = client.get(f"{stack.url(label)}/import").json()

@@ -149,7 +149,27 @@ async function drainUnreadBody(request) {
   return drained;
 }
 
+// Bench-only per-event marks (bench/request_path.py), on when the worker's var
+// LOCAL_PROFILE is "1", decided at the first event: how long the host takes before and
+// after the Python call, and how long that call takes as JS sees it (the crossing into
+// Python and back included); bootstrap.py sums the Python side. Off: one check per event.
+let marks;
+function startMarks(env) {
+  marks = env.LOCAL_PROFILE === "1" ? { events: 0, beforeMs: 0, callMs: 0, afterMs: 0 } : null;
+  if (marks) entrypoint.start_marks();
+}
+function marksAnswer(url) {
+  if (!marks) return Response.json({ error: "LOCAL_PROFILE is not 1" }, { status: 404 });
+  const read = entrypoint.read_marks();
+  const [pythonEvents, pythonMs] = read.toJs();
+  read.destroy();
+  const answer = { ...marks, pythonEvents, pythonMs };
+  if (url.searchParams.has("reset")) startMarks({ LOCAL_PROFILE: "1" });
+  return Response.json(answer);
+}
+
 function localRoute(request, env) {
+  if (!request.url.includes("/__local/")) return null;
   const url = new URL(request.url);
   if (!url.pathname.startsWith("/__local/")) return null;
   if (url.pathname === "/__local/heap") {
@@ -161,6 +181,7 @@ function localRoute(request, env) {
       reseeded,
     });
   }
+  if (url.pathname === "/__local/profile") return marksAnswer(url);
   const notify = url.pathname.match(/^\/__local\/r2\/([^/]+)\/(.+)$/);
   if (notify && request.method === "PUT") return putWithNotification(request, env, notify[1], notify[2], url);
   return Response.json({ error: "unknown local runtime route" }, { status: 404 });
@@ -192,11 +213,18 @@ async function putWithNotification(request, env, bucketName, encodedKey, url) {
 
 export default {
   async fetch(request, env, ctx) {
+    if (marks === undefined) startMarks(env);
+    const started = marks ? performance.now() : 0;
     const local = localRoute(request, env);
     if (local) return local;
     reseedOnce();
+    let called = 0;
+    let returned = 0;
     try {
-      return await entrypoint.fetch(request, env, ctx);
+      if (marks) called = performance.now();
+      const response = await entrypoint.fetch(request, env, ctx);
+      if (marks) returned = performance.now();
+      return response;
     } catch (error) {
       // What workerd does with an exception a handler did not catch: the traceback goes
       // to the log (`wrangler tail` in production), the client gets a bare 500.
@@ -205,6 +233,12 @@ export default {
     } finally {
       await drainUnreadBody(request);
       checkHeap();
+      if (marks && returned) {
+        marks.events += 1;
+        marks.beforeMs += called - started;
+        marks.callMs += returned - called;
+        marks.afterMs += performance.now() - returned;
+      }
     }
   },
   async queue(batch, env, ctx) {

@@ -19,12 +19,13 @@ prefix = "uploads/"
 """
 
 
-def make_stack(tmp: Path, *configs: Path) -> Stack:
-    """A stack with private state, registry and ports, so nothing else running interferes."""
+def make_stack(tmp: Path, *configs: Path, vars_of: dict | None = None) -> Stack:
+    """A stack with private state, registry and ports, so nothing else running interferes.
+    `vars_of`: extra vars of some workers, by config path."""
     pyproject = tmp / "pyproject.toml"
     pyproject.write_text(NOTIFICATIONS)
     return Stack(
-        [WorkerSpec(config, free_port()) for config in configs],
+        [WorkerSpec(config, free_port(), (vars_of or {}).get(config, {})) for config in configs],
         state_dir=tmp / "state",
         work_dir=tmp / "work",
         registry_dir=tmp / "registry",
@@ -38,6 +39,9 @@ def runtime_stack(tmp_path_factory):
         tmp_path_factory.mktemp("runtime"),
         WORKERS / "probe" / "wrangler.toml",
         WORKERS / "ticker" / "wrangler.toml",
+        # The bench-only per-event marks (bench/request_path.py) on the ticker only: the probe
+        # runs every other test with them off, as every stack but the benchmark's does.
+        vars_of={WORKERS / "ticker" / "wrangler.toml": {"LOCAL_PROFILE": "1"}},
     )
     stack.start()
     yield stack

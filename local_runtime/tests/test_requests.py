@@ -3,6 +3,8 @@
 import socket
 import time
 
+import httpx
+
 from local_runtime.tests.conftest import wait_for_kv
 
 MiB = 1024 * 1024
@@ -164,3 +166,16 @@ def test_a_body_declared_but_not_sent_is_still_answered(runtime_stack):
         while chunk := sock.recv(65536):
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 413")
+
+
+def test_per_event_marks_answer_only_when_the_bench_switch_is_on(probe, runtime_stack):
+    # Off (the probe: no LOCAL_PROFILE), the route does not exist and nothing is counted.
+    assert probe.get("/__local/profile").status_code == 404
+    # On (the ticker: LOCAL_PROFILE=1), each fetch event's host and Python times are summed.
+    with httpx.Client(base_url=runtime_stack.url("lr-ticker"), timeout=120) as ticker:
+        ticker.get("/__local/profile?reset=1").raise_for_status()
+        for _ in range(5):
+            assert ticker.get("/anything").json() == {"worker": "lr-ticker"}
+        marks = ticker.get("/__local/profile").json()
+    assert marks["events"] == 5 and marks["pythonEvents"] == 5
+    assert min(marks["callMs"], marks["pythonMs"], marks["beforeMs"], marks["afterMs"]) >= 0

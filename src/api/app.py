@@ -14,7 +14,9 @@ from api.cors import log_config_error_once, preflight, response_headers
 from api.settings import settings_from_env
 from common import d1
 from common.responses import empty_response, health_handler, json_response
-from common.routing import HEALTH_SPEC, Fault, Reply, Route, Spec, dispatch, query_params, request_method
+from common.routing import (
+    HEALTH_SPEC, Fault, HeaderView, Reply, Route, Spec, dispatch, header, query_params, request_method,
+)
 from common.playback_tokens import HLS_ROUTE_PREFIX
 from common.secrets import has_api_key
 
@@ -341,19 +343,19 @@ ROUTES: tuple[Route, ...] = (
 async def handle(request, env):
     """Answer one request; never lets an exception escape as a bare 500."""
     queries_before = d1.QUERY_COUNT
-    origin = request.headers.get("origin")
+    origin = header(request, "origin")
     try:
         settings = settings_from_env(env)
     except ValueError as error:  # vars are read per request: every request says so
         log_config_error_once(error)
         return json_response({"error": str(error), "code": "config_error", "worker": WORKER}, 500)
     policy = settings.cors
-    asked_method = request.headers.get("access-control-request-method")
+    asked_method = header(request, "access-control-request-method")
     if asked_method and request_method(request) == "OPTIONS":
         if urlsplit(request.url).path.startswith(HLS_ROUTE_PREFIX):
             # Players on any site fetch the ladder (its token is the credential): not CORS_ORIGINS' business.
             return empty_response(204, hls_routes.preflight_headers())
-        status, headers = preflight(policy, origin, asked_method, request.headers.get("access-control-request-headers"))
+        status, headers = preflight(policy, origin, asked_method, header(request, "access-control-request-headers"))
         return empty_response(status, headers)
     response = await dispatch(ROUTES, request, env, worker=WORKER, authorize=_authorized)
     headers = response.js_object.headers  # the SDK's .headers is a copy
@@ -368,7 +370,7 @@ async def handle(request, env):
 async def _authorized(request, env, route: Route, raw_path: str) -> bool:
     """An API key; for a `signed` route (files) a valid signed URL of this very path; or the
     dashboard's session cookie (403 for a state-changing request that may be cross-site)."""
-    if has_api_key(request.headers, settings_from_env(env).api_keys):
+    if has_api_key(HeaderView(request), settings_from_env(env).api_keys):
         return True
     if route.signed and files.signature_allows(env, raw_path, query_params(request), int(time.time())):
         return True

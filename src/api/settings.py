@@ -7,6 +7,7 @@ as a 500 `config_error` on every request until the config is fixed, logged once 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from api.cors import CorsPolicy, policy_from_vars
@@ -62,12 +63,32 @@ class ApiSettings:
 # reads them once (the dispatch) and again in its handler (the same object: no second parse).
 _last: tuple[object, ApiSettings] | None = None
 
+if sys.platform == "emscripten":  # Pyodide; under CPython (the unit tests) envs are plain objects
+    from pyodide.ffi import JsProxy as _JsProxy
+else:
+    _JsProxy = None
+
+
+def _env_key(env: object) -> object:
+    """The runtime's own env behind the SDK's wrapper: `Default(ctx, env)` is made afresh for
+    every event and wraps env anew (workers' `_EnvWrapper`), so the wrapper never repeats."""
+    return getattr(env, "_env", env)
+
+
+def _same_env(cached: object, key: object) -> bool:
+    """The same env as the cached one: the same object, or a proxy of the same JS object
+    (each event gets a new JsProxy of the isolate's one env; == is JavaScript's ===)."""
+    if cached is key:
+        return True
+    return _JsProxy is not None and isinstance(key, _JsProxy) and isinstance(cached, _JsProxy) and cached == key
+
 
 def settings_from_env(env: object) -> ApiSettings:
-    """The settings of `env` (parsed once per env object); ValueError naming a bad variable."""
+    """The settings of `env` (parsed once per env, not per event); ValueError naming a bad variable."""
     global _last
     last = _last
-    if last is not None and last[0] is env:
+    key = _env_key(env)
+    if last is not None and _same_env(last[0], key):
         return last[1]
     settings = ApiSettings(
         api_keys=api_keys_from_vars(getattr(env, "API_KEY", None), getattr(env, "API_KEYS", None)),
@@ -88,5 +109,5 @@ def settings_from_env(env: object) -> ApiSettings:
         webhook_encryption_key=read.text(env, "WEBHOOK_ENCRYPTION_KEY"),
         d1_query_header=str(getattr(env, "D1_QUERY_HEADER", "") or "").strip().lower() == "true",
     )
-    _last = (env, settings)
+    _last = (key, settings)
     return settings

@@ -30,7 +30,9 @@ __all__ = [
     "Route",
     "RouteMatch",
     "Spec",
+    "HeaderView",
     "dispatch",
+    "header",
     "match",
     "query_params",
     "request_method",
@@ -167,6 +169,35 @@ def request_method(request) -> str:
     if method is None:
         method = request.method
     return str(getattr(method, "value", method)).upper()
+
+
+def header(request, name: str) -> str | None:
+    """One request header by its lower-case name, or None.
+
+    Read from the JS request's Headers when it has them (one call into JavaScript): the SDK's
+    `request.headers` builds a new http.client.HTTPMessage of every header on each access.
+    Stripped as the SDK strips, so both ways give the same value.
+    """
+    js_request = getattr(request, "js_object", None)
+    js_headers = getattr(js_request, "headers", None) if js_request is not None else None
+    if js_headers is None:
+        return request.headers.get(name)
+    value = js_headers.get(name)
+    return value.strip() if isinstance(value, str) else None  # JS null: absent
+
+
+class HeaderView:
+    """`get(name)` over one request's headers, each read by `header` (for code that takes a
+    headers mapping, such as common.secrets.has_api_key)."""
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request) -> None:
+        self._request = request
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = header(self._request, name.lower())
+        return default if value is None else value
 
 
 def query_params(request) -> dict[str, str]:

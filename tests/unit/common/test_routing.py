@@ -162,3 +162,62 @@ def test_only_health_openapi_and_the_webhook_are_public_and_only_files_take_sign
                                                           "/hls/{token}/{id}/{path:path}"}
     assert {r.pattern for r in PROCESSOR_ROUTES if r.public} == {"/healthz", "/webhooks/ittybit"}
     assert {r.pattern for r in API_ROUTES if r.signed} == {"/files/{key:path}", "/images/{key:path}"}
+
+
+class _JsHeaders:
+    """The JS Headers of a request: get() by name, None (JS null) when absent; every read counted."""
+
+    def __init__(self, values):
+        self.values, self.reads = values, 0
+
+    def get(self, name):
+        self.reads += 1
+        return self.values.get(name)
+
+
+class _NoCopy:
+    """The SDK's request.headers, which must not be built when the JS Headers are there."""
+
+    def get(self, name):
+        raise AssertionError("request.headers copied")
+
+
+def test_header_reads_the_js_headers_stripped_and_none_when_absent():
+    from types import SimpleNamespace
+
+    from common.routing import header
+
+    js_headers = _JsHeaders({"origin": " https://a.test ", "x-api-key": "k"})
+    request = SimpleNamespace(js_object=SimpleNamespace(headers=js_headers), headers=_NoCopy())
+    assert header(request, "origin") == "https://a.test"  # stripped, as the SDK's copy strips
+    assert header(request, "x-api-key") == "k"
+    assert header(request, "authorization") is None
+    assert js_headers.reads == 3
+
+
+def test_header_falls_back_to_request_headers_without_js_headers():
+    from types import SimpleNamespace
+
+    from common.routing import header
+
+    request = SimpleNamespace(js_object=SimpleNamespace(method="GET"), headers={"origin": "https://a.test"})
+    assert header(request, "origin") == "https://a.test"
+    assert header(request, "cookie") is None
+    assert header(SimpleNamespace(headers={"range": "bytes=0-1"}), "range") == "bytes=0-1"
+
+
+def test_header_view_serves_has_api_key_from_the_js_headers():
+    from types import SimpleNamespace
+
+    from common.routing import HeaderView
+    from common.secrets import has_api_key
+
+    def request(values):
+        return SimpleNamespace(js_object=SimpleNamespace(headers=_JsHeaders(values)), headers=_NoCopy())
+
+    assert has_api_key(HeaderView(request({"x-api-key": "k1"})), ("k1",))
+    assert has_api_key(HeaderView(request({"authorization": "Bearer k1"})), ("k1",))
+    assert not has_api_key(HeaderView(request({"x-api-key": "nope"})), ("k1",))
+    assert not has_api_key(HeaderView(request({})), ("k1",))
+    assert HeaderView(request({})).get("X-Missing", "default") == "default"
+    assert HeaderView(request({"x-api-key": "k"})).get("X-API-Key") == "k"  # names are case-insensitive
