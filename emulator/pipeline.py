@@ -218,7 +218,7 @@ class Processor:
             with self._lock:
                 self._running.discard(process)
             seconds = time.monotonic() - started
-            self._counters.ffmpeg(seconds)
+            self._counters.ffmpeg(seconds, job_id)
             joblog.step(job_id, f"ffmpeg end: {seconds:.2f} s (exit {process.returncode})")
         if process.returncode != 0:
             why = public_reason(transcode.last_lines(stderr) or f"exit code {process.returncode}", names,

@@ -192,6 +192,9 @@ def test_workers_are_bounded(client, file_server, emulator):
     counters = emulator.counters.snapshot()
     assert counters["ffmpeg_runs"] == 5
     assert 1 <= counters["ffmpeg_peak_concurrency"] <= emulator.config.workers == 2
+    by_job = counters["ffmpeg_seconds_by_job"]
+    assert sorted(by_job) == sorted(ids) and all(seconds > 0 for seconds in by_job.values())
+    assert abs(sum(by_job.values()) - counters["ffmpeg_seconds"]) < 0.01
 
 
 def test_chunked_outputs_have_no_length_anywhere(client, file_server):
