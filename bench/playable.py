@@ -80,7 +80,10 @@ def upload_and_watch(client: httpx.Client, video: Path, timeout: float) -> dict:
             if rendition.get("status") == "completed" and rendition["name"] not in seen:
                 seen[rendition["name"]] = now
         if record["status"] in ("completed", "failed"):
-            return {"id": media_id, "status": record["status"], "uploaded_at": uploaded_at, "seen": seen}
+            reasons = [record.get("error")] + [f"{r['name']}: {r.get('error')}" for r in record.get("renditions") or []
+                                               if r.get("status") == "failed"]
+            return {"id": media_id, "status": record["status"], "uploaded_at": uploaded_at, "seen": seen,
+                    "reasons": [reason for reason in reasons if reason]}
         if time.monotonic() > deadline:
             raise RuntimeError(f"{media_id} not final in {timeout} s: {record['status']}")
         time.sleep(POLL_SECONDS)
@@ -135,8 +138,11 @@ def main() -> None:
         video = generate_video(tmp / "film-1080p.mp4", args.seconds)
         print(f"generated a {args.seconds:g} s 1920x1080 video, {video.stat().st_size / 1e6:.1f} MB, "
               f"in {time.perf_counter() - started:.0f} s")
+        # A loaded 2-core machine can take longer than the emulator's default 600 s for a 1080p ladder:
+        # its time limits are not what is measured here.
         stack = PipelineStack(ports=Ports.free(), state_dir=tmp / "state", work_dir=tmp / "work",
-                              registry_dir=tmp / "registry", dev_vars=DEV_VARS)
+                              registry_dir=tmp / "registry", dev_vars=DEV_VARS,
+                              emulator_args=["--ffmpeg-timeout", "3600", "--download-timeout", "600"])
         stack.start()
         try:
             with httpx.Client(base_url=stack.api_url, timeout=300, headers={"x-api-key": API_KEY}) as client:
@@ -144,7 +150,7 @@ def main() -> None:
                     load_before = load_average()
                     watched = upload_and_watch(client, video, args.timeout)
                     if watched["status"] != "completed":
-                        raise RuntimeError(f"run {number + 1}: {watched['id']} {watched['status']}")
+                        raise RuntimeError(f"run {number + 1}: {watched['id']} {watched['status']}: {watched['reasons']}")
                     run = {"load_before": load_before, "load_after": load_average(),
                            "renditions": timeline(stack, watched)}
                     results["runs"].append(run)

@@ -225,7 +225,7 @@ def test_ffmpeg_slots_go_to_waiting_jobs_in_submission_order():
             assert slots.acquire(order, stopping)
             granted.append(order)
             slots.release()
-        threads.append(threading.Thread(target=wait))
+        threads.append(threading.Thread(target=wait, daemon=True))
         threads[-1].start()
     deadline = time.monotonic() + 30
     while len(slots._waiting) < 3:  # all three are waiting
