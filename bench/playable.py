@@ -13,6 +13,7 @@ and from the job's final webhook to the rendition stored in R2, D1 and KV.
 
     .venv/bin/python -m bench.playable              # 3 uploads
     .venv/bin/python -m bench.playable --runs 1 --seconds 20   # quick
+    .venv/bin/python -m bench.playable --video film.mp4        # your own file
 
 The pipeline's steps are taken from D1's and the emulator's timestamps (milliseconds, the
 same machine clock) and the client's (the 202, the first poll that saw `completed`: up to
@@ -130,20 +131,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="uploads, one after another (default 3)")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the generated video (default 60)")
     parser.add_argument("--timeout", type=float, default=1200.0, help="bound on each upload's renditions")
+    parser.add_argument("--video", type=Path, help="upload this file instead of generating one (e.g. one made before)")
     args = parser.parse_args()
     info = print_machine("playable")
     results: dict = {"machine": info, "seconds": args.seconds, "runs": []}
     with temporary_dir("bench-playable-") as tmp:
-        started = time.perf_counter()
-        video = generate_video(tmp / "film-1080p.mp4", args.seconds)
-        print(f"generated a {args.seconds:g} s 1920x1080 video, {video.stat().st_size / 1e6:.1f} MB, "
-              f"in {time.perf_counter() - started:.0f} s")
+        if args.video:
+            video = args.video
+            print(f"uploading {video} ({video.stat().st_size / 1e6:.1f} MB)")
+        else:
+            started = time.perf_counter()
+            video = generate_video(tmp / "film-1080p.mp4", args.seconds)
+            print(f"generated a {args.seconds:g} s 1920x1080 video, {video.stat().st_size / 1e6:.1f} MB, "
+                  f"in {time.perf_counter() - started:.0f} s")
         # A loaded 2-core machine can take longer than the emulator's default 600 s for a 1080p ladder:
         # its time limits are not what is measured here.
         stack = PipelineStack(ports=Ports.free(), state_dir=tmp / "state", work_dir=tmp / "work",
                               registry_dir=tmp / "registry", dev_vars=DEV_VARS,
                               emulator_args=["--ffmpeg-timeout", "3600", "--download-timeout", "600"])
-        stack.start()
+        stack.start(timeout=900)  # a loaded machine boots Pyodide slowly
         try:
             with httpx.Client(base_url=stack.api_url, timeout=300, headers={"x-api-key": API_KEY}) as client:
                 for number in range(args.runs):
