@@ -35,6 +35,7 @@ class Counters:
             self._ffmpeg_runs = 0
             self._ffmpeg_seconds = 0.0
             self._ffmpeg_peak = 0
+            self._ffmpeg_by_job: dict[str, float] = defaultdict(float)
 
     def job_created(self, idempotency_key: str | None) -> None:
         with self._lock:
@@ -85,10 +86,12 @@ class Counters:
         with self._lock:
             self._ffmpeg_peak = max(self._ffmpeg_peak, count)
 
-    def ffmpeg(self, seconds: float) -> None:
+    def ffmpeg(self, seconds: float, job_id: str | None = None) -> None:
         with self._lock:
             self._ffmpeg_runs += 1
             self._ffmpeg_seconds += seconds
+            if job_id is not None:
+                self._ffmpeg_by_job[job_id] += seconds
 
     def snapshot(self) -> dict:
         """A JSON-ready copy of every counter."""
@@ -113,4 +116,5 @@ class Counters:
                 "ffmpeg_runs": self._ffmpeg_runs,
                 "ffmpeg_seconds": round(self._ffmpeg_seconds, 3),
                 "ffmpeg_peak_concurrency": self._ffmpeg_peak,
+                "ffmpeg_seconds_by_job": {k: round(v, 3) for k, v in self._ffmpeg_by_job.items()},
             }

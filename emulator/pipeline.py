@@ -7,6 +7,8 @@ download never leaves an encoder idle.
 """
 
 import dataclasses
+import heapq
+import itertools
 import logging
 import os
 import shutil
@@ -31,6 +33,39 @@ __all__ = ["Processor"]
 log = logging.getLogger("emulator")
 
 
+class FairSlots:
+    """``count`` ffmpeg slots handed out in the order jobs were submitted, as a transcoding
+    service works through its queue: a job whose input is ready waits only for jobs
+    submitted before it that are ready too (a plain semaphore wakes its waiters in any order,
+    so a thumbnail submitted first could wait behind two 1080p encodes submitted after it)."""
+
+    def __init__(self, count: int):
+        self._free = count
+        self._waiting: list[int] = []  # a heap of submission numbers
+        self._changed = threading.Condition()
+
+    def acquire(self, order: int, stopping: threading.Event) -> bool:
+        """Block until this job may run ffmpeg; False if the emulator stops first."""
+        with self._changed:
+            heapq.heappush(self._waiting, order)
+            while not (self._free and self._waiting[0] == order):
+                if stopping.is_set():
+                    self._waiting.remove(order)
+                    heapq.heapify(self._waiting)
+                    self._changed.notify_all()
+                    return False
+                self._changed.wait(0.2)
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            self._changed.notify_all()  # the next in line may take another free slot
+            return True
+
+    def release(self) -> None:
+        with self._changed:
+            self._free += 1
+            self._changed.notify_all()
+
+
 class Processor:
     """Runs each job once: ``2 * config.workers`` threads, ``config.workers`` ffmpeg slots."""
 
@@ -44,7 +79,9 @@ class Processor:
         self._public_url = public_url  # callable: the base URL once the port is known
         slots = max(1, config.workers)
         self._pool = ThreadPoolExecutor(max_workers=2 * slots, thread_name_prefix="job")
-        self._ffmpeg_slots = threading.BoundedSemaphore(slots)
+        self._ffmpeg_slots = FairSlots(slots)
+        self._order: dict[str, int] = {}  # job id -> submission number, for FairSlots
+        self._submitted = itertools.count()
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -60,6 +97,7 @@ class Processor:
         return os.path.join(self._config.data_dir, "files")
 
     def submit(self, job_id: str) -> None:
+        self._order[job_id] = next(self._submitted)
         self._pool.submit(self._process_safely, job_id)
 
     def probe(self, task: Task, delay_ms: int = 0) -> None:
@@ -106,6 +144,7 @@ class Processor:
             log.exception("job %s crashed", job_id)
             self._finish(job_id, "failed", error=f"internal error: {type(error).__name__}: {error}")
         finally:
+            self._order.pop(job_id, None)
             shutil.rmtree(os.path.join(self._config.data_dir, "inputs", job_id), ignore_errors=True)
 
     def _process(self, job_id: str) -> None:
@@ -193,9 +232,8 @@ class Processor:
         self._finish(job.id, self._faults.current.status_vocabulary, output_file=summary)
 
     def _run_ffmpeg(self, job_id: str, argv: list[str], what: str, names: dict | None = None) -> None:
-        while not self._ffmpeg_slots.acquire(timeout=0.2):
-            if self._stopping.is_set():
-                raise TranscodeError("emulator stopping")
+        if not self._ffmpeg_slots.acquire(self._order.get(job_id, -1), self._stopping):
+            raise TranscodeError("emulator stopping")
         try:
             self._run_ffmpeg_in_slot(job_id, argv, what, names or {})
         finally:
@@ -218,7 +256,7 @@ class Processor:
             with self._lock:
                 self._running.discard(process)
             seconds = time.monotonic() - started
-            self._counters.ffmpeg(seconds)
+            self._counters.ffmpeg(seconds, job_id)
             joblog.step(job_id, f"ffmpeg end: {seconds:.2f} s (exit {process.returncode})")
         if process.returncode != 0:
             why = public_reason(transcode.last_lines(stderr) or f"exit code {process.returncode}", names,

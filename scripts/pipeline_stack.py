@@ -89,12 +89,13 @@ class PipelineStack:
     def secrets(self) -> dict[str, str]:
         return read_dev_vars(self.dev_vars)
 
-    def start(self) -> None:
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the emulator, apply the schema and start both workers (`timeout`: for their boot)."""
         try:
             self._start_emulator()
             self.workers = self._worker_stack()
             self.workers.execute_d1_file("DB", SCHEMA)
-            self.workers.start()
+            self.workers.start(timeout)
         except BaseException:
             self.stop()
             raise

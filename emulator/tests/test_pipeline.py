@@ -1,6 +1,7 @@
 """Real processing: download, ffmpeg, probe, serve the output, report the job."""
 
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -192,6 +193,9 @@ def test_workers_are_bounded(client, file_server, emulator):
     counters = emulator.counters.snapshot()
     assert counters["ffmpeg_runs"] == 5
     assert 1 <= counters["ffmpeg_peak_concurrency"] <= emulator.config.workers == 2
+    by_job = counters["ffmpeg_seconds_by_job"]
+    assert sorted(by_job) == sorted(ids) and all(seconds > 0 for seconds in by_job.values())
+    assert abs(sum(by_job.values()) - counters["ffmpeg_seconds"]) < 0.01
 
 
 def test_chunked_outputs_have_no_length_anywhere(client, file_server):
@@ -207,3 +211,31 @@ def test_chunked_outputs_have_no_length_anywhere(client, file_server):
     assert whole.startswith(b"\x89PNG\r\n\x1a\n") and whole.endswith(b"IEND\xaeB`\x82")
     part = httpx.get(job["output"], headers={"Range": "bytes=0-7"})
     assert part.status_code == 206 and part.headers["content-length"] == "8"
+
+
+def test_ffmpeg_slots_go_to_waiting_jobs_in_submission_order():
+    from emulator.pipeline import FairSlots
+
+    slots, stopping = FairSlots(1), threading.Event()
+    assert slots.acquire(0, stopping)  # job 0 runs; jobs 3, 1, 2 get ready in that order
+    granted: list[int] = []
+    threads = []
+    for order in (3, 1, 2):
+        def wait(order=order):
+            assert slots.acquire(order, stopping)
+            granted.append(order)
+            slots.release()
+        threads.append(threading.Thread(target=wait, daemon=True))
+        threads[-1].start()
+    deadline = time.monotonic() + 30
+    while len(slots._waiting) < 3:  # all three are waiting
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    slots.release()
+    for thread in threads:
+        thread.join(30)
+    assert granted == [1, 2, 3]
+    assert slots.acquire(4, stopping)  # every slot given back
+    stopping.set()
+    assert not slots.acquire(5, stopping)  # no free slot and stopping: gives up
+    assert slots._waiting == []

@@ -24,6 +24,7 @@ not speak S3, and the same output-host policy as every other rendition applies.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urljoin
 
@@ -125,6 +126,41 @@ async def plan_ladder(ctx: Context, message: StoreMessage, row: dict) -> str:
     return "ladder_planned"
 
 
+# Files of one chunk copied at once: a ladder's segments are small and many, and one after
+# another each waited for its own round trips (the copy was most of the time from a ladder's
+# job to its playlist being served: bench/playable.py). Each copy streams; none is in memory.
+COPY_CONCURRENCY = 4
+
+
+async def _copy_files(ctx: Context, base_url: str, prefix: str, paths: list[str], written: list[str]) -> int:
+    """Stream `paths` (relative to `base_url`) into R2 under `prefix`, a few at a time; the bytes stored.
+
+    `written` gets each key put. The first failure stops the remaining files from starting
+    and is raised once the copies under way have ended (none is left running).
+    """
+    pending = iter(paths)
+    sizes: list[int] = []
+    failures: list[BaseException] = []
+
+    async def copier() -> None:
+        for path in pending:
+            if failures:
+                return
+            try:
+                url = urljoin(base_url, path)
+                ctx.settings.output_policy.check(url)
+                sizes.append(await ctx.storage.store_from_url(url, prefix + path, content_type(path)))
+                written.append(prefix + path)
+            except Exception as error:  # noqa: BLE001 - raised below, after the others end
+                failures.append(error)
+                return
+
+    await asyncio.gather(*(copier() for _ in range(min(COPY_CONCURRENCY, len(paths)))))
+    if failures:
+        raise failures[0]
+    return sum(sizes)
+
+
 async def copy_chunk(ctx: Context, message: CopyMessage) -> str:
     """Step 2: one chunk of files streamed into R2; the last chunk completes the rendition."""
     media_id, name, job_id = message.media_id, message.rendition, message.job_id
@@ -142,13 +178,8 @@ async def copy_chunk(ctx: Context, message: CopyMessage) -> str:
     except PlaylistError:
         return "bad_message"  # never planned by us: nothing to retry
     written: list[str] = []
-    size = 0
     try:
-        for path in paths:
-            url = urljoin(message.base_url, path)
-            ctx.settings.output_policy.check(url)
-            size += await ctx.storage.store_from_url(url, prefix + path, content_type(path))
-            written.append(prefix + path)
+        size = await _copy_files(ctx, message.base_url, prefix, paths, written)
     except Exception as error:
         now = ctx.now_ms()
         await batch(ctx.db, [

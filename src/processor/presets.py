@@ -19,6 +19,7 @@ __all__ = [
     "ladder_prefix",
     "presets_from_var",
     "rendition_key",
+    "submission_rank",
 ]
 
 MEDIA_KINDS = ("video", "image", "audio")
@@ -97,6 +98,25 @@ DEFAULT_PRESETS: dict[str, tuple[Preset, ...]] = {
     ),
     "audio": (Preset("web", "audio", {"format": "mp3"}),),
 }
+
+
+# Submission order: what is quickest to make goes first, so a user sees something as soon as
+# possible (a transcoder works through its queue in order, a few jobs at a time): stills, then
+# sound, then moving pictures smallest first. A ladder goes before an MP4 of its top rung's size:
+# its rungs play in every browser through the player, the MP4 is the download.
+_KIND_RANK = {"image": 0, "audio": 1, "adaptive_video": 2, "video": 2}
+
+
+def submission_rank(kind: str, options: dict[str, Any]) -> tuple[int, float, int]:
+    """The sort key of one rendition's job (its kind and the options it will be sent with)."""
+    width, height = options.get("width"), options.get("height")
+    if _is_number(width) and _is_number(height):
+        area = float(width) * float(height)
+    elif _is_number(options.get("max_long")) and _is_number(options.get("max_short")):
+        area = float(options["max_long"]) * float(options["max_short"])
+    else:
+        area = float("inf")  # size unknown: after the ones we can size
+    return (_KIND_RANK.get(kind, 3), area, 0 if kind == "adaptive_video" else 1)
 
 
 def _is_number(value: object) -> bool:

@@ -24,7 +24,7 @@ from common.media_records import FINAL, SELECT_RENDITIONS
 from common.rendition_sizing import TooSmallForVideo, job_options, rendition_size
 from processor.ittybit_client import RejectedError, RetryableError, idempotency_key
 from processor.job_status import outcome_from_job, refresh_media
-from processor.presets import Preset, rendition_key
+from processor.presets import Preset, rendition_key, submission_rank
 from processor.renditions import apply_outcome
 from processor.settings import Context
 from processor.sql import (
@@ -87,6 +87,8 @@ async def submit_renditions(ctx: Context, media: dict, probe: dict | None) -> Su
         for p in presets
     ])
     rows = await all_rows(ctx.db, SELECT_RENDITIONS, media_id)
+    # Quickest first (processor.presets.submission_rank): the thumbnail is not queued behind the web MP4.
+    rows.sort(key=lambda row: submission_rank(row["kind"], json.loads(row["options"] or "{}")))
     result = Submission("submitted")
     for row in rows:
         if row["job_id"] or row["status"] in FINAL:

@@ -1,8 +1,11 @@
 """The HLS ladder copy: planned from the playlists, split into bounded hls.copy messages,
 idempotent, retried, and consistent when the media item is deleted half-way."""
 
+import asyncio
+
 import pytest
 
+from processor import hls_copy
 from processor.job_status import JobOutcome
 from processor.renditions import apply_outcome
 from processor.queue_consumer import handle_message
@@ -229,3 +232,38 @@ async def test_a_dead_copy_message_names_its_media():
     await _succeed(ctx, job_id)
     await _drain(ctx, limit=1)
     assert dead_letter_media_id(parse_message(ctx.jobs.sent[0])) == MEDIA
+
+
+class _SlowStorage:
+    """Each copy takes a few event-loop turns; segment-5 fails."""
+
+    def __init__(self):
+        self.in_flight = self.peak = 0
+        self.started: list[str] = []
+
+    async def store_from_url(self, url, key, content_type, size_hint=None):
+        self.started.append(key)
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.in_flight -= 1
+        if key.endswith("segment-5.ts"):
+            raise OSError("connection reset")
+        return 10
+
+
+async def test_a_chunk_copies_a_few_files_at_once_and_stops_starting_after_a_failure():
+    ctx = make_context()
+    ctx.storage = storage = _SlowStorage()
+    paths = [f"360p/segment-{i}.ts" for i in range(12)]
+    written: list[str] = []
+    assert await hls_copy._copy_files(ctx, BASE, PREFIX, paths[:5], written) == 50
+    assert storage.peak == hls_copy.COPY_CONCURRENCY and sorted(written) == sorted(PREFIX + p for p in paths[:5])
+    storage.started.clear()
+    written = []
+    with pytest.raises(OSError):
+        await hls_copy._copy_files(ctx, BASE, PREFIX, paths, written)
+    assert storage.in_flight == 0  # nothing left running when the error is raised
+    assert PREFIX + "360p/segment-5.ts" not in written
+    assert len(storage.started) < len(paths)  # the files after the failure were not started

@@ -134,3 +134,19 @@ def test_bounds_are_accepted_with_legacy_width_ceilings():
     }))
     assert presets["video"][0].options == {"max_long": 1280, "max_short": 720, "width": 1000}
     assert presets["image"][0].options["fit"] == "cover"
+
+
+def test_submission_rank_puts_the_quickest_renditions_first():
+    from processor.presets import submission_rank
+
+    plans = {
+        "web": ("video", {"format": "mp4", "width": 1920, "height": 1080, "fit": "fill"}),
+        "hls": ("adaptive_video", {"format": "hls", "width": 1920, "height": 1080, "fit": "fill"}),
+        "mobile": ("video", {"format": "mp4", "width": 854, "height": 480, "fit": "fill"}),
+        "poster": ("image", {"format": "webp", "width": 3840, "height": 2160}),
+        "sound": ("audio", {"format": "mp3"}),
+        "unsized": ("video", {"format": "mp4"}),
+        "boxed": ("video", {"format": "mp4", "max_long": 1280, "max_short": 720}),
+    }
+    order = sorted(plans, key=lambda name: submission_rank(*plans[name]))
+    assert order == ["poster", "sound", "mobile", "boxed", "hls", "web", "unsized"]

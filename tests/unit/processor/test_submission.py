@@ -30,8 +30,10 @@ async def test_one_job_per_preset_with_deterministic_keys_and_signed_input():
     requests = ctx.itty.transport.requests
     assert sorted(r.headers["idempotency-key"] for r in requests) == sorted(
         idempotency_key(MEDIA, n, int(NOW * 1000)) for n in ("web", "mobile", "thumbnail", "hls"))
+    # Quickest first, so the thumbnail is not queued behind the 1080p MP4 at Ittybit.
+    assert [r.json()["metadata"]["rendition"] for r in requests] == ["thumbnail", "mobile", "hls", "web"]
     body = requests[0].json()
-    assert body["metadata"] == {"media_id": MEDIA, "rendition": "web"}
+    assert body["metadata"] == {"media_id": MEDIA, "rendition": "thumbnail"}
     assert body["webhook_url"] == "https://proc.test/webhooks/ittybit"
     assert body["input"].startswith(f"https://api.test/files/originals/{MEDIA}?expires=")
     assert media(ctx)["status"] == "processing"
