@@ -22,9 +22,9 @@ function fresh(workerName) {
     since: new Date().toISOString(),
     invocations: { fetch: 0, queue: 0, scheduled: 0 },
     queue_messages_consumed: 0,
-    kv: { reads: 0, writes: 0, deletes: 0, lists: 0 },
+    kv: { reads: 0, writes: 0, deletes: 0, lists: 0, max_writes_per_key_per_second: 0, hottest_key: null },
     d1: { statements: 0, batches: 0, rows_read: 0, rows_written: 0, size_after: null },
-    r2: { class_a: 0, class_b: 0, free: 0, bytes_written: 0, ops: {} },
+    r2: { class_a: 0, class_b: 0, free: 0, bytes_written: 0, ops: {}, max_writes_per_key_per_second: 0, hottest_key: null },
     queues: { messages_sent: 0, send_calls: 0, by_binding: {} },
     subrequests: { fetch: 0, binding_calls: 0, fetch_by_host: {} },
     per_invocation: { max_binding_calls: 0, max_fetch_upper: 0 },
@@ -33,7 +33,22 @@ function fresh(workerName) {
 
 export function createCounters(workerName) {
   let c = fresh(workerName);
+  let recent = { kv: new Map(), r2: new Map() };
   const realFetch = globalThis.fetch;
+
+  // KV allows one write a second to a key, R2 one concurrent write a second to a key: keep, per
+  // store, the most writes any one key took within a second (workerd's clock moves with I/O,
+  // and every write is I/O). Keys are shown with their last path part replaced by "*".
+  function keyWrite(store, key) {
+    const now = Date.now();
+    const times = (recent[store].get(key) ?? []).filter((t) => now - t < 1000);
+    times.push(now);
+    recent[store].set(key, times);
+    if (times.length > c[store].max_writes_per_key_per_second) {
+      c[store].max_writes_per_key_per_second = times.length;
+      c[store].hottest_key = String(key).replace(/[^/:]+$/, "*");
+    }
+  }
 
   function countFetch(input) {
     c.subrequests.fetch += 1;
@@ -139,6 +154,7 @@ export function createCounters(workerName) {
       complete: async (m, ...args) => {
         call(t);
         r2op("completeMultipartUpload", "class_a");
+        keyWrite("r2", m.key);
         const object = await m.complete(...args);
         c.r2.bytes_written += Number(object?.size ?? 0);
         return object;
@@ -162,7 +178,12 @@ export function createCounters(workerName) {
         return wrap(real, {
           get: kv("reads", "get"),
           getWithMetadata: kv("reads", "getWithMetadata"),
-          put: kv("writes", "put"),
+          put: async (b, key, ...args) => {
+            call(t);
+            c.kv.writes += 1;
+            keyWrite("kv", key);
+            return b.put(key, ...args);
+          },
           delete: kv("deletes", "delete"),
           list: kv("lists", "list"),
         });
@@ -191,10 +212,11 @@ export function createCounters(workerName) {
           return b[name](...args);
         };
         return wrap(real, {
-          put: async (b, ...args) => {
+          put: async (b, key, ...args) => {
             call(t);
             r2op("put", "class_a");
-            const object = await b.put(...args);
+            keyWrite("r2", key);
+            const object = await b.put(key, ...args);
             c.r2.bytes_written += Number(object?.size ?? 0);
             return object;
           },
@@ -298,6 +320,7 @@ export function createCounters(workerName) {
     if (pathname === "/__local/counters" && request.method === "GET") return Response.json(c);
     if (pathname === "/__local/counters/reset" && request.method === "POST") {
       c = fresh(workerName);
+      recent = { kv: new Map(), r2: new Map() };
       return Response.json(c);
     }
     return null;
