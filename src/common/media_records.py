@@ -137,14 +137,16 @@ COUNT_PENDING_BEFORE = (
     " AND (created_at < ?1 OR (created_at = ?1 AND id <= ?2))"
 )
 
-# No parameters. One pass over media for every figure.
+# No parameters. Every figure from media_status_counts (schema.sql: kept by triggers on media in
+# the transaction of each change), four rows read however large the library: COUNT(*) over
+# media read every row (docs/scale.md section 4).
 STATS = (
-    "SELECT COUNT(*) AS total,"
-    " COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,"
-    " COALESCE(SUM(CASE WHEN status = 'processing' THEN 1 ELSE 0 END), 0) AS processing,"
-    " COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed,"
-    " COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed"
-    " FROM media"
+    "SELECT COALESCE(SUM(n), 0) AS total,"
+    " COALESCE(SUM(CASE WHEN status = 'pending' THEN n ELSE 0 END), 0) AS pending,"
+    " COALESCE(SUM(CASE WHEN status = 'processing' THEN n ELSE 0 END), 0) AS processing,"
+    " COALESCE(SUM(CASE WHEN status = 'completed' THEN n ELSE 0 END), 0) AS completed,"
+    " COALESCE(SUM(CASE WHEN status = 'failed' THEN n ELSE 0 END), 0) AS failed"
+    " FROM media_status_counts"
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
