@@ -49,6 +49,7 @@ __all__ = [
     "cache_media",
     "cache_read_record",
     "cache_record",
+    "cacheable",
     "iso_time",
     "list_query",
     "media_cache_key",
@@ -338,8 +339,18 @@ async def read_cached(kv, media_id: str) -> str | None:
         return None
 
 
+def cacheable(record: Mapping) -> bool:
+    """Only final records are cached: a final record never changes again, so one write per item
+    is enough (KV takes one write a second to a key; the processor's refreshes after each
+    rendition used to rewrite media:<id> up to 3 times within a second, and a refused write left
+    the older entry in place: docs/scale.md section 4). Items in progress are read from D1."""
+    return record.get("status") in FINAL
+
+
 async def cache_record(kv, media_id: str, record: dict) -> None:
-    """Cache the record (without its per-answer URLs) for CACHE_TTL_SECONDS."""
+    """Cache a final record (without its per-answer URLs) for CACHE_TTL_SECONDS; others are not cached."""
+    if not cacheable(record):
+        return
     try:
         await kv.put(media_cache_key(media_id), json.dumps(record, separators=(",", ":")),
                      expirationTtl=CACHE_TTL_SECONDS)
@@ -349,7 +360,9 @@ async def cache_record(kv, media_id: str, record: dict) -> None:
 
 
 async def cache_read_record(kv, db, media_id: str, record: dict) -> None:
-    """Cache a record read from D1, then drop it again if the row is gone by now."""
+    """Cache a final record read from D1, then drop it again if the row is gone by now."""
+    if not cacheable(record):
+        return
     await cache_record(kv, media_id, record)
     try:
         still_there = await d1.first_row(db, MEDIA_EXISTS, media_id) is not None
