@@ -11,8 +11,11 @@ workerd processes' CPU time.
 Paths: `single` (POST /api/media), `tus-N` (POST /api/uploads, then the file in N PATCHes),
 `direct` (a PUT straight into the bucket's uploads/ prefix, announced by an R2 notification:
 PUT /__local/r2/... on the processor). Media: `video` (12 s, 320x240, about 24 MiB so tus cuts
-it into R2 parts), `video-8s` and `video-32s` (small, single request: the difference prices
-one more HLS segment), `image` (a 1280x720 PNG). One webhook endpoint subscribed to every event.
+it into R2 parts), `video-8s`, `video-32s` and `video-60s` (small, single request,
+ladders of 4, 10 and 17 files cut 4 files a copy message: their differences price one more HLS
+file and one more copy message), `image` (a 1280x720 PNG), `big-60` and `big-120` (MP4-looking filler that
+Ittybit's probe refuses at once: 6 and 12 whole 10 MiB parts through tus in chunks that are whole
+multiples of the part size, as 50 MiB client chunks are; they price a part and a chunk). One webhook endpoint subscribed to every event.
 
 CPU: workerd's clock does not advance during compute, so it is read from outside: the
 utime+stime of each worker's workerd processes (/proc) over the case, divided by nothing
@@ -42,6 +45,7 @@ from bench.common import (
     MiB,
     ROOT,
     argv_flag,
+    mp4_like,
     load_average,
     print_machine,
     save_json,
@@ -57,6 +61,7 @@ from processor.presets import DEFAULT_PRESETS  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 QUIET_SECONDS = 3.0
+SEGMENTS_PER_MESSAGE = 4
 CASE_TIMEOUT = 300.0
 
 
@@ -75,6 +80,9 @@ def make_media(folder: Path) -> dict[str, Path]:
         "video-32s": (["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=360",
                        "-t", "32", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
                        "-c:a", "aac", "-shortest"], "mp4"),
+        "video-60s": (["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=390",
+                       "-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                       "-c:a", "aac", "-shortest"], "mp4"),
         "image": (["-f", "lavfi", "-i", "testsrc2=size=1280x720", "-frames:v", "1"], "png"),
     }
     paths = {}
@@ -82,6 +90,14 @@ def make_media(folder: Path) -> dict[str, Path]:
         path = folder / f"{name}.{ext}"
         subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(path)], check=True, timeout=300)
         paths[name] = path
+    # MP4-looking filler of 60 and 120 MiB: tus cuts them into 6 and 12 whole R2 parts; Ittybit's
+    # probe refuses them at once (media.failed), so they price the upload path's parts and chunks.
+    for mib in (60, 120):
+        path = folder / f"big-{mib}.mp4"
+        with path.open("wb") as out:
+            for piece in mp4_like(mib * MiB):
+                out.write(piece)
+        paths[f"big-{mib}"] = path
     return paths
 
 
@@ -133,6 +149,35 @@ def numeric_diff(after, before):
     if isinstance(after, (int, float)) and not isinstance(after, bool):
         return after - (before if isinstance(before, (int, float)) else 0)
     return after
+
+
+def d1_tables(stack: PipelineStack) -> dict:
+    """Bytes (pages, indexes included) and rows of each table of the local D1 database, read
+    from its SQLite file with dbstat: which tables a media item's D1 bytes go to."""
+    import sqlite3
+
+    for path in sorted(Path(stack.state_dir).rglob("*.sqlite")):
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            owners = dict(connection.execute("SELECT name, tbl_name FROM sqlite_master WHERE tbl_name IS NOT NULL"))
+            if "media" not in owners.values():
+                continue
+            tables: dict[str, dict] = {}
+            for name, size, payload in connection.execute(
+                    "SELECT name, SUM(pgsize), SUM(payload) FROM dbstat GROUP BY name"):
+                table = owners.get(name, name)
+                entry = tables.setdefault(table, {"bytes": 0, "payload": 0, "rows": 0})
+                entry["bytes"] += int(size)
+                entry["payload"] += int(payload)  # record bytes, indexes included, without page slack
+            for table in tables:
+                if table in owners.values() and not table.startswith("sqlite_"):
+                    tables[table]["rows"] = connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+            return tables
+        except sqlite3.Error:
+            continue
+        finally:
+            connection.close()
+    return {}
 
 
 # -- uploads ---------------------------------------------------------------------------------
@@ -202,6 +247,41 @@ def wait_quiet(stack: PipelineStack) -> tuple[dict, dict]:
     raise RuntimeError("the workers never went quiet")
 
 
+def playback_costs(stack: PipelineStack, client: httpx.Client, media_id: str, segments: int = 4) -> dict:
+    """What a viewer's requests cost: the master playlist, one variant playlist and `segments`
+    segments through GET /hls/..., counted on the API worker (each request an invocation)."""
+    item = client.get(f"/api/media/{media_id}").raise_for_status().json()
+    master_url = (item.get("playback") or {}).get("hls")
+    if not master_url:
+        return {}
+    reset_counters(stack.api_url)
+    cpu_before = workerd_cpu_seconds(stack)
+    with httpx.Client(timeout=60) as viewer:
+        master = viewer.get(master_url).raise_for_status().text
+        variant_rel = next(line for line in master.splitlines() if line and not line.startswith("#"))
+        variant_url = master_url.rsplit("/", 1)[0] + "/" + variant_rel
+        variant = viewer.get(variant_url).raise_for_status().text
+        names = [line for line in variant.splitlines() if line and not line.startswith("#")][:segments]
+        for name in names:
+            viewer.get(variant_url.rsplit("/", 1)[0] + "/" + name).raise_for_status()
+    requests = 2 + len(names)
+    cpu = workerd_cpu_seconds(stack)["api"] - cpu_before["api"]
+    counts = worker_counters(stack.api_url)
+    return {
+        "requests": requests, "segments": len(names),
+        "per_request": {
+            "invocations": counts["invocations"]["fetch"] / requests,
+            "r2_class_b": counts["r2"]["class_b"] / requests,
+            "r2_class_a": counts["r2"]["class_a"] / requests,
+            "d1_statements": counts["d1"]["statements"] / requests,
+            "d1_rows_read": counts["d1"]["rows_read"] / requests,
+            "kv_reads": counts["kv"]["reads"] / requests,
+            "cpu_ms_upper": round(cpu * 1000 / requests, 2),
+        },
+        "counters": counts,
+    }
+
+
 # -- one case --------------------------------------------------------------------------------
 def run_case(stack, client, receiver, media: dict[str, Path], media_name: str, path_name: str, tag: str) -> dict:
     path = media[media_name]
@@ -239,6 +319,7 @@ def run_case(stack, client, receiver, media: dict[str, Path], media_name: str, p
         "renditions": len(renditions),
         "hls_files": (ladder.get("segment_count", 0) + len(ladder.get("rungs") or []) + 1) if ladder else 0,
         "hls_segments": ladder.get("segment_count", 0) if ladder else 0,
+        "hls_copy_messages": -(-ladder.get("segment_count", 0) // SEGMENTS_PER_MESSAGE) if ladder else 0,
         "r2_bytes_stored": stored,
         "webhook_attempts": len(arrivals),
         "webhook_events": sorted({a.type for a in arrivals}),
@@ -250,12 +331,14 @@ def run_case(stack, client, receiver, media: dict[str, Path], media_name: str, p
 
 
 def one_stack(tmp: Path, media: dict[str, Path], hls: bool, cases: list[tuple[str, str]]) -> list[dict]:
-    processor_vars = {"LOCAL_COUNTERS": "1"}
+    # Four HLS files a copy message (20 by default), so 8, 32 and 60 s ladders take 1, 2 and 4
+    # messages: their differences price a file and a message apart.
+    processor_vars = {"LOCAL_COUNTERS": "1", "HLS_SEGMENTS_PER_MESSAGE": str(SEGMENTS_PER_MESSAGE)}
     if not hls:
         processor_vars["RENDITION_PRESETS"] = presets_without_hls()
     stack = PipelineStack(
         ports=Ports.free(), state_dir=tmp / "state", work_dir=tmp / "work", registry_dir=tmp / "registry",
-        dev_vars=DEV_VARS, api_vars={"LOCAL_COUNTERS": "1", "MAX_FILE_SIZE": str(100 * MiB)},
+        dev_vars=DEV_VARS, api_vars={"LOCAL_COUNTERS": "1", "MAX_FILE_SIZE": str(200 * MiB)},
         processor_vars=processor_vars,
     )
     stack.start()
@@ -271,10 +354,25 @@ def one_stack(tmp: Path, media: dict[str, Path], hls: bool, cases: list[tuple[st
                 print(f"  {media_name:<10} {path_name:<7} hls={hls!s:<5} {result['final']:<12} {result['seconds']:>6.1f} s  "
                       f"load {result['load_average']}", flush=True)
                 results.append(result)
+                if hls and media_name == "video-60s":
+                    playback = playback_costs(stack, client, result["media_id"])
+                    if playback:
+                        playback.update({"media": media_name, "path": "playback", "hls_ladder": True})
+                        print(f"  playback: {playback['per_request']}", flush=True)
+                        results.append(playback)
+        TABLES["hls" if hls else "plain"] = {"items": len([r for r in results if r["path"] != "playback"]),
+                                              "tables": d1_tables(stack)}
+        HEAPS["hls" if hls else "plain"] = {
+            label: httpx.get(f"{url}/__local/heap", timeout=30).json()["heap_bytes"]
+            for label, url in (("api", stack.api_url), ("processor", stack.processor_url))}
     finally:
         receiver.stop()
         stack.stop()
     return results
+
+
+HEAPS: dict[str, dict[str, int]] = {}
+TABLES: dict[str, dict] = {}
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -313,20 +411,23 @@ def main() -> None:
     with temporary_dir("mp-costs-") as tmp:
         media = make_media(tmp / "media")
         if quick:
-            with_hls = [("video", "single"), ("video", "tus-4")]
+            with_hls = [("video", "single"), ("video", "tus-4"), ("video-32s", "single"), ("image", "single")]
             without = [("video", "single")]
         else:
             with_hls = [("video", "single"), ("video", "tus-1"), ("video", "tus-4"), ("video", "tus-16"),
                         ("video", "direct"), ("video-8s", "single"), ("video-32s", "single"),
-                        ("image", "single"), ("image", "direct")]
+                        ("video-60s", "single"), ("image", "single"), ("image", "direct"),
+                        ("big-120", "single"), ("big-60", "tus-3"), ("big-120", "tus-3"), ("big-120", "tus-12")]
             without = [("video", "single"), ("video", "tus-4"), ("video", "direct"),
                        ("video-8s", "single"), ("video-32s", "single")]
         results = one_stack(tmp / "hls", media, True, with_hls)
         results += one_stack(tmp / "plain", media, False, without)
-    data = {"machine": machine, "quick": quick, "results": results}
-    save_json("costs", data)
-    markdown = table(HEADERS, [summary_row(r) for r in results])
-    (RESULTS / "costs.md").write_text(markdown + "\n")
+    data = {"machine": machine, "quick": quick, "segments_per_message": SEGMENTS_PER_MESSAGE, "results": results, "heap_bytes_after": HEAPS,
+            "d1_tables": TABLES}
+    name = "costs-quick" if quick else "costs"
+    save_json(name, data)
+    markdown = table(HEADERS, [summary_row(r) for r in results if r["path"] != "playback"])
+    (RESULTS / f"{name}.md").write_text(markdown + "\n")
     print(markdown)
 
 
