@@ -225,7 +225,9 @@ def d1_bytes_per_item(results: list[dict]) -> float | None:
 
 
 # -- capacity ------------------------------------------------------------------------------------
-def capacity(item: dict, results: list[dict], d1_per_item: float | None, heaps: dict) -> list[dict]:
+def capacity(item: dict, results: list[dict], d1_per_item: float | None, heaps: dict,
+             kv_results: list[dict] | None = None) -> list[dict]:
+    """Each limit against the counts; the KV key rate from `kv_results` when given (a later run)."""
     rows = []
 
     def add(limit: str, uploads_per_second: float | None, library: float | None, note: str) -> None:
@@ -239,9 +241,10 @@ def capacity(item: dict, results: list[dict], d1_per_item: float | None, heaps: 
         f"{item['jobs_queue_messages']:.0f} messages per item on media-pipeline-jobs (the busiest queue)")
     add("queue_messages_per_second", LIMITS["queue_messages_per_second"][0] / max(1.0, item["webhook_queue_messages"]), None,
         f"{item['webhook_queue_messages']:.0f} messages per item on the webhook queues, one endpoint")
-    hottest_kv = max((c["kv"]["max_writes_per_key_per_second"] for r in results if r.get("workers")
+    kv_runs = kv_results or results
+    hottest_kv = max((c["kv"]["max_writes_per_key_per_second"] for r in kv_runs if r.get("workers")
                       for c in r["workers"].values()), default=0)
-    hottest_kv_key = next((c["kv"]["hottest_key"] for r in results if r.get("workers") for c in r["workers"].values()
+    hottest_kv_key = next((c["kv"]["hottest_key"] for r in kv_runs if r.get("workers") for c in r["workers"].values()
                            if c["kv"]["max_writes_per_key_per_second"] == hottest_kv), None)
     add("kv_writes_per_key_per_second", None, None,
         f"most writes one key took within a second: {hottest_kv} ({hottest_kv_key}); keys are per item, so the "
@@ -380,7 +383,9 @@ def main() -> None:
                source_mb=model["source_bytes"] / 1e6)
     out = {"ten_minute_video": model, "d1_bytes_per_item": d1_per_item}
     print("## A ten-minute 1080p video (tus, 50 MiB chunks, HLS ladder, one webhook endpoint)\n")
-    print(table(["path"] + METRICS, [[p] + [fmt(v, 1) for v in model["paths"][p].values()] for p in model["paths"]]))
+    shown = ["invocations", "cpu_ms_upper", "d1_statements", "d1_rows_read", "d1_rows_written",
+             "r2_class_a", "r2_class_b", "queue_messages", "jobs_queue_messages", "fetch_subrequests"]
+    print(table(["path"] + shown, [[p] + [fmt(model["paths"][p][m], 0) for m in shown] for p in model["paths"]]))
     print("\nper HLS file: " + ", ".join(f"{m} {v:.2f}" for m, v in model["per_hls_file"].items() if abs(v) > 0.01))
     print("per hls.copy message: " + ", ".join(f"{m} {v:.2f}" for m, v in model["per_copy_message"].items() if abs(v) > 0.01))
     print("per 10 MiB part: " + ", ".join(f"{m} {v:.2f}" for m, v in model["per_part"].items() if abs(v) > 0.01))
@@ -388,7 +393,9 @@ def main() -> None:
     print(f"\nstored per video (ASSUMED bitrates): {model['stored_bytes'] / GB:.2f} GB; {model['parts']} parts, "
           f"{model['chunks']} chunks, {model['hls_files']} HLS files in {model['hls_copy_messages']} copy messages; "
           f"D1 per item {d1_per_item / 1024:.1f} KiB")
-    rows = capacity(tus, results, d1_per_item, costs.get("heap_bytes_after", {}))
+    quick = RESULTS / "costs-quick.json"
+    kv_results = json.loads(quick.read_text())["results"] if quick.exists() else None
+    rows = capacity(tus, results, d1_per_item, costs.get("heap_bytes_after", {}), kv_results)
     out["capacity"] = rows
     print("\n## Limits\n")
     print(table(["limit", "sustained uploads/s", "library (items)", "measured", "page"],
