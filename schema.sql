@@ -261,3 +261,38 @@ CREATE TABLE IF NOT EXISTS hls_copy_chunks (
   done_at    INTEGER NOT NULL,
   PRIMARY KEY (media_id, rendition, job_id, chunk)
 );
+
+-- Media counts per status for GET /api/stats and the daily report (src/common/media_records.py
+-- STATS), kept by triggers in the same transaction as every insert, status change and delete of
+-- a media row, whichever worker or statement makes it: the stats read four rows, not the library
+-- (docs/scale.md: COUNT(*) over media read every row, a cost that grew with the library).
+CREATE TABLE IF NOT EXISTS media_status_counts (
+  status TEXT PRIMARY KEY CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+  n      INTEGER NOT NULL DEFAULT 0
+);
+
+INSERT OR IGNORE INTO media_status_counts (status, n)
+VALUES ('pending', 0), ('processing', 0), ('completed', 0), ('failed', 0);
+
+CREATE TRIGGER IF NOT EXISTS media_status_counts_insert AFTER INSERT ON media
+BEGIN
+  UPDATE media_status_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+
+CREATE TRIGGER IF NOT EXISTS media_status_counts_update AFTER UPDATE OF status ON media
+WHEN OLD.status IS NOT NEW.status
+BEGIN
+  UPDATE media_status_counts SET n = n - 1 WHERE status = OLD.status;
+  UPDATE media_status_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+
+CREATE TRIGGER IF NOT EXISTS media_status_counts_delete AFTER DELETE ON media
+BEGIN
+  UPDATE media_status_counts SET n = n - 1 WHERE status = OLD.status;
+END;
+
+-- Recount (one statement, so atomic): a database that had media before these triggers existed
+-- starts right, and a count that drifted (it cannot, short of edits made with the triggers
+-- dropped) is mended. Reads every media row once per application of this file.
+UPDATE media_status_counts
+SET n = (SELECT COUNT(*) FROM media WHERE media.status = media_status_counts.status);

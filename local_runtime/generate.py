@@ -20,7 +20,7 @@ from pathlib import Path
 from local_runtime.derive import Notification, PythonWorker, derived_config, host_config
 
 HOST_DIR = Path(__file__).parent / "host"
-HOST_FILES = ("host.mjs", "shim.mjs", "bootstrap.py")
+HOST_FILES = ("host.mjs", "shim.mjs", "counters.mjs", "bootstrap.py")
 PYODIDE_FILES = (
     "pyodide.asm.js",
     "pyodide.mjs",

@@ -30,9 +30,11 @@ def pipeline(tmp_path_factory) -> PipelineStack:
         work_dir=tmp / "work",
         registry_dir=tmp / "registry",
         dev_vars=DEV_VARS,
+        # LOCAL_COUNTERS: the local runtime counts binding calls (tests/e2e/test_counters.py), so
+        # every end-to-end test also runs through the counting wrapper.
         api_vars={"API_KEY": f"{API_KEY},{ROTATED_KEY}", "MAX_FILE_SIZE": str(TEST_MAX_FILE_SIZE),
-                  "ORPHAN_MIN_AGE_SECONDS": str(TEST_ORPHAN_MIN_AGE_SECONDS)},
-        processor_vars={"WEBHOOK_RETRY_SCHEDULE": TEST_WEBHOOK_RETRY_SCHEDULE,
+                  "ORPHAN_MIN_AGE_SECONDS": str(TEST_ORPHAN_MIN_AGE_SECONDS), "LOCAL_COUNTERS": "1"},
+        processor_vars={"LOCAL_COUNTERS": "1", "WEBHOOK_RETRY_SCHEDULE": TEST_WEBHOOK_RETRY_SCHEDULE,
                         "WEBHOOK_TIMEOUT_SECONDS": str(TEST_WEBHOOK_TIMEOUT_SECONDS),
                         # Small copy messages, so a 10-minute ladder shows the split (tests/e2e/test_hls.py).
                         "HLS_SEGMENTS_PER_MESSAGE": str(TEST_HLS_SEGMENTS_PER_MESSAGE)},

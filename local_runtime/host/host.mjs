@@ -14,8 +14,12 @@ import appZip from "./app.zip";
 import hostConfigText from "./host-config.json";
 import bootstrapSource from "./bootstrap.py";
 import * as cloudflareWorkers from "cloudflare:workers";
+import { createCounters, countingOff } from "./counters.mjs";
 
 const config = JSON.parse(hostConfigText);
+// Operation counting (counters.mjs) when the worker's var LOCAL_COUNTERS is "1": decided
+// once at boot, so without it the handlers below are exported untouched.
+const counters = cloudflareWorkers.env?.LOCAL_COUNTERS === "1" ? createCounters(config.workerName) : null;
 const patchedContexts = new WeakSet();
 const PRODUCTION_MEMORY_LIMIT = 128 * 1024 * 1024;
 // wrangler dev answers the client from a proxy worker in a second workerd, which streams
@@ -182,6 +186,10 @@ function localRoute(request, env) {
     });
   }
   if (url.pathname === "/__local/profile") return marksAnswer(url);
+  if (url.pathname.startsWith("/__local/counters")) {
+    const answer = counters ? counters.route(request) : countingOff(request);
+    if (answer) return answer;
+  }
   const notify = url.pathname.match(/^\/__local\/r2\/([^/]+)\/(.+)$/);
   if (notify && request.method === "PUT") return putWithNotification(request, env, notify[1], notify[2], url);
   return Response.json({ error: "unknown local runtime route" }, { status: 404 });
@@ -211,7 +219,7 @@ async function putWithNotification(request, env, bucketName, encodedKey, url) {
   return Response.json({ key, size: object.size, etag: object.etag, notified: sent }, { status: 201 });
 }
 
-export default {
+const handlers = {
   async fetch(request, env, ctx) {
     if (marks === undefined) startMarks(env);
     const started = marks ? performance.now() : 0;
@@ -258,3 +266,5 @@ export default {
     }
   },
 };
+
+export default counters ? counters.wrapHandlers(handlers) : handlers;

@@ -32,6 +32,7 @@ from common.media_records import (
     DAILY_STATS,
     STATS,
     cache_read_record,
+    cacheable,
     daily_json,
     list_query,
     media_cache_key,
@@ -145,7 +146,8 @@ async def media_record(env, media_id: str, link_seconds: int | None = None) -> t
             record = json.loads(cached)
         except (ValueError, TypeError, AttributeError):
             record = None  # an unreadable cache entry is a miss; D1 is the record
-        if isinstance(record, dict):
+        # Only final records are cached; an entry in progress (written before that rule) is a miss.
+        if isinstance(record, dict) and cacheable(record):
             if _needs_ladders(record.get("renditions") or []):
                 # The processor caches the record without its ladder facts: add them once, cache again.
                 _add_ladders(record, await d1.all_rows(env.DB, SELECT_HLS_LADDERS, media_id))

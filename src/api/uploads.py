@@ -40,9 +40,6 @@ from common.media_records import (
     DELETE_MEDIA_METADATA,
     INSERT_MEDIA,
     INSERT_MEDIA_METADATA,
-    cache_record,
-    media_json,
-    uncache_record,
 )
 from common.r2_streams import (
     BodyReader,
@@ -153,9 +150,6 @@ async def record_upload(env, media_id: str, key: str, name: str | None, content_
     except BaseException:
         await env.MEDIA.delete(key)
         raise
-    # Cache before queueing: once the job is queued the processor may update the record,
-    # and its cache refresh must land after this first write, never before it.
-    await cache_record(env.METADATA, media_id, media_json(row, []))
     try:
         await env.JOBS.send(job_message(media_id, key))
     except BaseException as error:
@@ -169,7 +163,6 @@ async def record_upload(env, media_id: str, key: str, name: str | None, content_
         # Without its queue message the record would wait for the reconcile cron: undo instead.
         await d1.batch(env.DB, [(DELETE_MEDIA_EVENTS, media_id), (DELETE_MEDIA_METADATA, media_id),
                                 (DELETE_MEDIA, media_id)])
-        await uncache_record(env.METADATA, media_id)
         await env.MEDIA.delete(key)
         raise HttpError(503, "queue_unavailable", "The job queue is unavailable; nothing was stored. Retry.") from error
     # media.created goes to the delivery queue only now: an upload undone above announces nothing.

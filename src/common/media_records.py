@@ -49,6 +49,7 @@ __all__ = [
     "cache_media",
     "cache_read_record",
     "cache_record",
+    "cacheable",
     "iso_time",
     "list_query",
     "media_cache_key",
@@ -137,14 +138,16 @@ COUNT_PENDING_BEFORE = (
     " AND (created_at < ?1 OR (created_at = ?1 AND id <= ?2))"
 )
 
-# No parameters. One pass over media for every figure.
+# No parameters. Every figure from media_status_counts (schema.sql: kept by triggers on media in
+# the transaction of each change), four rows read however large the library: COUNT(*) over
+# media read every row (docs/scale.md section 4).
 STATS = (
-    "SELECT COUNT(*) AS total,"
-    " COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,"
-    " COALESCE(SUM(CASE WHEN status = 'processing' THEN 1 ELSE 0 END), 0) AS processing,"
-    " COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed,"
-    " COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed"
-    " FROM media"
+    "SELECT COALESCE(SUM(n), 0) AS total,"
+    " COALESCE(SUM(CASE WHEN status = 'pending' THEN n ELSE 0 END), 0) AS pending,"
+    " COALESCE(SUM(CASE WHEN status = 'processing' THEN n ELSE 0 END), 0) AS processing,"
+    " COALESCE(SUM(CASE WHEN status = 'completed' THEN n ELSE 0 END), 0) AS completed,"
+    " COALESCE(SUM(CASE WHEN status = 'failed' THEN n ELSE 0 END), 0) AS failed"
+    " FROM media_status_counts"
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -336,8 +339,18 @@ async def read_cached(kv, media_id: str) -> str | None:
         return None
 
 
+def cacheable(record: Mapping) -> bool:
+    """Only final records are cached: a final record never changes again, so one write per item
+    is enough (KV takes one write a second to a key; the processor's refreshes after each
+    rendition used to rewrite media:<id> up to 3 times within a second, and a refused write left
+    the older entry in place: docs/scale.md section 4). Items in progress are read from D1."""
+    return record.get("status") in FINAL
+
+
 async def cache_record(kv, media_id: str, record: dict) -> None:
-    """Cache the record (without its per-answer URLs) for CACHE_TTL_SECONDS."""
+    """Cache a final record (without its per-answer URLs) for CACHE_TTL_SECONDS; others are not cached."""
+    if not cacheable(record):
+        return
     try:
         await kv.put(media_cache_key(media_id), json.dumps(record, separators=(",", ":")),
                      expirationTtl=CACHE_TTL_SECONDS)
@@ -347,7 +360,9 @@ async def cache_record(kv, media_id: str, record: dict) -> None:
 
 
 async def cache_read_record(kv, db, media_id: str, record: dict) -> None:
-    """Cache a record read from D1, then drop it again if the row is gone by now."""
+    """Cache a final record read from D1, then drop it again if the row is gone by now."""
+    if not cacheable(record):
+        return
     await cache_record(kv, media_id, record)
     try:
         still_there = await d1.first_row(db, MEDIA_EXISTS, media_id) is not None

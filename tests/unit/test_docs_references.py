@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ("README.md", "docs/reliability.md", "docs/hostile-input.md", "docs/benchmarks.md",
+DOCS = ("README.md", "docs/reliability.md", "docs/hostile-input.md", "docs/benchmarks.md", "docs/scale.md",
         "local_runtime/README.md", "emulator/README.md")
 SKIP_DIRS = {".git", ".venv", ".tools", ".local", "node_modules", "__pycache__", ".pytest_cache", ".hypothesis", ".wrangler"}
 TEST_ROOTS = ("tests", "local_runtime/tests", "emulator/tests")

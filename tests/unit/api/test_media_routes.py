@@ -36,17 +36,17 @@ class BrokenKV(FakeKV):
         raise RuntimeError("internal error; reference = def")
 
 
-def _env(kv):
+def _env(kv, status="completed"):
     db = FakeD1()
     db.conn.execute(
-        "INSERT INTO media (id, r2_key, content_type, kind, size, created_at, updated_at)"
-        " VALUES (?, ?, 'image/png', 'image', 10, 1, 1)", (MEDIA_ID, f"originals/{MEDIA_ID}"))
+        "INSERT INTO media (id, r2_key, content_type, kind, size, status, created_at, updated_at)"
+        " VALUES (?, ?, 'image/png', 'image', 10, ?, 1, 1)", (MEDIA_ID, f"originals/{MEDIA_ID}", status))
     return SimpleNamespace(DB=db, METADATA=kv, PUBLIC_API_URL="http://api.test")
 
 
 def test_a_failing_kv_read_and_write_is_a_miss_served_from_d1(capsys):
     record, cache = asyncio.run(media_record(_env(BrokenKV()), MEDIA_ID))
-    assert (record["id"], record["status"], cache) == (MEDIA_ID, "pending", "miss")
+    assert (record["id"], record["status"], cache) == (MEDIA_ID, "completed", "miss")
     logged = capsys.readouterr().out
     assert "KV cache read failed" in logged and "KV cache write failed" in logged
 
@@ -58,6 +58,25 @@ def test_a_miss_is_cached_and_then_served_as_a_hit():
     assert how == "miss" and json.loads(kv.data[media_cache_key(MEDIA_ID)])["id"] == MEDIA_ID
     second, how = asyncio.run(media_record(env, MEDIA_ID))
     assert how == "hit" and second["id"] == first["id"]
+
+
+@pytest.mark.parametrize("status", ["pending", "processing"])
+def test_a_record_in_progress_is_read_from_d1_and_never_cached(status):
+    # KV takes one write a second to a key: only final records, which never change, are cached.
+    kv = FakeKV()
+    env = _env(kv, status)
+    for _ in range(2):
+        record, how = asyncio.run(media_record(env, MEDIA_ID))
+        assert how == "miss" and record["status"] == status
+    assert kv.data == {}
+
+
+def test_an_entry_in_progress_left_in_kv_is_a_miss():
+    kv = FakeKV()
+    env = _env(kv, "processing")
+    kv.data[media_cache_key(MEDIA_ID)] = json.dumps({"id": MEDIA_ID, "status": "pending", "renditions": []})
+    record, how = asyncio.run(media_record(env, MEDIA_ID))
+    assert how == "miss" and record["status"] == "processing"
 
 
 def test_expires_in_sets_how_long_the_signed_links_stay_valid_and_bad_values_are_400():
@@ -148,8 +167,8 @@ def test_a_failed_recheck_drops_the_cache_entry(capsys):
     env = _env(kv)
     env.DB = db = FailingRecheckD1()
     db.conn.execute(
-        "INSERT INTO media (id, r2_key, content_type, kind, size, created_at, updated_at)"
-        " VALUES (?, ?, 'image/png', 'image', 10, 1, 1)", (MEDIA_ID, f"originals/{MEDIA_ID}"))
+        "INSERT INTO media (id, r2_key, content_type, kind, size, status, created_at, updated_at)"
+        " VALUES (?, ?, 'image/png', 'image', 10, 'failed', 1, 1)", (MEDIA_ID, f"originals/{MEDIA_ID}"))
     db.fail_selects_after = 2  # SELECT_MEDIA and SELECT_RENDITIONS pass, the re-check fails
     record, how = asyncio.run(media_record(env, MEDIA_ID))
     assert how == "miss" and record["id"] == MEDIA_ID
