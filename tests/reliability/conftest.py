@@ -221,6 +221,8 @@ class UploadRun:
     accepted: dict[str, str] = field(default_factory=dict)  # media id -> kind
     paths: dict[str, str] = field(default_factory=dict)  # media id -> single, tus or direct
     upload_ids: dict[str, str] = field(default_factory=dict)  # media id -> tus upload id
+    bucket_keys: dict[str, str] = field(default_factory=dict)  # media id -> the uploads/ key it was put at
+    bucket_bytes: dict[str, bytes] = field(default_factory=dict)  # media id -> what was put there
     digests: dict[str, str] = field(default_factory=dict)  # media id -> sha256 of the bytes sent
     refused: Counter = field(default_factory=Counter)  # path:status or path:exception name -> count
     retried_503: int = 0  # answers "nothing was stored, retry" that the client retried, as clients do
@@ -298,7 +300,11 @@ def direct_upload(stack: PipelineStack, client: httpx.Client, key: str, data: by
     derived from bucket, key and ETag as the processor derives it."""
     from common.ids import media_id_for_object
 
-    answer = client.put(f"{stack.processor_url}/__local/r2/{BUCKET}/{key}", content=data)
+    for attempt in range(UPLOAD_TRIES):  # S3 clients retry a 5xx; the same bytes give the same ETag and id
+        answer = client.put(f"{stack.processor_url}/__local/r2/{BUCKET}/{key}", content=data)
+        if answer.status_code < 500 or attempt == UPLOAD_TRIES - 1:
+            break
+        time.sleep(1)
     if answer.status_code != 201:
         raise UploadRefused(f"put:{answer.status_code}")
     return media_id_for_object(BUCKET, key, answer.json()["etag"])
@@ -346,6 +352,9 @@ def upload_many(stack: PipelineStack, samples: list[Sample], count: int, concurr
                         run.one_time_urls += 1
             else:
                 media_id = direct_upload(stack, bucket, f"uploads/{tag}-{name}", sample.data)
+                with lock:
+                    run.bucket_keys[media_id] = f"uploads/{tag}-{name}"
+                    run.bucket_bytes[media_id] = sample.data
         except UploadRefused as refused:
             with lock:
                 run.refused[f"{path}:{refused}"] += 1
@@ -374,6 +383,25 @@ def upload_many(stack: PipelineStack, samples: list[Sample], count: int, concurr
 # -- local state ---------------------------------------------------------------------------------
 def d1(stack: PipelineStack, sql: str) -> list[dict]:
     return stack.workers.d1_query("DB", sql)
+
+
+def r2_keys(stack: PipelineStack) -> list[str]:
+    """Every key in the local bucket, read (read-only) from Miniflare's own object index under the
+    state directory (v3/r2/miniflare-R2BucketObject/<id>.sqlite, table _mf_objects): a listing that
+    does not depend on the keys the test expects. The stack has one bucket."""
+    import sqlite3
+
+    folder = stack.state_dir / "v3" / "r2" / "miniflare-R2BucketObject"
+    files = [f for f in folder.glob("*.sqlite") if f.name != "metadata.sqlite"]
+    assert files, f"no local R2 object index under {folder}"
+    keys: list[str] = []
+    for path in files:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            keys += [row[0] for row in connection.execute("SELECT key FROM _mf_objects")]
+        finally:
+            connection.close()
+    return keys
 
 
 def status_counts(stack: PipelineStack) -> dict[str, int]:
@@ -480,7 +508,7 @@ MEDIA_TABLES = {"media": "id", "renditions": "media_id", "hls_ladders": "media_i
 
 
 def delete_half_and_check(stack: PipelineStack, api: httpx.Client, run: UploadRun, ladders: dict[str, list[str]],
-                          concurrency: int, figures: dict) -> list[str]:
+                          concurrency: int, figures: dict, every_upload_finished: bool = True) -> list[str]:
     """DELETE half the items; then nothing of them is left in R2 (original, renditions, ladder files),
     D1 (MEDIA_TABLES; their tus upload rows and one-time URLs), KV, and every kept file is still there.
     The deleted ids."""
@@ -512,6 +540,22 @@ def delete_half_and_check(stack: PipelineStack, api: httpx.Client, run: UploadRu
     assert [s for s in upload_answers if s not in (404, 410)] == []
     figures["r2_checked"] = {"deleted_keys_404": len(gone), "kept_keys_200": len(there),
                              "ladder_keys_deleted": sum(len(ladders.get(m, [])) for m in deleted)}
+    # The bucket's own listing: no key of a deleted item under any prefix (originals/, renditions/,
+    # the uploads/ key it was put at, a tus stash), and nothing left in uploads/ or tus/ at all.
+    listing = r2_keys(stack)
+    gone_ids = set(deleted)
+    gone_uploads = {run.upload_ids[m] for m in deleted if m in run.upload_ids}
+    gone_puts = {run.bucket_keys[m] for m in deleted if m in run.bucket_keys}
+    left_in_r2 = [key for key in listing if key in gone_puts or any(part in gone_ids | gone_uploads
+                                                                    for part in key.split("/"))]
+    assert left_in_r2 == [], f"R2 keys of deleted items: {left_in_r2[:10]}"
+    unfinished = [key for key in listing if key.startswith(("uploads/", "tus/"))]
+    if every_upload_finished:
+        assert unfinished == []
+    else:  # a crash: uploads cut off by it may have left their bytes; none of an item that exists
+        assert [key for key in unfinished if key in set(run.bucket_keys.values())] == []
+        figures["r2_unfinished_upload_keys"] = len(unfinished)
+    figures["r2_keys_after_delete"] = dict(Counter(key.split("/", 1)[0] for key in listing))
 
     left: Counter = Counter()
     for quoted in in_chunks(deleted):

@@ -38,10 +38,12 @@ from tests.reliability.conftest import (
     created_at,
     d1,
     delete_half_and_check,
+    direct_upload,
     drive_to_final,
     expected_events,
     idempotency_key,
     log,
+    r2_keys,
     upload_many,
 )
 
@@ -104,11 +106,13 @@ def test_sigkill_mid_batch_mid_patch_and_mid_delivery_then_restart(stack, sample
     wave1 = upload_many(stack, samples, first_wave, CONCURRENCY, tag="w1")
     assert len(wave1.accepted) == first_wave, wave1.refused
     # Kill only once Ittybit jobs and deliveries are under way for the first wave...
-    eventually(lambda: emulator.counters()["jobs_created"] >= 3, timeout=60, interval=0.2)
-    eventually(lambda: len(receiver.arrivals) >= 1, timeout=60, interval=0.2)
+    # (Bounds generous: the machine is shared, and the first wave's own time is the measure of it.)
+    wave_seconds = wave1.finished - wave1.started
+    eventually(lambda: emulator.counters()["jobs_created"] >= 3, timeout=300, interval=0.2)
+    eventually(lambda: len(receiver.arrivals) >= 1, timeout=300, interval=0.2)
     # ...while a tus PATCH streams (a second part committed, the body still open)...
     held = HeldPatch(stack.api_url, big_video)
-    eventually(lambda: held.offset() >= 2 * PART, timeout=90)
+    eventually(lambda: held.offset() >= 2 * PART, timeout=300)
     # ...while the second wave is being uploaded...
     half = threading.Event()
     stop = threading.Event()
@@ -120,10 +124,10 @@ def test_sigkill_mid_batch_mid_patch_and_mid_delivery_then_restart(stack, sample
 
     uploader = threading.Thread(target=uploads)
     uploader.start()
-    assert half.wait(120), "the second wave was not accepted in time"
+    assert half.wait(max(120.0, 3 * wave_seconds)), "the second wave was not accepted in time"
     # ...and while the endpoint holds a delivery open.
     receiver.hold()
-    eventually(lambda: receiver.held >= 1, timeout=60, interval=0.1)
+    eventually(lambda: receiver.held >= 1, timeout=300, interval=0.1)
     before = emulator.counters()
     emulator.close()
     stop.set()
@@ -136,7 +140,7 @@ def test_sigkill_mid_batch_mid_patch_and_mid_delivery_then_restart(stack, sample
     uploader.join(120)
     assert "response" not in held.outcome, held.outcome  # the PATCH was cut off, not answered
     run = result["run"]
-    for name in ("accepted", "paths", "digests", "upload_ids"):
+    for name in ("accepted", "paths", "digests", "upload_ids", "bucket_keys", "bucket_bytes"):
         getattr(run, name).update(getattr(wave1, name))
     figures["accepted_before_kill"] = len(run.accepted)
     figures["accepted_by_path"] = run.path_counts()
@@ -171,8 +175,19 @@ def test_sigkill_mid_batch_mid_patch_and_mid_delivery_then_restart(stack, sample
     figures["state_after_restart"] = {s: sum(1 for r in in_d1.values() if r["status"] == s)
                                       for s in ("pending", "processing", "completed", "failed")}
     log(f"after restart: {len(in_d1)} items in D1 {figures['state_after_restart']}")
-    # A direct upload is recorded when its R2 notification is consumed; wait for those still queued.
-    eventually(lambda: accepted <= {r["id"] for r in d1(stack, "SELECT id FROM media")}, timeout=120, interval=2)
+    # A direct upload is recorded when its R2 notification is consumed. Locally the kill loses the
+    # notifications still queued (Miniflare's queues are in memory; Cloudflare's keep them and
+    # deliver again): announce those objects again, as the queue would, if the object is still
+    # at its uploads/ key (the same bytes: the same ETag, so the same media id). One gone from
+    # there without a record would be lost for real.
+    unrecorded = {m for m in run.bucket_keys if m not in in_d1}
+    listing = set(r2_keys(stack))
+    assert [run.bucket_keys[m] for m in unrecorded if run.bucket_keys[m] not in listing] == []
+    figures["direct_notifications_lost_with_local_queue"] = len(unrecorded)
+    with httpx.Client(timeout=120) as bucket:
+        for media_id in unrecorded:
+            assert direct_upload(stack, bucket, run.bucket_keys[media_id], run.bucket_bytes[media_id]) == media_id
+    eventually(lambda: accepted <= {r["id"] for r in d1(stack, "SELECT id FROM media")}, timeout=300, interval=3)
     in_d1 = {row["id"]: row for row in d1(stack, "SELECT id, kind, status FROM media")}
     lost = accepted - set(in_d1)
     assert lost == set(), f"accepted uploads missing from D1: {sorted(lost)}"
@@ -212,7 +227,7 @@ def test_sigkill_mid_batch_mid_patch_and_mid_delivery_then_restart(stack, sample
         ladders = check_ladders(stack, api, videos, CONCURRENCY)
         figures["hls_ladders_complete"] = len(ladders)
         check_stats(api, stack)
-        deleted = delete_half_and_check(stack, api, run, ladders, CONCURRENCY, figures)
+        deleted = delete_half_and_check(stack, api, run, ladders, CONCURRENCY, figures, every_upload_finished=False)
         kinds = {m: row["kind"] for m, row in rows.items()}
         check_events(stack, receiver, expected_events(kinds, deleted), deleted, BOUND_SECONDS, figures)
     restarted.close()

@@ -81,7 +81,7 @@ def test_load_under_faults_on_every_path_then_delete_half(stack, samples, big_vi
         run = upload_many(stack, samples, ITEMS, CONCURRENCY)
         uploader.join(600)
         assert len(big.accepted) == BIG_ITEMS, "the big tus uploads did not finish"
-        for name in ("accepted", "paths", "digests", "upload_ids"):
+        for name in ("accepted", "paths", "digests", "upload_ids", "bucket_keys"):
             getattr(run, name).update(getattr(big, name))
         run.tus_patches += big.tus_patches
         run.tus_resumed += big.tus_resumed
