@@ -6,13 +6,16 @@ arrived.
 
 registers itself as an endpoint (or, when one with its URL exists, rotates its secret to learn
 one) and prints `[webhook-receiver] media.ready evt_... verified` lines. scripts/dev starts it.
-Tests use `Receiver` in-process, with fault switches: answer 500 to every n-th attempt, answer
-late (a timeout), or be down (connections refused) for a while.
+Tests use `Receiver` in-process, with fault switches: answer 500 to every n-th attempt, or to a
+deterministic 1 in n of the attempts by hash of webhook-id and attempt number (so a retry of a
+refused one usually succeeds, whatever order the deliveries come in), answer late (a timeout), hold
+requests open until released, or be down (connections refused) for a while.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import threading
@@ -45,9 +48,14 @@ class Receiver:
         self.secrets: list[str] = []
         self.arrivals: list[Arrival] = []
         self.fail_every = 0        # answer 500 to every n-th attempt (0: never)
+        self.fail_one_in = 0       # answer 500 when sha256(webhook-id:attempt) % n == 0 (0: never)
         self.delay_seconds = 0.0   # answer this late (longer than the sender's timeout: a timeout)
         self.log = log
         self._count = 0
+        self._attempts: dict[str, int] = {}
+        self._gate = threading.Event()  # set: requests pass; cleared by hold(): they wait
+        self._gate.set()
+        self.held = 0              # requests waiting at the gate now
         self._lock = threading.Lock()
         self.port = port
         self._server: ThreadingHTTPServer | None = None
@@ -63,6 +71,17 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if not receiver._gate.is_set():
+                    with receiver._lock:
+                        receiver.held += 1
+                    receiver._gate.wait(600)
+                    with receiver._lock:
+                        receiver.held -= 1
+                    # Held past the sender's life or its timeout: it never saw an answer, so this
+                    # attempt is recorded as not delivered (status 0), and nothing is answered.
+                    receiver._receive(dict(self.headers.items()), body, answered=False)
+                    self.close_connection = True
+                    return
                 status = receiver._receive(dict(self.headers.items()), body)
                 if receiver.delay_seconds:
                     time.sleep(receiver.delay_seconds)
@@ -95,17 +114,37 @@ class Receiver:
                 continue
         return False
 
-    def _receive(self, headers: dict, body: bytes) -> int:
+    def hold(self) -> None:
+        """Hold every request from now on open, unanswered, until release()."""
+        self._gate.clear()
+
+    def release(self) -> None:
+        """Let held requests go (each is recorded with status 0: its sender never got an answer)."""
+        self._gate.set()
+
+    def _failing(self, webhook_id: str) -> bool:
+        with self._lock:
+            self._count += 1
+            attempt = self._attempts[webhook_id] = self._attempts.get(webhook_id, 0) + 1
+            count = self._count
+        if self.fail_every and count % self.fail_every == 0:
+            return True
+        if self.fail_one_in:
+            digest = hashlib.sha256(f"{webhook_id}:{attempt}".encode()).digest()
+            return int.from_bytes(digest[:8], "big") % self.fail_one_in == 0
+        return False
+
+    def _receive(self, headers: dict, body: bytes, answered: bool = True) -> int:
         lowered = {k.lower(): v for k, v in headers.items()}
         verified = self._verify(lowered, body)
         try:
             payload = json.loads(body)
         except ValueError:
             payload = {}
-        with self._lock:
-            self._count += 1
-            failing = bool(self.fail_every) and self._count % self.fail_every == 0
+        failing = self._failing(lowered.get("webhook-id", ""))
         status = 500 if failing or not verified else 200
+        if not answered:
+            status = 0
         if self.delay_seconds and status == 200:
             status = 0  # answered after the sender gave up: not a delivery
         arrival = Arrival(lowered.get("webhook-id", ""), str(payload.get("type")), payload, verified, status,

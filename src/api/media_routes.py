@@ -26,6 +26,8 @@ from common.media_records import (
     DELETE_MEDIA_METADATA,
     DELETE_PROBE,
     DELETE_RENDITIONS,
+    DELETE_UPLOAD_TOKENS,
+    DELETE_UPLOADS,
     SELECT_HLS_LADDERS,
     SELECT_MEDIA,
     SELECT_RENDITIONS,
@@ -250,6 +252,7 @@ async def remove_media(env, media_id: str) -> dict:
     deleted = deleted_event(row, renditions, int(time.time() * 1000))
     await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA_METADATA, media_id),
                             (DELETE_HLS_LADDERS, media_id), (DELETE_HLS_CHUNKS, media_id),
+                            (DELETE_UPLOAD_TOKENS, media_id), (DELETE_UPLOADS, media_id),
                             (DELETE_MEDIA, media_id), deleted])
     await env.METADATA.delete(media_cache_key(media_id))
     await publish(getattr(env, "WEBHOOKS", None), [deleted[1]])

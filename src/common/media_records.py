@@ -128,6 +128,12 @@ SELECT_HLS_LADDERS = (
     " WHERE media_id = ? ORDER BY created_at"
 )
 
+# Parameters: media id. The tus upload the item was made from (its name, metadata and content type)
+# and the one-time URL that created it: they go with the item, and the upload URL then answers 404.
+# The token first: it is found through the upload row.
+DELETE_UPLOAD_TOKENS = "DELETE FROM upload_tokens WHERE upload_id IN (SELECT id FROM uploads WHERE media_id = ?)"
+DELETE_UPLOADS = "DELETE FROM uploads WHERE media_id = ?"
+
 # Parameters: id.
 DELETE_MEDIA = "DELETE FROM media WHERE id = ?"
 

@@ -24,6 +24,8 @@ HEAD_READ_SIZE = 64 * 1024
 # PartBuffersBusy (the API answers 503 with Retry-After, the processor retries its message).
 MAX_PART_BUFFERS = 4
 PART_BUFFER_WAIT_SECONDS = 30
+# How often a stream waiting for a buffer looks again (on its own timer: see PartBudget).
+PART_BUFFER_POLL_SECONDS = 0.1
 PART_BUFFERS_RETRY_AFTER = 5
 # A part upload that fails is sent again (same number, same bytes: R2 keeps the last one),
 # at most this many times, waiting 0.2 s, 0.4 s, ... Locally the two workerds share one
@@ -58,9 +60,25 @@ class PartBuffersBusy(Exception):
         self.retry_after = retry_after
 
 
+class _Ticket:
+    """A waiter's place in the line (compared by identity) and when it gives up."""
+
+    __slots__ = ("deadline",)
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+
 class PartBudget:
     """A count of part buffers in use in this isolate, handed on first come, first served.
 
+    A waiter polls on its own timer (asyncio.sleep, every PART_BUFFER_POLL_SECONDS) until it is
+    first in line and a place is free; release() wakes nobody. In workerd a future resolved by
+    another request's code (the old handover: release() set the first waiter's future) resumes
+    the waiter in that other request's context, and the runtime cancels the waiting request as
+    hung ("would never generate a response"): the full reliability run at concurrency 32 had
+    72 tus PATCHes canceled that way after 30 s. A line entry whose owner vanished (a request
+    cancelled mid-wait never runs its cleanup) is dropped once past its deadline.
     Not an asyncio.Semaphore: that binds itself to the first event loop it waits on, and
     the CPython tests run one loop per test (Pyodide has one loop per isolate).
     """
@@ -70,37 +88,38 @@ class PartBudget:
         self.in_use = 0
         self._waiters: deque = deque()
 
+    def _forget_vanished(self, now: float, keep: _Ticket | None = None) -> None:
+        grace = 2 * PART_BUFFER_POLL_SECONDS + 1.0
+        while self._waiters and self._waiters[0] is not keep and self._waiters[0].deadline + grace < now:
+            self._waiters.popleft()
+
     async def acquire(self, timeout: float) -> None:
         """Take one buffer's place; PartBuffersBusy if none frees up within `timeout` seconds."""
-        self._waiters = deque(waiter for waiter in self._waiters if not waiter.done())  # gave up
+        loop = asyncio.get_running_loop()
+        self._forget_vanished(loop.time())
         if self.in_use < self.size and not self._waiters:
             self.in_use += 1
             return
-        granted = asyncio.get_running_loop().create_future()
-        self._waiters.append(granted)
+        ticket = _Ticket(loop.time() + timeout)
+        self._waiters.append(ticket)
         try:
-            await asyncio.wait_for(asyncio.shield(granted), timeout)
-        except asyncio.TimeoutError:
-            if granted.done() and not granted.cancelled():
-                self.release()  # handed over just as the wait ended: pass it on
-            else:
-                granted.cancel()
-            raise PartBuffersBusy() from None
-        except BaseException:
-            if granted.done() and not granted.cancelled():
-                self.release()
-            else:
-                granted.cancel()
-            raise
+            while True:
+                await asyncio.sleep(PART_BUFFER_POLL_SECONDS)  # this request's own timer
+                now = loop.time()
+                self._forget_vanished(now, keep=ticket)
+                if self.in_use < self.size and self._waiters[0] is ticket:
+                    self._waiters.popleft()
+                    self.in_use += 1
+                    return
+                if now >= ticket.deadline:
+                    raise PartBuffersBusy()
+        finally:
+            if any(waiter is ticket for waiter in self._waiters):
+                self._waiters.remove(ticket)
 
     def release(self) -> None:
-        """Give the place to the longest waiter, or free it."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the place moves on; in_use is unchanged
-                return
-        self.in_use -= 1
+        """Free a place; the first waiter takes it at its next poll."""
+        self.in_use = max(0, self.in_use - 1)
 
 
 PART_BUFFERS = PartBudget(MAX_PART_BUFFERS)

@@ -1,65 +1,99 @@
-"""Load under faults: ITEMS uploads at CONCURRENCY while the Ittybit emulator answers 20% of API calls
-with 5xx/429, drops 10% of webhooks and duplicates 10%. Every item ends final within the bound,
-Ittybit gets exactly one job per (media, rendition), the stats match D1, and deleting half the
-items leaves nothing of them in R2, D1 or KV. A subscribed webhook endpoint (scripts/webhook_receiver.py,
-verifying with standardwebhooks, answering 500 to every 10th attempt) gets every event: expected,
-delivered, duplicated and lost (0) are figures, and so is the time from an item's final state to the
-arrival of its media.ready (p50, p99; docs/benchmarks.md)."""
+"""Load under faults, on every upload path: ITEMS uploads at CONCURRENCY, mixed across one request, tus
+(chunks that divide neither the part size nor the file, with the API key or a one-time URL; plus
+BIG_ITEMS videos of over two parts) and straight into the bucket, videos with an HLS ladder, while the
+Ittybit emulator answers 20% of API calls with 5xx/429, drops 10% of webhooks and duplicates 10%, and
+the subscribed webhook endpoint (scripts/webhook_receiver.py, verifying with standardwebhooks) answers
+500 to a third of the attempts (by hash of webhook-id and attempt). Then: every item final and
+completed with its original byte-identical, exactly one Ittybit job per (media, rendition), every
+HLS ladder complete, stats equal D1; deleting half leaves nothing of them in R2 (ladders included),
+D1 or KV; every event arrives at least once under one webhook-id, none lost, and no delivery of a
+deleted item is left pending. The time from an item's final state to its media.ready's arrival
+(p50, p99) is a figure (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import statistics
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
 
 from scripts.webhook_receiver import Receiver
-from tests.e2e.conftest import eventually
 
 from tests.reliability.conftest import (
     BOUND_SECONDS,
     CONCURRENCY,
     FAULTS,
-    FINAL,
+    FULL,
     ITEMS,
     PRESETS,
     EmulatorAdmin,
+    UploadRun,
     api_client,
+    check_events,
+    check_ladders,
+    check_originals,
+    check_stats,
     created_at,
     d1,
+    delete_half_and_check,
     drive_to_final,
+    expected_events,
     idempotency_key,
-    kv_get,
-    kv_keys,
     log,
-    rendition_keys,
     status_counts,
+    tus_upload,
     upload_many,
 )
 
 pytestmark = pytest.mark.stack
 
+BIG_ITEMS = 4 if FULL else 1
+BIG_CHUNK = 3 * 1024 * 1024 + 7  # eight PATCHes of a 22 MiB file, none on a part boundary
 
 
-def test_load_under_faults_then_delete_half(stack, samples):
+def test_load_under_faults_on_every_path_then_delete_half(stack, samples, big_video):
+    import hashlib
+
     emulator = EmulatorAdmin(stack.emulator_url)
     emulator.faults(**FAULTS)
-    figures: dict = {"items": ITEMS, "concurrency": CONCURRENCY, "faults": FAULTS}
+    figures: dict = {"items": ITEMS + BIG_ITEMS, "concurrency": CONCURRENCY, "faults": FAULTS}
     receiver = Receiver()
-    receiver.fail_every = 10
+    receiver.fail_one_in = 3
     with api_client(stack, CONCURRENCY) as api:
         endpoint = api.post("/api/webhooks", json={"url": receiver.url, "events": ["*"]})
         assert endpoint.status_code == 201, endpoint.text
         receiver.secrets.append(endpoint.json()["secret"])
-        # -- upload ------------------------------------------------------------------------------
-        run = upload_many(api, samples, ITEMS, CONCURRENCY)
+        # -- upload: the big tus ones beside the mixed batch ---------------------------------------
+        big = UploadRun()
+        big_lock = threading.Lock()
+
+        def big_uploads():
+            for n in range(BIG_ITEMS):
+                media_id = tus_upload(api, big_video, f"big-{n}.mp4", BIG_CHUNK, one_time=n % 2 == 1,
+                                      run=big, lock=big_lock)
+                big.accepted[media_id], big.paths[media_id] = "video", "tus"
+                big.digests[media_id] = hashlib.sha256(big_video).hexdigest()
+
+        uploader = threading.Thread(target=big_uploads)
+        uploader.start()
+        run = upload_many(stack, samples, ITEMS, CONCURRENCY)
+        uploader.join(600)
+        assert len(big.accepted) == BIG_ITEMS, "the big tus uploads did not finish"
+        for name in ("accepted", "paths", "digests", "upload_ids", "bucket_keys"):
+            getattr(run, name).update(getattr(big, name))
+        run.tus_patches += big.tus_patches
+        run.tus_resumed += big.tus_resumed
         figures["upload_seconds"] = round(run.finished - run.started, 1)
+        figures["uploads_by_path"] = run.path_counts()
+        figures["tus_patches"] = run.tus_patches
+        figures["tus_patches_resumed"] = run.tus_resumed
         figures["uploads_retried_after_503"] = run.retried_503
-        log(f"uploaded {len(run.accepted)}/{ITEMS} in {figures['upload_seconds']}s, refused {dict(run.refused)},"
-            f" {run.retried_503} retried after a 503")
-        assert len(run.accepted) == ITEMS and not run.refused
+        log(f"uploaded {len(run.accepted)}/{ITEMS + BIG_ITEMS} in {figures['upload_seconds']}s "
+            f"{run.path_counts()}, refused {dict(run.refused)}, {run.retried_503} retried after a 503")
+        assert len(run.accepted) == ITEMS + BIG_ITEMS and not run.refused
+        assert set(run.paths.values()) == {"single", "tus", "direct"}
         ids = set(run.accepted)
 
         # -- every item final within the bound ---------------------------------------------------
@@ -67,10 +101,11 @@ def test_load_under_faults_then_delete_half(stack, samples):
         figures["first_upload_to_all_final_seconds"] = round(time.monotonic() - run.started, 1)
         counts = status_counts(stack)
         figures["status_counts"] = counts
-        assert sum(counts.values()) == ITEMS, counts  # nothing lost, nothing extra
+        assert sum(counts.values()) == len(ids), counts  # nothing lost, nothing extra
         failed = d1(stack, "SELECT id, error FROM media WHERE status = 'failed'")
         figures["failed"] = len(failed)
         assert not failed, f"items failed under transient faults only: {failed[:5]}"
+        figures["originals_identical"] = check_originals(api, run.digests, CONCURRENCY)
 
         # -- exactly one Ittybit job per (media, rendition) ---------------------------------------
         counters = emulator.counters()
@@ -97,85 +132,19 @@ def test_load_under_faults_then_delete_half(stack, samples):
         assert counters["webhook_deliveries"]["dropped"] > 0
         assert counters["webhook_deliveries"]["duplicated"] > 0
 
-        # -- /api/stats equals D1 -----------------------------------------------------------------
-        stats = api.get("/api/stats").json()
-        d1_counts = d1(stack, "SELECT COUNT(*) AS total, SUM(status='pending') AS pending, "
-                              "SUM(status='processing') AS processing, SUM(status='completed') AS completed, "
-                              "SUM(status='failed') AS failed FROM media")[0]
-        d1_counts = {k: int(v or 0) for k, v in d1_counts.items()}
-        assert {k: stats[k] for k in d1_counts} == d1_counts
-        assert stats["processed"] == d1_counts["completed"]
+        # -- every HLS ladder complete; /api/stats equals D1 --------------------------------------
+        videos = sorted(m for m, kind in run.accepted.items() if kind == "video")
+        ladders = check_ladders(stack, api, videos, CONCURRENCY)
+        figures["hls_ladders_complete"] = len(ladders)
+        figures["hls_files_checked"] = sum(len(keys) for keys in ladders.values())
+        check_stats(api, stack)
 
-        # -- delete half --------------------------------------------------------------------------
-        ordered = sorted(ids)
-        deleted, kept = ordered[::2], ordered[1::2]
-        keys = {media_id: [f"originals/{media_id}", *rendition_keys(media_id, run.accepted[media_id])]
-                for media_id in ordered}
-        for media_id in ordered[:4]:  # the recorded keys are the ones the test derives
-            item = api.get(f"/api/media/{media_id}").json()
-            assert sorted([item["original_key"], *(r["output_key"] for r in item["renditions"])]) == \
-                sorted(keys[media_id])
-        started = time.monotonic()
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
-            answers = list(pool.map(lambda media_id: api.delete(f"/api/media/{media_id}").status_code, deleted))
-        figures["delete_seconds"] = round(time.monotonic() - started, 1)
-        assert answers == [200] * len(deleted)
-        time.sleep(2)  # anything still in flight (a late duplicate webhook) would land now
-
-        # R2: no original or rendition of a deleted item; the kept ones are all there.
-        def file_status(key: str) -> int:
-            return api.head(f"/files/{key}").status_code
-
-        deleted_keys = [key for media_id in deleted for key in keys[media_id]]
-        kept_keys = [key for media_id in kept for key in keys[media_id]]
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
-            gone = dict(zip(deleted_keys, pool.map(file_status, deleted_keys)))
-            there = dict(zip(kept_keys, pool.map(file_status, kept_keys)))
-            media_answers = list(pool.map(lambda m: api.get(f"/api/media/{m}").status_code, deleted))
-        assert {k: s for k, s in gone.items() if s != 404} == {}
-        assert {k: s for k, s in there.items() if s != 200} == {}
-        assert media_answers == [404] * len(deleted)
-        figures["r2_checked"] = {"deleted_keys_404": len(gone), "kept_keys_200": len(there)}
-
-        # D1: no row of a deleted item; every kept one is there.
-        quoted = ",".join(f"'{m}'" for m in deleted)
-        assert d1(stack, f"SELECT COUNT(*) AS n FROM media WHERE id IN ({quoted})")[0]["n"] == 0
-        assert d1(stack, f"SELECT COUNT(*) AS n FROM renditions WHERE media_id IN ({quoted})")[0]["n"] == 0
-        assert d1(stack, "SELECT COUNT(*) AS n FROM media")[0]["n"] == len(kept)
-
-        # KV: no media:<id> of a deleted item (one listing, plus a `kv key get` of a few).
-        listed = kv_keys(stack)
-        leaked = sorted(f"media:{m}" for m in deleted if f"media:{m}" in listed)
-        assert leaked == []
-        for media_id in deleted[:3]:
-            assert kv_get(stack, f"media:{media_id}") is None
-        figures["kv_keys_after_delete"] = len(listed)
-        stats = api.get("/api/stats").json()
-        assert stats["total"] == len(kept) and stats["completed"] == len(kept)
+        # -- delete half: nothing of them left ----------------------------------------------------
+        deleted = delete_half_and_check(stack, api, run, ladders, CONCURRENCY, figures)
 
         # -- every event delivered to the subscribed endpoint, signed, none lost ------------------
-        expected = {(m, t) for m, kind in run.accepted.items() for t in ("media.created", "media.ready")}
-        expected |= {(m, f"rendition.ready/{p['name']}") for m, kind in run.accepted.items() for p in PRESETS[kind]}
-        expected |= {(m, "media.deleted") for m in deleted}
-
-        def key(arrival):
-            data = arrival.payload["data"]
-            rendition = data.get("rendition")
-            return data["id"], arrival.type + (f"/{rendition['name']}" if isinstance(rendition, dict) else "")
-
-        def delivered_keys():
-            return {key(a) for a in receiver.delivered().values()}
-
-        eventually(lambda: expected <= delivered_keys(), timeout=BOUND_SECONDS, interval=2)
+        check_events(stack, receiver, expected_events(run.accepted, deleted), deleted, BOUND_SECONDS, figures)
         delivered = receiver.delivered()
-        accepted = [a for a in receiver.arrivals if a.verified and a.status == 200]
-        figures["events_expected"] = len(expected)
-        figures["events_delivered"] = len(delivered)
-        figures["events_duplicated"] = len(accepted) - len(delivered)
-        figures["events_lost"] = len(expected - delivered_keys())
-        figures["delivery_attempts_refused_500"] = sum(1 for a in receiver.arrivals if a.status == 500)
-        assert figures["events_lost"] == 0 and all(a.verified for a in receiver.arrivals)
-        assert set(delivered_keys()) == expected  # nothing extra either
         lags = sorted(a.at - datetime.fromisoformat(a.payload["data"]["updated_at"].replace("Z", "+00:00")).timestamp()
                       for a in delivered.values() if a.type == "media.ready")
         figures["final_to_event_seconds"] = {

@@ -239,3 +239,35 @@ def test_termination_and_expiry_leave_no_multipart_upload_and_no_stash(tus_app):
     assert not [key for key in env.MEDIA.objects if key.startswith("tus/")]
     assert _call(tus_app, env, "HEAD", expiring, key=False).status == 410
     assert env.DB.rows("SELECT COUNT(*) AS n FROM media") == [{"n": 0}]
+
+
+def test_deleting_the_media_of_a_finished_upload_leaves_no_upload_row_or_one_time_url(tus_app):
+    """DELETE /api/media/{id} of an item uploaded with tus through a one-time URL removes the upload's
+    row (its name, metadata and content type) and the URL's row with the media: nothing of the item is
+    left in D1, and the upload URL answers 404 (found by tests/reliability's delete-half check)."""
+    import json
+
+    env = _env()
+    grant_request = SimpleNamespace(text=lambda: _text(json.dumps({"metadata": {"user": "42"}})),
+                                    url="https://api.test/api/direct-uploads")
+    from api.resumable_uploads import create_direct_upload
+
+    grant = asyncio.run(create_direct_upload(grant_request, env, {}))
+    assert grant.status == 201, grant.body
+    token_path = "/api/uploads?" + json.loads(grant.body)["upload_url"].split("?", 1)[1]
+    created = _call(tus_app, env, "POST", token_path,
+                    {"upload-length": str(len(PNG)), "upload-metadata": "filename cGhvdG8ucG5n"}, key=False)
+    assert created.status == 201, created.body
+    path = created.headers["location"]
+    done = _patch(tus_app, env, path, 0, [PNG[:20], PNG[20:]])
+    media_id = done.headers["media-id"]
+    assert env.DB.rows("SELECT COUNT(*) AS n FROM uploads WHERE media_id = ?", media_id) == [{"n": 1}]
+    assert _call(tus_app, env, "DELETE", f"/api/media/{media_id}").status == 200
+    assert env.DB.rows("SELECT COUNT(*) AS n FROM uploads") == [{"n": 0}]
+    assert env.DB.rows("SELECT COUNT(*) AS n FROM upload_tokens") == [{"n": 0}]
+    assert env.DB.rows("SELECT COUNT(*) AS n FROM media") == [{"n": 0}]
+    assert _call(tus_app, env, "HEAD", path, key=False).status == 404
+
+
+async def _text(value: str) -> str:
+    return value

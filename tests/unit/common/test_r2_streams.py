@@ -52,6 +52,7 @@ def streams(monkeypatch):
 
     module.PART_BUFFERS = module.PartBudget(module.MAX_PART_BUFFERS)
     module.PART_BUFFER_WAIT_SECONDS = 0.2
+    module.PART_BUFFER_POLL_SECONDS = 0  # waiters look again at every turn of the loop (see `until`)
     ALLOCATED.clear()
     yield module
     for name in MODULES:
@@ -184,6 +185,55 @@ def test_the_budget_hands_places_over_in_order_and_forgets_waiters_that_gave_up(
         await asyncio.gather(first, second)
         budget.release()
         assert budget.in_use == 0 and not budget._waiters
+
+    asyncio.run(main())
+
+
+def test_a_waiter_takes_its_place_on_its_own_timer_never_woken_by_another_requests_release(streams):
+    """In workerd a future resolved by another request's code resumes the waiter in that request's
+    context, and the runtime cancels the waiter as hung: the full reliability run had tus PATCHes
+    waiting for a buffer canceled after 30 s. Each request is a task here; no task may resolve a
+    future another task made (a timer resolving a task's own sleep is fine)."""
+    crossed = []
+
+    class Tracked(asyncio.Future):
+        def __init__(self, *, loop):
+            super().__init__(loop=loop)
+            self.maker = asyncio.current_task()
+
+        def set_result(self, result):
+            resolver = asyncio.current_task()
+            if resolver is not None and self.maker is not None and resolver is not self.maker:
+                crossed.append((self.maker.get_name(), resolver.get_name()))
+            super().set_result(result)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.create_future = lambda: Tracked(loop=loop)
+        budget = streams.PartBudget(1)
+        order = []
+
+        async def request(name, hold):
+            await budget.acquire(5)
+            order.append(name)
+            for _ in range(hold):
+                await asyncio.sleep(0)
+            budget.release()
+
+        await asyncio.gather(*(asyncio.create_task(request(n, 3), name=n) for n in ("a", "b", "c")))
+        assert order == ["a", "b", "c"] and budget.in_use == 0 and not budget._waiters
+
+    asyncio.run(main())
+    assert crossed == [], f"futures resolved by another request: {crossed}"
+
+
+def test_a_waiter_that_vanished_without_cleaning_up_is_dropped_after_its_deadline(streams):
+    async def main():
+        loop = asyncio.get_running_loop()
+        budget = streams.PartBudget(1)
+        budget._waiters.append(streams._Ticket(loop.time() - 60))  # a request cancelled mid-wait
+        await budget.acquire(1)  # not blocked behind it
+        assert budget.in_use == 1 and not budget._waiters
 
     asyncio.run(main())
 
