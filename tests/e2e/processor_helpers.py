@@ -32,6 +32,14 @@ def make_video(path: Path, seconds: int = 4, size: str = "1280x720") -> Path:
     return path
 
 
+def make_noise_video(path: Path) -> Path:
+    """3 s of 640x360 lossless noise, H.264 (about 22-27 MB): bigger than two 10 MiB tus parts."""
+    ffmpeg("-f", "lavfi", "-i", "nullsrc=s=640x360:r=25:d=3,geq=random(1)*255:128:128",
+           "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
+           "-movflags", "+faststart", str(path))
+    return path
+
+
 def make_image(path: Path) -> Path:
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=1:duration=1", "-frames:v", "1", str(path))
     return path

@@ -18,7 +18,7 @@ from tusclient import client as tus_client
 from local_runtime.stack import node_binary, trigger_cron
 from scripts.pipeline_stack import ROOT
 from tests.e2e.conftest import API_KEY, MiB, eventually
-from tests.e2e.processor_helpers import ffmpeg, make_video, wait_final
+from tests.e2e.processor_helpers import make_noise_video, make_video, wait_final
 
 TUS = {"Tus-Resumable": "1.0.0"}
 PART = 10 * MiB
@@ -29,10 +29,7 @@ JS_CLIENT = ROOT / "tests" / "e2e" / "clients" / "tus_js_upload.mjs"
 @pytest.fixture(scope="module")
 def big_video(tmp_path_factory) -> Path:
     """A valid 27 MB mp4 (3 s of lossless noise): three parts of 10 MiB and a bit."""
-    path = tmp_path_factory.mktemp("tus") / "noise.mp4"
-    ffmpeg("-f", "lavfi", "-i", "nullsrc=s=640x360:r=25:d=3,geq=random(1)*255:128:128",
-           "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
-           "-movflags", "+faststart", str(path))
+    path = make_noise_video(tmp_path_factory.mktemp("tus") / "noise.mp4")
     assert path.stat().st_size > 2 * PART
     return path
 

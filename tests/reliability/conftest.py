@@ -31,6 +31,7 @@ import pytest
 
 from local_runtime.stack import run_group, trigger_cron, wrangler_command, wrangler_env
 from scripts.pipeline_stack import ROOT, PipelineStack, Ports, read_dev_vars
+from tests.e2e.processor_helpers import make_noise_video
 from tests.e2e.processor_helpers import Emulator
 
 DEV_VARS = ROOT / ".dev.vars.example"  # never a developer's .dev.vars
@@ -192,11 +193,7 @@ PART = 10 * MiB  # the tus part size (api.tus_protocol.DEFAULT_PART_SIZE)
 @pytest.fixture(scope="session")
 def big_video(tmp_path_factory) -> bytes:
     """A 3 s 640x360 lossless-noise video of over two tus parts and a MiB (about 22 MiB)."""
-    path = tmp_path_factory.mktemp("reliability-big") / "noise.mp4"
-    _ffmpeg("-f", "lavfi", "-i", "nullsrc=s=640x360:r=25:d=3,geq=random(1)*255:128:128",
-            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
-            "-movflags", "+faststart", str(path))
-    data = path.read_bytes()
+    data = make_noise_video(tmp_path_factory.mktemp("reliability-big") / "noise.mp4").read_bytes()
     assert len(data) > 2 * PART + MiB
     return data
 
