@@ -7,35 +7,10 @@ read (the API answers it as a 500 `config_error`), never a failure of some later
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "count", "flag", "isolate_env", "seconds", "text", "timeout"]
+__all__ = ["ConfigError", "count", "flag", "seconds", "text", "timeout"]
 
 _TRUE_WORDS = ("1", "true", "yes", "on")
 _FALSE_WORDS = ("0", "false", "no", "off")
-
-
-# The first event's env wrapper and the runtime env inside it (isolate_env).
-_kept: tuple[object, object] | None = None
-
-
-def isolate_env(env: object) -> object:
-    """The SDK's env wrapper of the isolate's first event, again for every later event.
-
-    `Default(ctx, env)` is made afresh for each event and the SDK wraps env anew in it
-    (workers' `_EnvWrapper`), so each event would look its bindings up again across the JS
-    boundary (name, then four class-name checks) and convert them anew; the wrapper keeps
-    what it looked up, so reusing it makes `env.METADATA` an attribute read from the second
-    event on. The runtime's env (`_env`) is one JS object for the isolate's life (each
-    event's JsProxy of it compares equal: JS ===); any other env is returned as it is.
-    """
-    global _kept
-    runtime_env = getattr(env, "_env", None)
-    if runtime_env is None:
-        return env
-    kept = _kept
-    if kept is not None and (kept[0] is runtime_env or kept[0] == runtime_env):
-        return kept[1]
-    _kept = (runtime_env, env)
-    return env
 
 
 class ConfigError(ValueError):
