@@ -208,8 +208,13 @@ async def put_known_length(bucket, key: str, stream, length: int, options: dict,
             for chunk in head_chunks:
                 await writer.write(chunk)
             writer.releaseLock()
-        # The rest flows from the source to R2 inside the runtime.
-        await stream.pipeTo(fixed.writable)
+        # The rest flows from the source to R2 inside the runtime. Watched beside the put: a put
+        # that fails half-way stops reading, and the pipe would then wait forever for room in the
+        # stream (workerd cancels such a request as hung: the every-path reliability run).
+        piping = asyncio.ensure_future(stream.pipeTo(fixed.writable))
+        await asyncio.wait([putting, piping], return_when=asyncio.FIRST_COMPLETED)
+        if piping.done():
+            await piping
     except BaseException as error:
         if not putting.done():
             putting.cancel()
@@ -217,9 +222,12 @@ async def put_known_length(bucket, key: str, stream, length: int, options: dict,
             raise StreamReadError(str(error)) from error
         raise
     try:
-        return await putting
-    except Exception as error:  # every byte was handed over: R2's failure, not the client's
+        stored = await putting
+    except Exception as error:  # R2's failure, not the client's: nothing stored, retry
         raise StorageWriteError(str(error)) from error
+    if not piping.done():  # R2 answered before taking every byte: cannot happen with a whole put
+        raise StorageWriteError("R2 answered before the whole body was stored")
+    return stored
 
 
 async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit: int):

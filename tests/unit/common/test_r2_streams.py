@@ -332,12 +332,14 @@ class _Fixed:
 
 
 class _Source:
-    def __init__(self, fails=False):
-        self.fails = fails
+    def __init__(self, fails=False, stalls=False):
+        self.fails, self.stalls = fails, stalls
 
     async def pipeTo(self, writable):
         if self.fails:
             raise RuntimeError("Network connection lost")
+        if self.stalls:  # R2 stopped reading: no room in the stream ever again
+            await asyncio.Event().wait()
 
 
 class _KnownLengthBody:
@@ -369,5 +371,19 @@ def test_a_put_refused_by_r2_is_503_and_a_broken_body_is_400(streams, monkeypatc
         assert (error.value.status, error.value.code) == (status, code)
         if status == 503:
             assert error.value.headers["retry-after"] == "1"
+
+    asyncio.run(main())
+
+
+def test_a_put_that_fails_half_way_is_503_not_a_request_waiting_forever(streams, monkeypatch):
+    monkeypatch.setattr(FAKE_JS, "FixedLengthStream", types.SimpleNamespace(new=_Fixed), raising=False)
+    from common.errors import HttpError
+    from api.uploads import store_body
+
+    async def main():
+        with pytest.raises(HttpError) as error:
+            await asyncio.wait_for(store_body(_RefusingBucket(), "originals/x",
+                                              _KnownLengthBody(_Source(stalls=True)), 10, 1000, {}), 10)
+        assert (error.value.status, error.value.code) == (503, "storage_unavailable")
 
     asyncio.run(main())
