@@ -106,22 +106,18 @@ export function createCounters(workerName) {
   const realStatements = new WeakMap();
 
   function statement(real, t) {
+    // run() and all(): one statement each, with D1's own meta.
+    const counted = (method) => async (s) => {
+      call(t);
+      c.d1.statements += 1;
+      const result = await s[method]();
+      recordMeta(result?.meta);
+      return result;
+    };
     const wrapped = wrap(real, {
       bind: (s, ...args) => statement(s.bind(...args), t),
-      run: async (s) => {
-        call(t);
-        c.d1.statements += 1;
-        const result = await s.run();
-        recordMeta(result?.meta);
-        return result;
-      },
-      all: async (s) => {
-        call(t);
-        c.d1.statements += 1;
-        const result = await s.all();
-        recordMeta(result?.meta);
-        return result;
-      },
+      run: counted("run"),
+      all: counted("all"),
       // D1's first() drops the meta, so run all() and take the first row as first() would.
       first: async (s, column) => {
         call(t);
