@@ -202,32 +202,46 @@ async def put_known_length(bucket, key: str, stream, length: int, options: dict,
     fixed = js.FixedLengthStream.new(length)
     # The put must already be reading before anything is written, or writes would wait forever.
     putting = asyncio.ensure_future(bucket.put(key, fixed.readable, options))
+    # Feeding the stream (the head written, then the rest piped inside the runtime) is watched
+    # beside the put: a put that fails stops reading, and a write or the pipe would then wait
+    # forever for room in the stream (workerd cancels such a request as hung: the every-path
+    # reliability runs, once half-way through the pipe and once before the head was written).
+    feeding = asyncio.ensure_future(_feed(fixed.writable, stream, head_chunks))
     try:
-        if head_chunks:
-            writer = fixed.writable.getWriter()
-            for chunk in head_chunks:
-                await writer.write(chunk)
-            writer.releaseLock()
-        # The rest flows from the source to R2 inside the runtime. Watched beside the put: a put
-        # that fails half-way stops reading, and the pipe would then wait forever for room in the
-        # stream (workerd cancels such a request as hung: the every-path reliability run).
-        piping = asyncio.ensure_future(stream.pipeTo(fixed.writable))
-        await asyncio.wait([putting, piping], return_when=asyncio.FIRST_COMPLETED)
-        if piping.done():
-            await piping
+        await asyncio.wait([putting, feeding], return_when=asyncio.FIRST_COMPLETED)
+        if feeding.done():
+            await feeding
     except BaseException as error:
-        if not putting.done():
-            putting.cancel()
+        _drop(putting)
+        _drop(feeding)
         if isinstance(error, Exception):
             raise StreamReadError(str(error)) from error
         raise
     try:
         stored = await putting
     except Exception as error:  # R2's failure, not the client's: nothing stored, retry
+        _drop(feeding)
         raise StorageWriteError(str(error)) from error
-    if not piping.done():  # R2 answered before taking every byte: cannot happen with a whole put
+    if not feeding.done():  # R2 answered before taking every byte: cannot happen with a whole put
+        _drop(feeding)
         raise StorageWriteError("R2 answered before the whole body was stored")
     return stored
+
+
+async def _feed(writable, stream, head_chunks) -> None:
+    if head_chunks:
+        writer = writable.getWriter()
+        for chunk in head_chunks:
+            await writer.write(chunk)
+        writer.releaseLock()
+    await stream.pipeTo(writable)
+
+
+def _drop(future) -> None:
+    """Stop waiting for `future`, and take its outcome when it comes (never an unhandled error)."""
+    if not future.done():
+        future.cancel()
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit: int):

@@ -387,3 +387,34 @@ def test_a_put_that_fails_half_way_is_503_not_a_request_waiting_forever(streams,
         assert (error.value.status, error.value.code) == (503, "storage_unavailable")
 
     asyncio.run(main())
+
+
+class _StallingWriter:
+    async def write(self, chunk):  # R2 stopped reading before the head was written
+        await asyncio.Event().wait()
+
+    def releaseLock(self):
+        pass
+
+
+class _FixedNoRoom(_Fixed):
+    def getWriter(self):
+        return _StallingWriter()
+
+
+class _HeadBody(_KnownLengthBody):
+    def release(self):
+        return [b"head"], self.source
+
+
+def test_a_put_that_fails_before_the_head_is_written_is_503_not_a_request_waiting_forever(streams, monkeypatch):
+    monkeypatch.setattr(FAKE_JS, "FixedLengthStream", types.SimpleNamespace(new=_FixedNoRoom), raising=False)
+    from common.errors import HttpError
+    from api.uploads import store_body
+
+    async def main():
+        with pytest.raises(HttpError) as error:
+            await asyncio.wait_for(store_body(_RefusingBucket(), "originals/x", _HeadBody(_Source()), 10, 1000, {}), 10)
+        assert (error.value.status, error.value.code) == (503, "storage_unavailable")
+
+    asyncio.run(main())
