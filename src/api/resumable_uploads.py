@@ -642,9 +642,15 @@ class Receiver:
         await self._drop_old_stash()
 
     async def _drop_old_stash(self) -> None:
+        """Delete the stash this PATCH started from, once the new offset is committed. A failure
+        does not fail the PATCH (its bytes are committed): the stash is left, and the upload's
+        end removes every stash of it (`_remove_stashes`)."""
         if self.old_stash is not None:
-            await self.bucket.delete(self.old_stash)
-            self.old_stash = None
+            key, self.old_stash = self.old_stash, None
+            try:
+                await self.bucket.delete(key)
+            except Exception as error:
+                print(f"api: delete of stash {key} failed ({type(error).__name__}); removed when the upload ends")
 
     async def _complete(self) -> None:
         """The last byte: the original is whole in R2, and the media item enters the pipeline."""
@@ -678,7 +684,11 @@ class Receiver:
         upload.offset, upload.status, upload.kind, upload.content_type = length, "completed", self.kind, self.content_type
         await d1.run(self.env.DB, FINISH, "completed", None, length, now, upload.id, self.lock)
         upload.lock_token = None
-        await self._drop_old_stash()
+        self.old_stash = None
+        try:  # every stash, not only the last: one an earlier PATCH could not delete may be left
+            await _remove_stashes(self.env, upload.id)
+        except Exception as error:
+            print(f"api: removing upload {upload.id}'s stashes failed ({type(error).__name__})")
 
 
 class _Digest:
@@ -707,7 +717,12 @@ async def _discard(env, upload: Upload, multipart_id: str | None = None) -> None
             await env.MEDIA.resumeMultipartUpload(upload.key, multipart_id).abort()
         except Exception as error:  # already aborted or completed: nothing left to remove
             print(f"api: abort of upload {upload.id}'s multipart upload failed: {type(error).__name__}")
-    listing = await env.MEDIA.list({"prefix": f"{STASH_PREFIX}{upload.id}/"})
+    await _remove_stashes(env, upload.id)
+
+
+async def _remove_stashes(env, upload_id: str) -> None:
+    """Delete every stash of an upload (tus/<id>/...): one listing, one delete."""
+    listing = await env.MEDIA.list({"prefix": f"{STASH_PREFIX}{upload_id}/"})
     keys = [str(obj.key) for obj in listing.objects]
     if keys:
         await env.MEDIA.delete(keys)

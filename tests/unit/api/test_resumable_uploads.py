@@ -224,6 +224,31 @@ def test_a_chunk_with_a_wrong_checksum_changes_nothing(tus_app):
     assert env.MEDIA.objects[f"originals/{done.headers['media-id']}"][0] == PNG
 
 
+def test_a_stash_that_cannot_be_deleted_fails_no_patch_and_is_gone_when_the_upload_ends(tus_app):
+    # The every-path load run: R2 refused the delete of the stash a PATCH started from, after the
+    # PATCH had committed its offset: it answered 500, and the stash outlived the upload.
+    env = _env()
+    path = _create(tus_app, env, len(PNG))
+    assert _patch(tus_app, env, path, 0, [PNG[:19]]).status == 204  # one part and a 3-byte stash
+    refused = []
+    original_delete = env.MEDIA.delete
+
+    async def delete_once_refused(keys):
+        if isinstance(keys, str) and not refused:
+            refused.append(keys)
+            raise RuntimeError("delete: Unspecified error (0)")
+        await original_delete(keys)
+
+    env.MEDIA.delete = delete_once_refused
+    second = _patch(tus_app, env, path, 19, [PNG[19:40]])
+    assert second.status == 204 and second.headers["upload-offset"] == "40"
+    assert refused == ["tus/" + path.rsplit("/", 1)[1] + "/19"] and refused[0] in env.MEDIA.objects
+    done = _patch(tus_app, env, path, 40, [PNG[40:]])
+    assert done.status == 204
+    assert env.MEDIA.objects[f"originals/{done.headers['media-id']}"][0] == PNG
+    assert not [key for key in env.MEDIA.objects if key.startswith("tus/")], "a stash was left behind"
+
+
 def test_termination_and_expiry_leave_no_multipart_upload_and_no_stash(tus_app):
     env = _env()
     terminated = _create(tus_app, env, 1000)
