@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   job_id       TEXT,
   received_at  INTEGER NOT NULL
 );
+-- The retention cron (api/retention.py) forgets ids older than EVENT_RETENTION_DAYS (Ittybit's
+-- retries are over within days; a webhook repeated later is still idempotent).
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_received ON webhook_deliveries (received_at);
 
 -- Reconcile bookkeeping: how many times, and when last, the cron asked Ittybit about a rendition's
 -- open job. It selects the least recently polled jobs first (so jobs that never settle cannot starve
@@ -156,7 +159,8 @@ CREATE TABLE IF NOT EXISTS upload_tokens (
 -- rendition.failed) are delivered to webhook endpoints; the others are timeline entries. `id` is
 -- derived from what the event announces, so a repeated message or webhook inserts nothing
 -- (ON CONFLICT DO NOTHING). No foreign key: media.deleted and the timeline outlive the media row.
--- `data` is JSON (for public events the media item as GET /api/media/{id} showed it then).
+-- `data` is JSON (for public events the media item as GET /api/media/{id} showed it then), or ''
+-- once moved to R2 past the retention window (common/event_archive.py).
 -- `published_at`: NULL while a public event's deliveries are still to be made.
 CREATE TABLE IF NOT EXISTS events (
   seq          INTEGER PRIMARY KEY,
@@ -171,6 +175,23 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_media ON events (media_id, seq);
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
 CREATE INDEX IF NOT EXISTS events_unpublished ON events (created_at) WHERE published_at IS NULL;
+-- Events whose data is still in D1: the retention cron's queue (common/event_archive.py). An event
+-- archived leaves this index, so the cron's scan does not grow with the library.
+CREATE INDEX IF NOT EXISTS events_to_archive ON events (created_at) WHERE data != '';
+
+-- Where archived events' data went (common/event_archive.py): past EVENT_RETENTION_DAYS an event's
+-- `data` moves to R2 (`events/<media id>/<first seq>.json`, one object per media item and run) and
+-- the row keeps '' in its place. One row per object; its seq range finds the object of an event.
+CREATE TABLE IF NOT EXISTS event_archives (
+  media_id   TEXT NOT NULL,
+  first_seq  INTEGER NOT NULL,
+  last_seq   INTEGER NOT NULL,
+  r2_key     TEXT NOT NULL,
+  events     INTEGER NOT NULL,
+  bytes      INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (media_id, first_seq)
+);
 
 -- The customer's webhook endpoints (src/api/webhooks.py). `secret` and `previous_secret` are
 -- sealed with WEBHOOK_ENCRYPTION_KEY (AES-GCM, common/secret_box.py), never stored in clear;
@@ -209,6 +230,9 @@ CREATE TABLE IF NOT EXISTS event_deliveries (
 );
 
 CREATE INDEX IF NOT EXISTS event_deliveries_by_endpoint ON event_deliveries (endpoint_id, created_at DESC, id DESC);
+-- Settled deliveries by age: the retention cron (api/retention.py) prunes them, and their attempts,
+-- past EVENT_RETENTION_DAYS.
+CREATE INDEX IF NOT EXISTS event_deliveries_settled ON event_deliveries (updated_at) WHERE status != 'pending';
 
 -- Every attempt of a delivery: when, how long, the HTTP status (NULL: no answer), a bounded
 -- snippet of the answer or the error.

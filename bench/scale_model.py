@@ -3,7 +3,9 @@
 operations of a ten-minute 1080p video, the sustained uploads per second and the library size
 at which each of Cloudflare's published limits is reached (and which comes first), a day of
 uploads replayed minute by minute through those costs (diurnal peak), and the monthly bill for
-1,000 and 100,000 ten-minute videos beside Mux's and Cloudflare Stream's list prices.
+1,000 and 100,000 ten-minute videos beside Mux's and Cloudflare Stream's list prices. D1's size
+per item comes from bench/results/retention.json (`bench.retention`: recent and past the
+retention window) when it is there, else from the growth of D1 over the costs runs.
 
     .venv/bin/python -m bench.scale_model          # prints the tables docs/scale.md quotes
     .venv/bin/python -m bench.scale_model --json   # and writes bench/results/scale_model.json
@@ -224,6 +226,23 @@ def d1_bytes_per_item(results: list[dict]) -> float | None:
     return total / items if items else None
 
 
+def d1_items_with_retention(recent: float, past: float, uploads_per_month: float,
+                            retention_days: float = 30.0) -> float:
+    """Library items when one D1 database is full, with the retention of api.retention: the last
+    `retention_days` of uploads at `recent` bytes an item, every older item at `past`
+    (bench.retention measures both)."""
+    limit = LIMITS["d1_database_bytes"][0]
+    live = uploads_per_month * retention_days / 30
+    if live * recent >= limit:
+        return limit / recent
+    return live + (limit - live * recent) / past
+
+
+def load_retention() -> dict | None:
+    path = RESULTS / "retention.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 # -- capacity ------------------------------------------------------------------------------------
 def capacity(item: dict, results: list[dict], d1_per_item: float | None, heaps: dict,
              kv_results: list[dict] | None = None) -> list[dict]:
@@ -268,7 +287,13 @@ def capacity(item: dict, results: list[dict], d1_per_item: float | None, heaps: 
         f"a {item['source_mb']:.0f} MB original cannot take the single-request path on a Free/Pro zone: tus "
         "(50 MiB chunks) or direct to the bucket")
     add("r2_parts", None, None, f"{item['parts']} parts of 10 MiB; parts grow past 10 MiB only when TUS_MAX_SIZE needs it")
-    if d1_per_item:
+    retention = load_retention()
+    if retention:
+        recent, past = retention["total_per_item_recent"], retention["total_per_item_past_window"]
+        add("d1_database_bytes", None, d1_items_with_retention(recent, past, 100_000),
+            f"with retention (bench.retention): {recent / 1024:.1f} KiB an item for its first 30 days, "
+            f"{past / 1024:.1f} KiB after; at 100,000 uploads a month")
+    elif d1_per_item:
         add("d1_database_bytes", None, LIMITS["d1_database_bytes"][0] / d1_per_item,
             f"{d1_per_item / 1024:.1f} KiB of D1 per item (growth of size_after over the runs)")
     return rows
@@ -319,7 +344,12 @@ def bill(videos: int, item: dict, playback: dict, d1_per_item: float, months_kep
     cpu = videos * item["cpu_ms_upper"] + view_requests * pr.get("cpu_ms_upper", 0)
     d1_read = videos * item["d1_rows_read"] + view_requests * pr.get("d1_rows_read", 0)
     d1_write = videos * item["d1_rows_written"]
-    d1_gb = videos * months_kept * d1_per_item / GB
+    retention = load_retention()
+    if retention:  # the month's items at their recent size, the older months' at their archived size
+        d1_gb = videos * (retention["total_per_item_recent"]
+                          + (months_kept - 1) * retention["total_per_item_past_window"]) / GB
+    else:
+        d1_gb = videos * months_kept * d1_per_item / GB
     kv_read = videos * item["kv_reads"] + view_requests * pr.get("kv_reads", 0)
     kv_write = videos * item["kv_writes"]
     kv_delete = videos * item["kv_deletes"]

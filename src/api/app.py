@@ -230,7 +230,7 @@ ROUTES: tuple[Route, ...] = (
                     parameters=("endpoint_id",), body="rotate_secret")),
     Route("GET", "/api/webhooks/{endpoint_id}/deliveries", webhooks.list_deliveries,
           operation="listWebhookDeliveries",
-          summary="The endpoint's deliveries, newest first, each with its attempts",
+          summary="The endpoint's deliveries of the last EVENT_RETENTION_DAYS (30), newest first, each with its attempts",
           spec=Spec("webhooks", (Reply(200, "A page of deliveries.", "WebhookDeliveryList"),),
                     (_ENDPOINT_404, Fault(400, ("invalid_status", "invalid_cursor"), "A bad status or cursor.")),
                     parameters=("endpoint_id", "status#deliveries", "cursor"))),

@@ -1,6 +1,7 @@
 """The API worker's crons: CRONS maps each schedule of wrangler.api.toml's [triggers] to its
 task: the daily report, and the hourly sweeps of objects in R2 that no D1 record owns, under
-originals/ and renditions/.
+originals/ and renditions/ (with, in the same hourly run, expired resumable uploads and the
+retention of history past EVENT_RETENTION_DAYS: api.retention).
 
 Originals: an upload writes R2 first and D1 second (the record must never point at a missing
 file), so a Worker stopped between the two (a crash, a deploy, a lost isolate) leaves an object
@@ -40,14 +41,17 @@ async def log_daily_report(env, cron: str, now_ms: int) -> dict:
 
 
 async def sweep_orphans(env, cron: str, now_ms: int) -> dict:
-    """The hourly sweep: originals no record owns, renditions of media that are gone, and
-    resumable uploads past their expiry (their R2 multipart uploads aborted)."""
+    """The hourly sweep: originals no record owns, renditions of media that are gone, resumable
+    uploads past their expiry (their R2 multipart uploads aborted), and history past the
+    retention window (api.retention)."""
     from api.resumable_uploads import expire_uploads
+    from api.retention import apply_retention
 
     return {
         "originals": await sweep_orphan_originals(env, now_ms),
         "renditions": await sweep_orphan_renditions(env, now_ms),
         "uploads": await expire_uploads(env, now_ms),
+        "retention": await apply_retention(env, now_ms),
     }
 
 

@@ -1,10 +1,12 @@
 """The event log: GET /api/media/{id}/events (one item's timeline, oldest first) and
-GET /api/events?type=&media_id=&cursor=&limit= (across items). Events: common.events."""
+GET /api/events?type=&media_id=&cursor=&limit= (across items). Events: common.events; data
+older than the retention window is read back from R2 (common.event_archive)."""
 
 from __future__ import annotations
 
 from common import d1
 from common.errors import HttpError
+from common.event_archive import restore_data
 from common.events import DEFAULT_LIMIT, MAX_LIMIT, TYPES, decode_cursor, encode_cursor, event_json, list_query
 from common.ids import is_media_id
 from common.media_records import MEDIA_EXISTS
@@ -37,7 +39,7 @@ async def _page(env, media_id: str | None, kind: str | None, query: dict) -> dic
     limit = _limit(query.get("limit"))
     sql, params = list_query(media_id, kind, _after(query.get("cursor")), limit)
     rows = await d1.all_rows(env.DB, sql, *params)
-    page = rows[:limit]
+    page = await restore_data(env.DB, env.MEDIA, rows[:limit])  # data past the retention window is in R2
     return {
         "items": [event_json(row) for row in page],
         "next_cursor": encode_cursor(page[-1]["seq"]) if len(rows) > limit and page else None,

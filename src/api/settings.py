@@ -25,6 +25,8 @@ TUS_MAX_SIZE_DEFAULT = 30 * 1024**3  # Cloudflare Stream's limit
 TUS_EXPIRES_SECONDS_DEFAULT = 24 * 3600  # from the last byte received, at most 6 days in all
 TUS_LOCK_SECONDS_DEFAULT = 30
 DEFAULT_MIN_AGE_SECONDS = 3600
+# Days D1 keeps events' data, delivery history and Ittybit webhook ids (api.retention).
+EVENT_RETENTION_DAYS_DEFAULT = 30
 
 
 def min_age_seconds(raw) -> int:
@@ -48,6 +50,7 @@ class ApiSettings:
     # How long playback.hls (api.hls_routes) plays: a whole film, so hours, not minutes.
     hls_playback_ttl: int = HLS_PLAYBACK_TTL_DEFAULT
     orphan_min_age_seconds: int = min_age_seconds(None)
+    event_retention_days: int = EVENT_RETENTION_DAYS_DEFAULT
     tus_max_size: int = TUS_MAX_SIZE_DEFAULT
     tus_expires_seconds: int = TUS_EXPIRES_SECONDS_DEFAULT
     tus_lock_seconds: int = TUS_LOCK_SECONDS_DEFAULT
@@ -102,6 +105,7 @@ def settings_from_env(env: object) -> ApiSettings:
         session_ttl_seconds=read.count(env, "SESSION_TTL_SECONDS", SESSION_TTL_DEFAULT),
         hls_playback_ttl=playback_ttl_from_env(env),
         orphan_min_age_seconds=min_age_seconds(getattr(env, "ORPHAN_MIN_AGE_SECONDS", None)),
+        event_retention_days=read.count(env, "EVENT_RETENTION_DAYS", EVENT_RETENTION_DAYS_DEFAULT),
         tus_max_size=read.count(env, "TUS_MAX_SIZE", TUS_MAX_SIZE_DEFAULT),
         tus_expires_seconds=read.count(env, "TUS_EXPIRES_SECONDS", TUS_EXPIRES_SECONDS_DEFAULT),
         tus_lock_seconds=read.count(env, "TUS_LOCK_SECONDS", TUS_LOCK_SECONDS_DEFAULT),

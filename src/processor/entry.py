@@ -52,7 +52,8 @@ def _delivery_context(env, queue_name: str = "") -> DeliveryContext:
     settings = delivery_settings_from_env(env)
     box = SecretBox(settings.encryption_key, web_aes_gcm()) if settings.encryption_key else None
     return DeliveryContext(db=env.DB, queue=env.WEBHOOKS, sender=post_webhook, box=box, settings=settings,
-                           retry_queue=getattr(env, "WEBHOOKS_RETRY", None), on_retry_lane=is_retry_lane(queue_name))
+                           retry_queue=getattr(env, "WEBHOOKS_RETRY", None), on_retry_lane=is_retry_lane(queue_name),
+                           bucket=env.MEDIA)
 
 
 class Default(WorkerEntrypoint):

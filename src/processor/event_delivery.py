@@ -27,6 +27,7 @@ from typing import Any
 
 from common.d1 import all_rows, batch, first_row, run
 from common.errors import public_reason, scrub_urls
+from common.event_archive import ARCHIVED, restore_data
 from common.events import PUBLIC_TYPES, PUBLISH_MESSAGE_TYPE, SELECT_EVENT, SELECT_UNPUBLISHED, payload_bytes
 from common.secret_box import SealedSecretError, SecretBox
 from common.settings import ConfigError, seconds, text, timeout
@@ -153,7 +154,8 @@ Sender = Callable[[str, dict, bytes, int], Awaitable[PostResult]]
 @dataclass
 class DeliveryContext:
     """What delivering needs: D1, the webhooks queue and its retry lane (None: retries stay on the
-    queue), a sender (fetch at the edge), the secret box; `on_retry_lane`: the batch came from it."""
+    queue), a sender (fetch at the edge), the secret box, the bucket (archived events' data);
+    `on_retry_lane`: the batch came from it."""
 
     db: Any
     queue: Any
@@ -164,6 +166,7 @@ class DeliveryContext:
     log: Callable[[str], None] = field(default=print)
     retry_queue: Any = None
     on_retry_lane: bool = False
+    bucket: Any = None  # R2, for the data of events archived past the retention window
 
     @property
     def lane(self) -> Any:
@@ -258,6 +261,8 @@ async def deliver(ctx: DeliveryContext, delivery: str, attempt: int) -> Decision
     if event is None:
         await run(ctx.db, FAIL_DELIVERY, "the event is gone", now, delivery)
         return Decision.ack("event_gone")
+    if event["data"] == ARCHIVED:  # replayed past the retention window: its data is in R2
+        (event,) = await restore_data(ctx.db, ctx.bucket, [event], ctx.log)
     try:
         secrets = await _secrets(ctx, endpoint, now)
     except SealedSecretError as error:

@@ -14,9 +14,10 @@ import httpx
 import pytest
 from tusclient import client as tus_client
 
+from local_runtime.stack import trigger_cron
 from scripts.webhook_receiver import Receiver
 from tests.e2e.conftest import API_KEY, eventually
-from tests.e2e.processor_helpers import make_image, upload, wait_final
+from tests.e2e.processor_helpers import make_image, rows, upload, wait_final
 
 pytestmark = pytest.mark.stack
 
@@ -174,3 +175,77 @@ def test_a_resumable_upload_says_tus_and_its_metadata_comes_back_in_its_events(a
     created = eventually(lambda: [a for a in receiver.delivered().values() if a.payload["data"]["id"] == media_id],
                          timeout=30)
     assert created[0].type == "media.created" and created[0].payload["data"]["metadata"] == {"order": "7"}
+
+
+# Retention (api.retention): the item's rows are aged 31 days in D1, then the hourly cron runs.
+SWEEP_CRON = "17 * * * *"
+MONTH_MS = 31 * 86_400_000
+
+
+def untimed(page: dict) -> dict:
+    return {**page, "items": [{k: v for k, v in item.items() if k != "timestamp"} for item in page["items"]]}
+
+
+def retention_run(pipeline) -> None:
+    log = pipeline.workers.running[0].log_path
+    runs = log.read_text().count("retention: ")
+    assert trigger_cron(pipeline.api_url, SWEEP_CRON) == 200
+    eventually(lambda: log.read_text().count("retention: ") > runs, timeout=30)
+
+
+def test_past_the_retention_window_event_data_moves_to_r2_reads_back_the_same_and_history_goes(
+        api, pipeline, endpoints, tmp_path):
+    receiver = Receiver()
+    endpoint = endpoints(receiver)
+    media_id = upload(api, make_image(tmp_path / "old.png").read_bytes(), "image/png")
+    item = wait_final(api, media_id)
+    assert item["status"] == "completed"
+    eventually(lambda: types_for(receiver, media_id) == sorted(PER_IMAGE), timeout=60)
+    timeline = api.get(f"/api/media/{media_id}/events").json()
+    across = api.get("/api/events", params={"media_id": media_id}).json()
+    ready = next(e["id"] for e in timeline["items"] if e["type"] == "media.ready")
+    deliveries = eventually(lambda: [d for d in api.get(f"/api/webhooks/{endpoint['id']}/deliveries").json()["items"]
+                                     if d["media_id"] == media_id and d["status"] == "delivered"], timeout=30)
+    assert len(deliveries) == len(PER_IMAGE)
+    ready_delivery = next(d["id"] for d in deliveries if d["event_id"] == ready)
+    jobs = ", ".join(f"'{r['job_id']}'" for r in item["renditions"])
+    ids = f"(SELECT id FROM events WHERE media_id = '{media_id}')"
+    # A month passes for this item; media.ready's delivery is being replayed (pending, its message
+    # still to come) when the cron runs.
+    rows(pipeline, f"UPDATE events SET created_at = created_at - {MONTH_MS} WHERE media_id = '{media_id}';"
+                   f" UPDATE event_deliveries SET updated_at = updated_at - {MONTH_MS} WHERE event_id IN {ids};"
+                   f" UPDATE event_deliveries SET status = 'pending' WHERE id = '{ready_delivery}';"
+                   f" UPDATE webhook_deliveries SET received_at = received_at - {MONTH_MS} WHERE job_id IN ({jobs})")
+    retention_run(pipeline)
+
+    stored = {r["id"]: r["data"] for r in rows(pipeline, f"SELECT id, data FROM events WHERE media_id = '{media_id}'")}
+    assert stored[ready] != "" and [i for i, data in stored.items() if data != ""] == [ready]
+    [archive] = rows(pipeline, f"SELECT r2_key, events FROM event_archives WHERE media_id = '{media_id}'")
+    assert archive["r2_key"].startswith(f"events/{media_id}/") and archive["events"] == len(stored) - 1
+    # The timeline reads the same (but for the times, aged here), its data now from R2 (D1 holds '').
+    assert untimed(api.get(f"/api/media/{media_id}/events").json()) == untimed(timeline)
+    assert untimed(api.get("/api/events", params={"media_id": media_id}).json()) == untimed(across)
+    # The settled deliveries and their attempts are gone; the pending one stays; so do Ittybit's ids.
+    left = [d["id"] for d in api.get(f"/api/webhooks/{endpoint['id']}/deliveries").json()["items"]
+            if d["media_id"] == media_id]
+    assert left == [ready_delivery]
+    gone = "', '".join(d["id"] for d in deliveries if d["id"] != ready_delivery)
+    assert rows(pipeline, f"SELECT (SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id IN ('{gone}')) AS attempts,"
+                          f" (SELECT COUNT(*) FROM webhook_deliveries WHERE job_id IN ({jobs})) AS ittybit_ids") == \
+        [{"attempts": 0, "ittybit_ids": 0}]
+
+    # The replay goes out; once it is settled the next run archives media.ready too (its delivery,
+    # settled just now, is kept), and a replay after that sends the very payload the one before did.
+    def ready_arrivals() -> list:
+        return [a for a in receiver.arrivals if a.webhook_id == ready and a.status == 200 and a.verified]
+
+    for n in (2, 3):
+        assert api.post(f"/api/webhooks/{endpoint['id']}/deliveries/{ready_delivery}/replay").status_code == 202
+        eventually(lambda n=n: len(ready_arrivals()) == n, timeout=60)
+        eventually(lambda: rows(pipeline, f"SELECT status FROM event_deliveries WHERE id = '{ready_delivery}'")
+                   [0]["status"] == "delivered", timeout=30)
+        retention_run(pipeline)
+    assert rows(pipeline, f"SELECT data FROM events WHERE id = '{ready}'")[0]["data"] == ""
+    first, from_d1, from_r2 = ready_arrivals()
+    assert from_r2.payload == from_d1.payload and from_r2.payload["data"] == first.payload["data"]
+    assert untimed(api.get(f"/api/media/{media_id}/events").json()) == untimed(timeline)

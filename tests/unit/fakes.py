@@ -104,6 +104,37 @@ class FakeQueue:
         self.sent.extend(message["body"] for message in messages)
 
 
+class FakeTextBucket:
+    """The R2 binding's put of a string and get with .text(), over a dict; `fail_puts` makes the
+    next puts raise (R2 refusing)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}
+        self.puts = self.gets = 0
+        self.fail_puts = 0
+
+    async def put(self, key, value, options=None):
+        self.puts += 1
+        if self.fail_puts:
+            self.fail_puts -= 1
+            raise RuntimeError("R2 put failed: Network connection lost")
+        self.objects[key] = str(value)
+
+    async def get(self, key):
+        self.gets += 1
+        if key not in self.objects:
+            return None
+        return _TextObject(self.objects[key])
+
+
+class _TextObject:
+    def __init__(self, value: str) -> None:
+        self.value, self.size = value, len(value.encode("utf-8"))
+
+    async def text(self):
+        return self.value
+
+
 class FakeStorage:
     """R2 as a dict of key -> (bytes, content type); outputs fetched from `outputs` (url -> bytes)."""
 

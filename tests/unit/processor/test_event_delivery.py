@@ -10,10 +10,11 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from common.event_archive import archive_due_events
 from common.events import event_statement
 from common.secret_box import new_signing_secret
 from common.settings import ConfigError
-from common.webhook_records import delivery_id
+from common.webhook_records import REPLAY_DELIVERY, delivery_id
 from processor.event_delivery import (
     DEFAULT_RETRY_SCHEDULE,
     DeliveryContext,
@@ -29,7 +30,7 @@ from processor.event_delivery import (
 from processor.ittybit_client import TransportError
 from processor.queue_consumer import MAX_QUEUE_DELAY
 from tests.unit.crypto_fakes import secret_box
-from tests.unit.fakes import FakeD1, FakeQueue
+from tests.unit.fakes import FakeD1, FakeQueue, FakeTextBucket
 
 # The package verifies against the real clock (datetime.now): the tests run at the real time.
 NOW = float(int(time.time()))
@@ -147,6 +148,24 @@ def test_a_delivery_is_signed_posted_and_recorded_once_delivered():
     # A repeated message changes nothing and sends nothing.
     assert run(deliver(ctx, delivery, 1)).what == "already_delivered" and len(sender.requests) == 1
     assert secret not in json.dumps(ctx.db.rows("SELECT * FROM webhook_endpoints"))
+
+
+def test_a_replay_of_an_event_archived_past_the_window_sends_the_same_bytes():
+    sender = Sender(200, 200)
+    ctx = make(sender)
+    ctx.bucket = FakeTextBucket()
+    secret = add_endpoint(ctx)
+    event = add_event(ctx)
+    run(handle_webhook_message(ctx, {"type": "events.publish", "event_ids": [event]}, 1))
+    delivery = delivery_id(event, "ep_1")
+    assert run(deliver(ctx, delivery, 1)).what == "delivered"
+    moved = run(archive_due_events(ctx.db, ctx.bucket, int(NOW * 1000) + 1, int(NOW * 1000)))
+    assert moved.events == 1 and ctx.db.rows("SELECT data FROM events")[0]["data"] == ""
+    ctx.db.conn.execute(REPLAY_DELIVERY, (int(NOW * 1000), delivery, "ep_1"))
+    assert run(deliver(ctx, delivery, 1)).what == "delivered"
+    first, replayed = sender.requests
+    assert replayed[2] == first[2] and replayed[1]["webhook-id"] == event
+    assert Webhook(secret).verify(replayed[2], replayed[1])["data"] == {"id": "m1", "status": "completed"}
 
 
 def test_failures_retry_on_the_schedule_with_the_same_id_then_the_delivery_fails():
