@@ -51,8 +51,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   job_id       TEXT,
   received_at  INTEGER NOT NULL
 );
--- The retention cron (api/retention.py) forgets ids older than EVENT_RETENTION_DAYS (Ittybit's
--- retries are over within days; a webhook repeated later is still idempotent).
+-- The reconcile cron forgets ids older than a day (processor/reconcile.py): by age, not a scan.
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_received ON webhook_deliveries (received_at);
 
 -- Reconcile bookkeeping: how many times, and when last, the cron asked Ittybit about a rendition's

@@ -1,10 +1,12 @@
 """Retention: what a media item costs D1 while it is recent and once it is past the retention
-window (api.retention: events' data moved to R2, settled deliveries and Ittybit webhook ids pruned).
+window (api.retention: events' data moved to R2, settled deliveries pruned; the processor's
+reconcile forgets Ittybit webhook ids after a day).
 
 One stack, one webhook endpoint subscribed to every event; videos (8 s, with the HLS ladder)
 and images uploaded through the single-request path and finished. The D1 file's record bytes per
-table are read with dbstat (bench.costs.d1_tables), then every row is aged 31 days in D1 and the
-API's hourly cron is run until it has nothing left to move, and the bytes are read again.
+table are read with dbstat (bench.costs.d1_tables), then every row is aged 31 days in D1, the
+processor's reconcile cron is run once and the API's hourly cron until it has nothing left to
+move, and the bytes are read again.
 
     .venv/bin/python -m bench.retention              # 8 videos and 4 images
     .venv/bin/python -m bench.retention --items 4    # 4 videos and 2 images
@@ -36,6 +38,7 @@ from scripts.webhook_receiver import Receiver, register
 RESULTS = ROOT / "bench" / "results"
 MONTH_MS = 31 * 86_400_000
 SWEEP_CRON = "17 * * * *"
+RECONCILE_CRON = "*/5 * * * *"
 SUMMARY = re.compile(r"retention: (\{.*\})")
 
 
@@ -143,6 +146,10 @@ def main() -> None:
             stack.workers.d1_query("DB", f"UPDATE events SET created_at = created_at - {MONTH_MS};"
                                          f" UPDATE event_deliveries SET updated_at = updated_at - {MONTH_MS};"
                                          f" UPDATE webhook_deliveries SET received_at = received_at - {MONTH_MS}")
+            # The processor's reconcile (every 5 minutes in production) forgets Ittybit webhook ids
+            # older than a day; the API's hourly cron does the rest.
+            if trigger_cron(stack.processor_url, RECONCILE_CRON) != 200:
+                raise RuntimeError("the reconcile cron failed (see the processor log)")
             runs = retention_runs(stack)
             past = d1_tables(stack)
             archives = stack.workers.d1_query("DB", "SELECT COUNT(*) AS objects, SUM(bytes) AS bytes FROM event_archives")[0]

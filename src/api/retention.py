@@ -2,14 +2,13 @@
 
 D1 holds 10 GB a database; at 16 KiB an item it was full at about 610,000 items, inside the
 range the pipeline is meant for (docs/scale.md, section 4.3). Most of those bytes are history
-that matters for a month: events' payloads, webhook deliveries and their attempts, Ittybit's
-webhook ids kept for de-duplication. Past the window (30 days by default, the window in which a
-delivery can be replayed):
+that matters for a month: events' payloads, webhook deliveries and their attempts (Ittybit's
+webhook ids, kept for de-duplication, are the processor's reconcile's to prune: after 24 h).
+Past the window (30 days by default, the window in which a delivery can be replayed):
 
 * events' data moves to R2 (common.event_archive): the timeline reads the same afterwards;
 * settled deliveries (delivered or failed) and their attempts are deleted: an endpoint's
-  delivery history, and what can be replayed, is the window;
-* Ittybit webhook ids are forgotten (its retries end within days; the handler is idempotent).
+  delivery history, and what can be replayed, is the window.
 
 Pending deliveries, and events with one, are never touched. Each part is bounded per run
 (`MAX_PER_RUN` events, `PRUNE_BATCH` x `PRUNE_ROUNDS` rows), so a run stays well inside one
@@ -36,11 +35,6 @@ _SETTLED = ("SELECT id FROM event_deliveries WHERE status != 'pending' AND updat
             " ORDER BY updated_at LIMIT ?2")
 PRUNE_ATTEMPTS = f"DELETE FROM delivery_attempts WHERE delivery_id IN ({_SETTLED})"
 PRUNE_DELIVERIES = f"DELETE FROM event_deliveries WHERE id IN ({_SETTLED})"
-# Parameters: cutoff, limit.
-PRUNE_ITTYBIT_IDS = (
-    "DELETE FROM webhook_deliveries WHERE webhook_id IN"
-    " (SELECT webhook_id FROM webhook_deliveries WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)"
-)
 
 
 def prune_statements(cutoff_ms: int, limit: int = PRUNE_BATCH) -> list[tuple]:
@@ -59,25 +53,14 @@ async def _prune_deliveries(db, cutoff_ms: int) -> tuple[int, int]:
     return attempts, deliveries
 
 
-async def _prune_ittybit_ids(db, cutoff_ms: int) -> int:
-    gone = 0
-    for _ in range(PRUNE_ROUNDS):
-        changed = await d1.run(db, PRUNE_ITTYBIT_IDS, cutoff_ms, PRUNE_BATCH)
-        gone += changed
-        if changed < PRUNE_BATCH:
-            break
-    return gone
-
-
 async def apply_retention(env, now_ms: int, log=print) -> dict:
-    """One run: archive due events' data to R2, prune settled deliveries and old Ittybit ids.
+    """One run: archive due events' data to R2 and prune settled deliveries.
     Returns (and logs, as `retention: ...`) what it did."""
     days = settings_from_env(env).event_retention_days
     cutoff = now_ms - days * DAY_MS
     archived = await archive_due_events(env.DB, env.MEDIA, cutoff, now_ms)
     attempts, deliveries = await _prune_deliveries(env.DB, cutoff)
-    ittybit_ids = await _prune_ittybit_ids(env.DB, cutoff)
     summary = {"retention_days": days, "archived": archived.as_dict(), "deliveries_pruned": deliveries,
-               "attempts_pruned": attempts, "ittybit_webhook_ids_pruned": ittybit_ids}
+               "attempts_pruned": attempts}
     log("retention: " + json.dumps(summary, sort_keys=True))
     return summary

@@ -1,5 +1,5 @@
 """api.retention: past EVENT_RETENTION_DAYS the hourly cron archives events' data, prunes settled
-deliveries with their attempts and old Ittybit webhook ids, and never touches a pending delivery."""
+deliveries with their attempts, and never touches a pending delivery."""
 
 from __future__ import annotations
 
@@ -57,15 +57,12 @@ def test_settled_deliveries_and_their_attempts_go_after_the_window_pending_ones_
     add_delivery(db, "dlv_old_failed", "failed", NOW_MS - 45 * DAY_MS)
     pending_event = add_delivery(db, "dlv_old_pending", "pending", NOW_MS - 40 * DAY_MS)
     add_delivery(db, "dlv_recent", "delivered", NOW_MS - 29 * DAY_MS)
-    db.conn.execute("INSERT INTO webhook_deliveries (webhook_id, job_id, received_at) VALUES"
-                    " ('wh_old', 'j1', ?), ('wh_new', 'j2', ?)", (NOW_MS - 31 * DAY_MS, NOW_MS - DAY_MS))
     summary = run(apply_retention(env, NOW_MS, log=lambda line: None))
     assert summary["deliveries_pruned"] == 2 and summary["attempts_pruned"] == 4
-    assert summary["ittybit_webhook_ids_pruned"] == 1 and summary["retention_days"] == 30
+    assert summary["retention_days"] == 30
     assert sorted(r["id"] for r in db.rows("SELECT id FROM event_deliveries")) == ["dlv_old_pending", "dlv_recent"]
     assert sorted({r["delivery_id"] for r in db.rows("SELECT delivery_id FROM delivery_attempts")}) == \
         ["dlv_old_pending", "dlv_recent"]
-    assert [r["webhook_id"] for r in db.rows("SELECT webhook_id FROM webhook_deliveries")] == ["wh_new"]
     # The events of the settled old deliveries went to R2; the one still pending kept its data.
     data = {r["id"]: r["data"] for r in db.rows("SELECT id, data FROM events")}
     assert data[pending_event] != ARCHIVED
