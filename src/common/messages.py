@@ -74,6 +74,14 @@ class ObjectCreated:
     size: int | None
     etag: str | None
     action: str
+    # How many times the dead-letter queue has sent this notification back (processor.queue_consumer).
+    requeued: int = 0
+
+    def notification(self, requeued: int) -> dict:
+        """This notification as R2 sends it (the fields the consumer reads), sent again for the
+        `requeued`-th time."""
+        return {"action": self.action, "bucket": self.bucket, "requeued": int(requeued),
+                "object": {"key": self.key, "size": self.size, "eTag": self.etag}}
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,11 @@ def _object_created(data: Mapping, prefix: str) -> ObjectCreated | None:
     size = obj.get("size")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         size = None
-    return ObjectCreated(bucket=bucket, key=key, size=size, etag=normalise_etag(obj.get("eTag")), action=action)
+    requeued = data.get("requeued", 0)
+    if isinstance(requeued, bool) or not isinstance(requeued, int) or requeued < 0:
+        requeued = 0
+    return ObjectCreated(bucket=bucket, key=key, size=size, etag=normalise_etag(obj.get("eTag")), action=action,
+                         requeued=requeued)
 
 
 def parse_message(body: object, uploads_prefix: str = "uploads/") -> Message | None:

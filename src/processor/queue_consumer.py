@@ -6,7 +6,8 @@ notifications for direct uploads. The dead-letter queue gets whichever of them r
 retries: its media item is failed once it is older than GIVE_UP_AFTER_SECONDS (a day by
 default), so nothing stays pending forever; a younger one is left as it is, and the
 reconcile cron queues it again, so an Ittybit outage longer than one message's retries
-does not fail uploads.
+does not fail uploads. A direct upload's notification dead-lettered before its record
+existed is sent back to the jobs queue with a growing delay (`requeue_notification`).
 """
 
 from __future__ import annotations
@@ -33,11 +34,15 @@ from processor.submission import submit_renditions
 
 __all__ = [
     "MAX_QUEUE_DELAY",
+    "MAX_REQUEUES",
+    "REQUEUE_FIRST_DELAY",
     "Decision",
     "give_up",
     "give_up_reason",
     "handle_message",
     "is_dead_letter_queue",
+    "requeue_delay",
+    "requeue_notification",
     "retry_delay",
 ]
 
@@ -178,6 +183,33 @@ def give_up_reason(renditions: list[dict], attempts: int | None, probe: dict | N
     return f"gave up after {counted}: {last_error}"[:500]
 
 
+# A direct upload's notification that ran out of retries before its record existed (D1 or R2
+# down for longer than the retries last): nothing else knows the object is there, so the
+# dead-letter queue sends it back to the jobs queue, later each time (10 min, 20 min, ... 12 h:
+# 57 hours of waits in all, besides each round's own retries), then gives it up with a log line
+# naming the key.
+REQUEUE_FIRST_DELAY = 600
+MAX_REQUEUES = 10
+
+
+def requeue_delay(requeued: int) -> int:
+    """Seconds before the `requeued`-th resend (1-based) of a dead-lettered notification."""
+    return min(REQUEUE_FIRST_DELAY * 2 ** max(0, requeued - 1), MAX_QUEUE_DELAY)
+
+
+async def requeue_notification(ctx: Context, message: ObjectCreated) -> str:
+    """Send a dead-lettered notification with no record back to the jobs queue, with a delay."""
+    if message.requeued >= MAX_REQUEUES:
+        ctx.log(f"processor: gave up the direct upload {message.key}: its notification was dead-lettered"
+                f" {message.requeued + 1} times; it stays in the bucket (put it again to retry)")
+        return "missing"
+    count = message.requeued + 1
+    await ctx.jobs.send(message.notification(count), delaySeconds=requeue_delay(count))
+    ctx.log(f"processor: the notification of {message.key} was dead-lettered before its record existed;"
+            f" sent again in {requeue_delay(count)} s ({count} of {MAX_REQUEUES})")
+    return "requeued"
+
+
 async def give_up(ctx: Context, message: object, attempts: int | None = None) -> str:
     """A dead-lettered message: mark its media item failed unless it is already final (or
     still young, see the module docstring); returns what happened."""
@@ -186,6 +218,8 @@ async def give_up(ctx: Context, message: object, attempts: int | None = None) ->
         return "unknown"
     media = await first_row(ctx.db, SELECT_MEDIA, media_id)
     if media is None:
+        if isinstance(message, ObjectCreated):
+            return await requeue_notification(ctx, message)
         return "missing"
     if media["status"] in FINAL:
         return "already_final"

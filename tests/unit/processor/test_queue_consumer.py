@@ -4,7 +4,15 @@ import pytest
 
 from common.media_records import SELECT_RENDITIONS
 from common.messages import parse_message
-from processor.queue_consumer import MAX_QUEUE_DELAY, give_up, retry_delay
+from common.ids import media_id_for_object
+from processor.queue_consumer import (
+    MAX_QUEUE_DELAY,
+    MAX_REQUEUES,
+    REQUEUE_FIRST_DELAY,
+    give_up,
+    requeue_delay,
+    retry_delay,
+)
 from processor.reconcile import reconcile
 from tests.unit.fakes import NOW, insert_media, make_context
 from tests.unit.processor.test_webhook_handler import MEDIA, deliver, media, rows, run_queue, submitted
@@ -70,6 +78,40 @@ async def test_a_dead_letter_leaves_young_media_for_the_reconcile_which_queues_i
     result = await reconcile(ctx)
     assert result.requeued == 1
     assert ctx.jobs.sent[-1]["media_id"] == MEDIA and ctx.jobs.sent[-1]["reason"] == "reconcile"
+
+
+def _notification(**extra):
+    return {"account": "a", "action": "PutObject", "bucket": "media-pipeline", "eventTime": "2026-12-01T00:00:00Z",
+            "object": {"key": "uploads/clip.mp4", "size": 1234, "eTag": "abc123"}, **extra}
+
+
+async def test_a_dead_lettered_notification_with_no_record_goes_back_to_the_queue_later_each_time():
+    ctx = make_context()
+    message = parse_message(_notification())
+    assert await give_up(ctx, message, 7) == "requeued"
+    [sent] = ctx.jobs.sent
+    assert ctx.jobs.delays == [REQUEUE_FIRST_DELAY]
+    again = parse_message(sent)
+    # The same object (so the same media id when it is recorded), counted.
+    assert (again.bucket, again.key, again.etag, again.size, again.requeued) == \
+        (message.bucket, message.key, message.etag, message.size, 1)
+    for n in range(2, MAX_REQUEUES + 1):
+        assert await give_up(ctx, parse_message(ctx.jobs.sent[-1]), 7) == "requeued"
+        assert parse_message(ctx.jobs.sent[-1]).requeued == n
+    assert ctx.jobs.delays == [requeue_delay(n) for n in range(1, MAX_REQUEUES + 1)]
+    assert ctx.jobs.delays[1] == 2 * REQUEUE_FIRST_DELAY and max(ctx.jobs.delays) == MAX_QUEUE_DELAY
+    lines = []
+    ctx.log = lines.append
+    assert await give_up(ctx, parse_message(ctx.jobs.sent[-1]), 7) == "missing"
+    assert len(ctx.jobs.sent) == MAX_REQUEUES and "uploads/clip.mp4" in lines[-1]
+
+
+async def test_a_dead_lettered_notification_whose_record_exists_is_given_up_as_before():
+    ctx = make_context(give_up_after_seconds=3600)
+    message = parse_message(_notification())
+    insert_media(ctx, media_id_for_object(message.bucket, message.key, message.etag), kind="video")
+    assert await give_up(ctx, message, 7) == "left_for_reconcile"
+    assert ctx.jobs.sent == []
 
 
 # Rendition copies (rendition.store messages) after the webhook.
