@@ -1,7 +1,12 @@
 """The API worker's crons: CRONS maps each schedule of wrangler.api.toml's [triggers] to its
 task: the daily report, and the hourly sweeps of objects in R2 that no D1 record owns, under
-originals/ and renditions/ (with, in the same hourly run, expired resumable uploads and the
+originals/, renditions/ and tus/ (with, in the same hourly run, expired resumable uploads and the
 retention of history past EVENT_RETENTION_DAYS: api.retention).
+
+Stashes: a tus PATCH leaves the bytes after its last whole part under `tus/<upload id>/`, and
+deletes the one it started from; R2 may refuse that delete (the PATCH still succeeds) and the
+removal of every stash when the upload ends. A stash whose upload is no longer active is such a
+leftover.
 
 Originals: an upload writes R2 first and D1 second (the record must never point at a missing
 file), so a Worker stopped between the two (a crash, a deploy, a lost isolate) leaves an object
@@ -26,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from api.settings import settings_from_env
 from common import d1
-from common.keys import ORIGINALS_PREFIX, RENDITIONS_PREFIX
+from common.keys import ORIGINALS_PREFIX, RENDITIONS_PREFIX, STASH_PREFIX
 from common.media_records import STATS, stats_json
 
 DAILY_REPORT_CRON = "0 9 * * *"
@@ -42,8 +47,8 @@ async def log_daily_report(env, cron: str, now_ms: int) -> dict:
 
 async def sweep_orphans(env, cron: str, now_ms: int) -> dict:
     """The hourly sweep: originals no record owns, renditions of media that are gone, resumable
-    uploads past their expiry (their R2 multipart uploads aborted), and history past the
-    retention window (api.retention)."""
+    uploads past their expiry (their R2 multipart uploads aborted), stashes of uploads that are
+    over, and history past the retention window (api.retention)."""
     from api.resumable_uploads import expire_uploads
     from api.retention import apply_retention
 
@@ -51,6 +56,7 @@ async def sweep_orphans(env, cron: str, now_ms: int) -> dict:
         "originals": await sweep_orphan_originals(env, now_ms),
         "renditions": await sweep_orphan_renditions(env, now_ms),
         "uploads": await expire_uploads(env, now_ms),
+        "stashes": await sweep_orphan_stashes(env, now_ms),
         "retention": await apply_retention(env, now_ms),
     }
 
@@ -186,3 +192,30 @@ async def sweep_orphan_renditions(env, now_ms: int) -> dict:
     """One run of the sweep of renditions; returns (and logs) what it looked at and deleted."""
     return await sweep_prefix(env, now_ms, label="rendition sweep", prefix=RENDITIONS_PREFIX,
                               resume_key=RENDITIONS_RESUME_KEY, owned=_owned_renditions)
+
+
+STASHES_RESUME_KEY = "sweep:stashes:after"
+
+
+def upload_id_of(key: str) -> str:
+    """The `<upload id>` of `tus/<upload id>/<offset>`."""
+    return key[len(STASH_PREFIX):].split("/", 1)[0]
+
+
+def active_uploads_query(count: int) -> str:
+    """The statement that returns which of `count` upload ids are still receiving bytes."""
+    return f"SELECT id FROM uploads WHERE status = 'active' AND id IN ({', '.join('?' * count)})"
+
+
+async def _owned_stashes(db, keys: Sequence[str]) -> set[str]:
+    ids = sorted({upload_id_of(key) for key in keys})
+    active: set[str] = set()
+    for part in chunks(ids, KEYS_PER_QUERY):
+        active.update(row["id"] for row in await d1.all_rows(db, active_uploads_query(len(part)), *part))
+    return {key for key in keys if upload_id_of(key) in active}
+
+
+async def sweep_orphan_stashes(env, now_ms: int) -> dict:
+    """One run of the sweep of tus stashes whose upload is over (a delete R2 refused at its end)."""
+    return await sweep_prefix(env, now_ms, label="stash sweep", prefix=STASH_PREFIX,
+                              resume_key=STASHES_RESUME_KEY, owned=_owned_stashes)

@@ -18,7 +18,7 @@ from common import d1
 from common.errors import HttpError
 from common.events import deleted_event, publish
 from common.ids import is_media_id
-from common.keys import file_path, renditions_prefix
+from common.keys import file_path, renditions_prefix, stash_prefix
 from common.media_records import (
     DELETE_HLS_CHUNKS,
     DELETE_HLS_LADDERS,
@@ -31,6 +31,7 @@ from common.media_records import (
     SELECT_HLS_LADDERS,
     SELECT_MEDIA,
     SELECT_RENDITIONS,
+    SELECT_UPLOAD_IDS,
     DAILY_STATS,
     STATS,
     cache_read_record,
@@ -235,7 +236,8 @@ def _summary(row) -> dict:
 
 
 async def remove_media(env, media_id: str) -> dict:
-    """Remove the original and every rendition from R2, then the rows, then the cache entry.
+    """Remove the original, every rendition and any stash its tus upload left from R2, then
+    the rows, then the cache entry.
 
     R2 goes first: deletes there are idempotent, so a failure half-way leaves the record
     in place and a repeated DELETE finishes the job.
@@ -248,6 +250,8 @@ async def remove_media(env, media_id: str) -> dict:
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     keys = {row["r2_key"]} | {r["output_key"] for r in renditions if r.get("output_key")}
     keys |= await _keys_under(env.MEDIA, renditions_prefix(media_id))
+    for upload in await d1.all_rows(env.DB, SELECT_UPLOAD_IDS, media_id):  # a stash left by a tus upload
+        keys |= await _keys_under(env.MEDIA, stash_prefix(upload["id"]))
     await delete_keys(env.MEDIA, sorted(keys))  # an HLS ladder has more than one call's 1,000
     deleted = deleted_event(row, renditions, int(time.time() * 1000))
     await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA_METADATA, media_id),

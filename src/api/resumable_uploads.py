@@ -47,7 +47,7 @@ from api.tus_protocol import (
 from common import d1
 from common.errors import HttpError
 from common.ids import is_media_id, media_id_from_digest, new_media_id
-from common.keys import clean_file_name, original_key
+from common.keys import clean_file_name, original_key, stash_prefix
 from common.media_kinds import SNIFF_BYTES, sniff
 from common.r2_streams import (
     PART_BUFFER_WAIT_SECONDS,
@@ -67,7 +67,6 @@ except ImportError:  # CPython: unit tests import the pure helpers only
     js = None
 
 UPLOADS_PATH = "/api/uploads"
-STASH_PREFIX = "tus/"
 # R2 aborts a multipart upload left incomplete for 7 days: an upload never outlives 6.
 MAX_LIFETIME_MS = 6 * 24 * 3600 * 1000
 # A read waits for this much (or the end) before Python sees it: large enough to take few turns
@@ -168,7 +167,7 @@ class Upload:
 
 def stash_key(upload_id: str, offset: int) -> str:
     """The stash of an upload whose committed offset is `offset` (bytes after its last whole part)."""
-    return f"{STASH_PREFIX}{upload_id}/{offset}"
+    return f"{stash_prefix(upload_id)}{offset}"
 
 
 def _now_ms() -> int:
@@ -722,7 +721,7 @@ async def _discard(env, upload: Upload, multipart_id: str | None = None) -> None
 
 async def _remove_stashes(env, upload_id: str) -> None:
     """Delete every stash of an upload (tus/<id>/...): one listing, one delete."""
-    listing = await env.MEDIA.list({"prefix": f"{STASH_PREFIX}{upload_id}/"})
+    listing = await env.MEDIA.list({"prefix": stash_prefix(upload_id)})
     keys = [str(obj.key) for obj in listing.objects]
     if keys:
         await env.MEDIA.delete(keys)

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from common import d1
+from common.keys import EVENT_ARCHIVE_PREFIX
 
 __all__ = [
     "ARCHIVED",
@@ -39,7 +40,7 @@ __all__ = [
     "restore_data",
 ]
 
-ARCHIVE_PREFIX = "events/"
+ARCHIVE_PREFIX = EVENT_ARCHIVE_PREFIX
 # `events.data` of an event whose data is in R2.
 ARCHIVED = ""
 # Events read per D1 query, and at most per run (an hourly run: 120,000 a day, about 6,600 media

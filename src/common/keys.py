@@ -24,18 +24,26 @@ __all__ = [
     "FILE_PREFIXES",
     "MAX_FILE_NAME_CHARS",
     "MAX_KEY_BYTES",
+    "EVENT_ARCHIVE_PREFIX",
     "ORIGINALS_PREFIX",
     "RENDITIONS_PREFIX",
+    "STASH_PREFIX",
     "clean_file_name",
     "file_path",
     "original_key",
     "rendition_key",
     "renditions_prefix",
     "resolve_file_key",
+    "stash_prefix",
 ]
 
 ORIGINALS_PREFIX = "originals/"
 RENDITIONS_PREFIX = "renditions/"
+# Never served: the bytes a resumable upload's PATCH left after its last whole part
+# (tus/<upload id>/<offset>, api.resumable_uploads), and events' data past the retention
+# window (events/<media id>/<first seq>.json, common.event_archive).
+STASH_PREFIX = "tus/"
+EVENT_ARCHIVE_PREFIX = "events/"
 # The top-level folders /files/ serves (and nothing else).
 FILE_PREFIXES = ("originals", "renditions")
 FILES_ROUTE_PREFIX = "/files/"
@@ -49,6 +57,11 @@ def original_key(media_id: str) -> str:
 def renditions_prefix(media_id: str) -> str:
     """The folder of one media item's renditions: renditions/<id>/."""
     return f"{RENDITIONS_PREFIX}{media_id}/"
+
+
+def stash_prefix(upload_id: str) -> str:
+    """The folder of one resumable upload's stashes: tus/<upload id>/."""
+    return f"{STASH_PREFIX}{upload_id}/"
 
 
 def rendition_key(media_id: str, name: str, extension: str | None = None) -> str:

@@ -133,6 +133,8 @@ SELECT_HLS_LADDERS = (
 # The token first: it is found through the upload row.
 DELETE_UPLOAD_TOKENS = "DELETE FROM upload_tokens WHERE upload_id IN (SELECT id FROM uploads WHERE media_id = ?)"
 DELETE_UPLOADS = "DELETE FROM uploads WHERE media_id = ?"
+# The resumable uploads that made a media item (their stashes go with it).
+SELECT_UPLOAD_IDS = "SELECT id FROM uploads WHERE media_id = ?"
 
 # Parameters: id.
 DELETE_MEDIA = "DELETE FROM media WHERE id = ?"

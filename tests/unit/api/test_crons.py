@@ -22,6 +22,7 @@ from api.crons import (
     run_scheduled,
     sweep_orphan_originals,
     sweep_orphan_renditions,
+    sweep_orphan_stashes,
 )
 from api.settings import min_age_seconds
 from tests.unit.fakes import FakeD1, FakeKV
@@ -201,3 +202,17 @@ def test_the_rendition_sweep_pages_and_resumes_with_its_own_cursor(monkeypatch):
     assert crons.RENDITIONS_RESUME_KEY not in env.METADATA.data
     kept = {f"renditions/{media_id}/{name}" for media_id in ids[::3] for name in ("a", "b")}
     assert set(env.MEDIA.objects) == kept | {"originals/elsewhere"}
+
+
+def test_the_stash_sweep_deletes_old_stashes_of_uploads_that_are_over_and_keeps_active_ones():
+    old, young = NOW_MS - 2 * HOUR_MS, NOW_MS - 1000
+    env = _env({"tus/u_active/7001": old, "tus/u_done/14002": old, "tus/u_gone/3": old, "tus/u_done/21003": young,
+                "originals/x": old}, recorded=[])
+    for upload_id, status in (("u_active", "active"), ("u_done", "completed")):
+        env.DB.conn.execute(
+            "INSERT INTO uploads (id, media_id, owner, max_length, part_size, status, created_at, updated_at, expires_at)"
+            " VALUES (?, ?, 'key', 100, 16, ?, 0, 0, ?)", (upload_id, f"m_{upload_id}", status, NOW_MS + HOUR_MS))
+    result = asyncio.run(sweep_orphan_stashes(env, NOW_MS))
+    assert result == {"examined": 4, "deleted": 2, "resume_after": None}
+    assert sorted(env.MEDIA.objects) == ["originals/x", "tus/u_active/7001", "tus/u_done/21003"]
+    assert asyncio.run(run_scheduled(env, ORPHAN_SWEEP_CRON, NOW_MS + HOUR_MS))["stashes"]["deleted"] == 1

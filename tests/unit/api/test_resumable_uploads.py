@@ -249,6 +249,25 @@ def test_a_stash_that_cannot_be_deleted_fails_no_patch_and_is_gone_when_the_uplo
     assert not [key for key in env.MEDIA.objects if key.startswith("tus/")], "a stash was left behind"
 
 
+def test_a_stash_left_by_every_delete_refused_goes_with_its_media_item(tus_app):
+    env = _env()
+    path = _create(tus_app, env, len(PNG))
+    assert _patch(tus_app, env, path, 0, [PNG[:19]]).status == 204
+    real_delete, real_list = env.MEDIA.delete, env.MEDIA.list
+
+    async def refused(*args, **kwargs):
+        raise RuntimeError("Unspecified error (0)")
+
+    env.MEDIA.delete = env.MEDIA.list = refused  # R2 refuses the stash's delete and the listing at the end
+    done = _patch(tus_app, env, path, 19, [PNG[19:]])
+    assert done.status == 204
+    left = [key for key in env.MEDIA.objects if key.startswith("tus/")]
+    assert len(left) == 1
+    env.MEDIA.delete, env.MEDIA.list = real_delete, real_list
+    assert _call(tus_app, env, "DELETE", f"/api/media/{done.headers['media-id']}").status == 200
+    assert not [key for key in env.MEDIA.objects if key.startswith("tus/")]
+
+
 def test_termination_and_expiry_leave_no_multipart_upload_and_no_stash(tus_app):
     env = _env()
     terminated = _create(tus_app, env, 1000)
