@@ -180,12 +180,17 @@ def media_query(count: int) -> str:
     return f"SELECT id FROM media WHERE id IN ({', '.join('?' * count)})"
 
 
-async def _owned_renditions(db, keys: Sequence[str]) -> set[str]:
-    ids = sorted({media_id_of(key) for key in keys})
+async def _owned_by_id(db, keys: Sequence[str], id_of: Callable[[str], str], query: Callable[[int], str]) -> set[str]:
+    """The keys whose id (`id_of`) is among the ids `query` returns: a key's owner is a row."""
+    ids = sorted({id_of(key) for key in keys})
     present: set[str] = set()
     for part in chunks(ids, KEYS_PER_QUERY):
-        present.update(row["id"] for row in await d1.all_rows(db, media_query(len(part)), *part))
-    return {key for key in keys if media_id_of(key) in present}
+        present.update(row["id"] for row in await d1.all_rows(db, query(len(part)), *part))
+    return {key for key in keys if id_of(key) in present}
+
+
+async def _owned_renditions(db, keys: Sequence[str]) -> set[str]:
+    return await _owned_by_id(db, keys, media_id_of, media_query)
 
 
 async def sweep_orphan_renditions(env, now_ms: int) -> dict:
@@ -208,11 +213,7 @@ def active_uploads_query(count: int) -> str:
 
 
 async def _owned_stashes(db, keys: Sequence[str]) -> set[str]:
-    ids = sorted({upload_id_of(key) for key in keys})
-    active: set[str] = set()
-    for part in chunks(ids, KEYS_PER_QUERY):
-        active.update(row["id"] for row in await d1.all_rows(db, active_uploads_query(len(part)), *part))
-    return {key for key in keys if upload_id_of(key) in active}
+    return await _owned_by_id(db, keys, upload_id_of, active_uploads_query)
 
 
 async def sweep_orphan_stashes(env, now_ms: int) -> dict:
