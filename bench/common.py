@@ -230,15 +230,16 @@ class ReferenceWorker:
 
 
 @contextmanager
-def api_beside_reference(tmp: Path):
+def api_beside_reference(tmp: Path, with_stack: bool = False):
     """The API worker alone and the JavaScript reference on the same state, both started;
-    yields their base URLs (api, reference) and stops both after."""
+    yields their base URLs (api, reference), and the API's stack after them if `with_stack`
+    (for its D1), and stops both after."""
     stack = api_stack(tmp)
     reference = ReferenceWorker(tmp / "state", tmp / "work", tmp / "registry")
     try:
         stack.start()
         reference.start()
-        yield stack.url("api"), reference.url
+        yield (stack.url("api"), reference.url, stack) if with_stack else (stack.url("api"), reference.url)
     finally:
         reference.stop()
         stack.stop()

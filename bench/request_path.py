@@ -257,6 +257,8 @@ def main() -> None:
                                      headers={"content-type": "image/png", "x-file-name": "p.png"})
                 upload.raise_for_status()
                 media_id = upload.json()["id"]
+                # No processor here, and only final records are cached: made final as it would.
+                stack.d1_query("DB", f"UPDATE media SET status = 'completed' WHERE id = '{media_id}'")
                 client.get(f"{base}/api/media/{media_id}").raise_for_status()  # a miss fills KV
                 if client.get(f"{base}/api/media/{media_id}").headers.get("x-cache") != "hit":
                     raise RuntimeError("the KV entry was not written")
