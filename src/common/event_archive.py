@@ -126,7 +126,6 @@ async def archive_due_events(db, bucket, cutoff_ms: int, now_ms: int, *, max_eve
     return done
 
 
-
 async def _archives_of(db, media_ids: Sequence[str]) -> dict[str, list[dict]]:
     """The archive rows of these media items, by media id, newest first."""
     found: dict[str, list[dict]] = {}
@@ -156,7 +155,8 @@ async def _archived_events(bucket, key: str) -> dict:
 async def restore_data(db, bucket, rows: Sequence[Mapping], log=print) -> list[dict]:
     """`rows` (events with seq, id, media_id, data) with the data of archived ones read back from
     R2: one D1 query per 90 media items, one get per archive object the rows touch. An event
-    whose archive cannot be read gets data '{}' (logged), never an error for the whole page."""
+    whose archive cannot be read keeps ARCHIVED (logged; lists show its data as {}), never an
+    error for the whole page."""
     restored = [dict(row) for row in rows]
     wanted = [row for row in restored if row.get("data") == ARCHIVED]
     if not wanted:
@@ -175,5 +175,4 @@ async def restore_data(db, bucket, rows: Sequence[Mapping], log=print) -> list[d
                 break
         else:
             log(f"events: the archived data of event {row['id']} was not found in R2 ({len(keys)} archive(s))")
-            row["data"] = "{}"
     return restored

@@ -263,6 +263,9 @@ async def deliver(ctx: DeliveryContext, delivery: str, attempt: int) -> Decision
         return Decision.ack("event_gone")
     if event["data"] == ARCHIVED:  # replayed past the retention window: its data is in R2
         (event,) = await restore_data(ctx.db, ctx.bucket, [event], ctx.log)
+        if event["data"] == ARCHIVED:  # never a payload without its data
+            await run(ctx.db, FAIL_DELIVERY, "the event's archived data could not be read", now, delivery)
+            return Decision.ack("event_data_missing")
     try:
         secrets = await _secrets(ctx, endpoint, now)
     except SealedSecretError as error:

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from common.event_archive import ARCHIVED, SELECT_DUE, archive_due_events, archive_key, restore_data
-from common.events import EVENT_COLUMNS, event_statement, list_query
+from common.events import EVENT_COLUMNS, event_json, event_statement, list_query
 from tests.unit.fakes import FakeD1, FakeTextBucket
 
 DAY_MS = 86_400_000
@@ -138,15 +138,16 @@ def test_a_run_is_bounded_and_pages_through_the_backlog():
     assert all(row["data"] == ARCHIVED for row in every_event(db))
 
 
-def test_an_archive_that_is_gone_reads_as_empty_data_and_is_logged():
+def test_an_archive_that_is_gone_is_logged_and_listed_with_empty_data():
     db, bucket = FakeD1(), FakeTextBucket()
     library(db)
     run(archive_due_events(db, bucket, CUTOFF, NOW_MS))
     bucket.objects.clear()
     lines = []
     rows = run(restore_data(db, bucket, every_event(db), log=lines.append))
-    assert [row["data"] for row in rows if row["media_id"] == "m_a"] == ["{}"] * 4
+    assert [row["data"] for row in rows if row["media_id"] == "m_a"] == [ARCHIVED] * 4
     assert len(lines) == 8 and "not found in R2" in lines[0]
+    assert all(event_json(row)["data"] == {} for row in rows if row["media_id"] != "m_young")  # empty, not an error
 
 
 def test_the_scan_for_due_events_uses_the_partial_index_of_unarchived_events():

@@ -166,6 +166,11 @@ def test_a_replay_of_an_event_archived_past_the_window_sends_the_same_bytes():
     first, replayed = sender.requests
     assert replayed[2] == first[2] and replayed[1]["webhook-id"] == event
     assert Webhook(secret).verify(replayed[2], replayed[1])["data"] == {"id": "m1", "status": "completed"}
+    # An archive that cannot be read fails the delivery: never a signed payload without its data.
+    ctx.bucket.objects.clear()
+    ctx.db.conn.execute(REPLAY_DELIVERY, (int(NOW * 1000), delivery, "ep_1"))
+    assert run(deliver(ctx, delivery, 1)).what == "event_data_missing" and len(sender.requests) == 2
+    assert ctx.db.rows("SELECT status FROM event_deliveries")[0]["status"] == "failed"
 
 
 def test_failures_retry_on_the_schedule_with_the_same_id_then_the_delivery_fails():
