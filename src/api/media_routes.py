@@ -45,7 +45,7 @@ from common.media_records import (
     stats_json,
 )
 from common.playback_tokens import playback_of
-from common.r2_streams import delete_keys
+from common.r2_streams import delete_keys, keys_under
 from common.responses import json_response
 from common.routing import query_params
 from common.url_signing import signed_url
@@ -249,9 +249,9 @@ async def remove_media(env, media_id: str) -> dict:
         raise _not_found(media_id)
     renditions = await d1.all_rows(env.DB, SELECT_RENDITIONS, media_id)
     keys = {row["r2_key"]} | {r["output_key"] for r in renditions if r.get("output_key")}
-    keys |= await _keys_under(env.MEDIA, renditions_prefix(media_id))
+    keys |= await keys_under(env.MEDIA, renditions_prefix(media_id))
     for upload in await d1.all_rows(env.DB, SELECT_UPLOAD_IDS, media_id):  # a stash left by a tus upload
-        keys |= await _keys_under(env.MEDIA, stash_prefix(upload["id"]))
+        keys |= await keys_under(env.MEDIA, stash_prefix(upload["id"]))
     await delete_keys(env.MEDIA, sorted(keys))  # an HLS ladder has more than one call's 1,000
     deleted = deleted_event(row, renditions, int(time.time() * 1000))
     await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA_METADATA, media_id),
@@ -261,21 +261,6 @@ async def remove_media(env, media_id: str) -> dict:
     await env.METADATA.delete(media_cache_key(media_id))
     await publish(getattr(env, "WEBHOOKS", None), [deleted[1]])
     return {"deleted": media_id, "objects_deleted": len(keys)}
-
-
-async def _keys_under(bucket, prefix: str) -> set[str]:
-    """Every key under a prefix (renditions stored without a recorded key, or in flight)."""
-    keys: set[str] = set()
-    cursor = None
-    while True:
-        options = {"prefix": prefix, "limit": 1000}
-        if cursor:
-            options["cursor"] = cursor
-        listing = await bucket.list(options)
-        keys.update(obj.key for obj in listing.objects)
-        if not listing.truncated:
-            return keys
-        cursor = listing.cursor
 
 
 # The query of GET /api/media: status filter, cursor and page size; and the opaque cursors.

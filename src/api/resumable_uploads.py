@@ -56,6 +56,8 @@ from common.r2_streams import (
     PartBuffersBusy,
     StreamReadError,
     blob_of,
+    delete_keys,
+    keys_under,
     upload_part,
 )
 from common.responses import empty_response, json_response
@@ -720,11 +722,8 @@ async def _discard(env, upload: Upload, multipart_id: str | None = None) -> None
 
 
 async def _remove_stashes(env, upload_id: str) -> None:
-    """Delete every stash of an upload (tus/<id>/...): one listing, one delete."""
-    listing = await env.MEDIA.list({"prefix": stash_prefix(upload_id)})
-    keys = [str(obj.key) for obj in listing.objects]
-    if keys:
-        await env.MEDIA.delete(keys)
+    """Delete every stash of an upload (tus/<id>/...)."""
+    await delete_keys(env.MEDIA, sorted(await keys_under(env.MEDIA, stash_prefix(upload_id))))
 
 
 async def expire_uploads(env, now_ms: int, limit: int = 100) -> dict:

@@ -32,7 +32,6 @@ from common.keys import EVENT_ARCHIVE_PREFIX
 
 __all__ = [
     "ARCHIVED",
-    "ARCHIVE_PREFIX",
     "ArchiveRun",
     "archive_due_events",
     "archive_key",
@@ -40,7 +39,6 @@ __all__ = [
     "restore_data",
 ]
 
-ARCHIVE_PREFIX = EVENT_ARCHIVE_PREFIX
 # `events.data` of an event whose data is in R2.
 ARCHIVED = ""
 # Events read per D1 query, and at most per run (an hourly run: 120,000 a day, about 6,600 media
@@ -69,7 +67,7 @@ INSERT_ARCHIVE = (
 
 def archive_key(media_id: str, first_seq: int) -> str:
     """Where the events of `media_id` archived together, the first of them `first_seq`, are kept."""
-    return f"{ARCHIVE_PREFIX}{media_id}/{int(first_seq)}.json"
+    return f"{EVENT_ARCHIVE_PREFIX}{media_id}/{int(first_seq)}.json"
 
 
 def archive_object(media_id: str, rows: Sequence[Mapping]) -> str:

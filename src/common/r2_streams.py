@@ -325,6 +325,21 @@ def blob_of(buffer, length: int):
     return js.Blob.new(js.Array.of(buffer.subarray(0, length)))
 
 
+async def keys_under(bucket, prefix: str) -> set[str]:
+    """Every key under `prefix`, page by page (R2 lists at most 1,000 a call)."""
+    keys: set[str] = set()
+    cursor = None
+    while True:
+        options = {"prefix": prefix, "limit": 1000}
+        if cursor:
+            options["cursor"] = cursor
+        listing = await bucket.list(options)
+        keys.update(str(obj.key) for obj in listing.objects)
+        if not listing.truncated:
+            return keys
+        cursor = listing.cursor
+
+
 async def delete_keys(bucket, keys) -> None:
     """Delete every key of `keys` (absent ones are fine), DELETE_BATCH a call."""
     keys = list(keys)

@@ -204,9 +204,10 @@ async def requeue_notification(ctx: Context, message: ObjectCreated) -> str:
                 f" {message.requeued + 1} times; it stays in the bucket (put it again to retry)")
         return "missing"
     count = message.requeued + 1
-    await ctx.jobs.send(message.notification(count), delaySeconds=requeue_delay(count))
+    delay = requeue_delay(count)
+    await ctx.jobs.send(message.notification(count), delaySeconds=delay)
     ctx.log(f"processor: the notification of {message.key} was dead-lettered before its record existed;"
-            f" sent again in {requeue_delay(count)} s ({count} of {MAX_REQUEUES})")
+            f" sent again in {delay} s ({count} of {MAX_REQUEUES})")
     return "requeued"
 
 

@@ -16,7 +16,15 @@ import js
 
 from common.errors import host_label, scrub_urls
 from common.ids import normalise_etag
-from common.r2_streams import BodyReader, StreamTooLarge, delete_keys, put_in_parts, put_known_length, read_capped
+from common.r2_streams import (
+    BodyReader,
+    StreamTooLarge,
+    delete_keys,
+    keys_under,
+    put_in_parts,
+    put_known_length,
+    read_capped,
+)
 from processor.ittybit_client import MAX_REDIRECTS, OutputPolicy, OutputRefused, TransportError, TransportResponse
 from pyodide.ffi import to_js
 
@@ -149,19 +157,9 @@ class R2Storage:
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix` (an HLS ladder); returns how many."""
-        deleted, cursor = 0, None
-        while True:
-            options = {"prefix": prefix, "limit": 1000}
-            if cursor:
-                options["cursor"] = cursor
-            listing = await self.bucket.list(options)
-            keys = [obj.key for obj in listing.objects]
-            if keys:
-                await self.bucket.delete(keys)
-                deleted += len(keys)
-            if not listing.truncated:
-                return deleted
-            cursor = listing.cursor
+        keys = sorted(await keys_under(self.bucket, prefix))
+        await delete_keys(self.bucket, keys)
+        return len(keys)
 
     async def _put_stream(self, key: str, stream, length: int, content_type: str):
         return await put_known_length(self.bucket, key, stream, length, _put_options(content_type))
