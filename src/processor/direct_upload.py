@@ -2,8 +2,9 @@
 
 The notification creates the media record, sniffed from the object's first bytes by a
 ranged get; the object is then copied to originals/<id> (streamed) so /files/ only ever
-serves originals/ and renditions/, the record is pointed at the copy, and only then is the
-uploads/ object deleted. From there on it is processed like an API upload.
+serves originals/ and renditions/, the uploads/ object is deleted, and only then is the record
+pointed at the copy (the record names the uploads/ key until nothing is left there, so a
+reconcile finishes a move cut off at any step). From there on it is processed like an API upload.
 
 Identity: the id is derived from the bucket, the key and the object's ETag (see
 common.ids.media_id_for_object), so a repeated or reordered notification of one object
@@ -165,13 +166,16 @@ async def ensure_original(
         await run(ctx.db, UPDATE_MEDIA_STATUS, "failed", _GONE_REASON, ctx.now_ms(), media_id)
         await refresh_media(ctx, media_id)
         return None
+    if expected is not None:
+        # The upload goes before the record is re-pointed: until then the record names it, so a
+        # crash at any step here leaves a record that a reconcile message finishes (the copy is
+        # there, the upload is or is not), never an uploads/ object that nothing points at.
+        await _delete_upload_if_ours(ctx, source, expected)
     await run(ctx.db, SET_MEDIA_R2_KEY, target, ctx.now_ms(), media_id, source)
     media = await first_row(ctx.db, SELECT_MEDIA, media_id)
     if media is None:
         # Deleted (or dropped for a newer object) while we copied: take the copy away again.
         await ctx.storage.delete([target])
         return None
-    if media["r2_key"] == target and expected is not None:
-        await _delete_upload_if_ours(ctx, source, expected)
     await cache_media(ctx.kv, ctx.db, media)
     return media

@@ -180,6 +180,35 @@ async def test_a_leftover_of_the_same_object_after_a_crash_is_deleted_by_the_red
     assert set(ctx.storage.objects) == {f"originals/{media_id}"} and len(media_rows(ctx)) == 1
 
 
+@pytest.mark.parametrize("dies_at", ["delete", "re-point"])
+async def test_a_move_cut_off_at_any_step_is_finished_by_a_reconcile_without_its_notification(dies_at):
+    # The isolate dies after the copy, at the upload's delete or at the re-point, and the
+    # notification is lost with it (local queues are in memory). The record must still name the
+    # uploads/ key, so the reconcile (which knows no upload key) finishes the move: no object
+    # under uploads/ is left that no record points at (a later DELETE could never reach it).
+    ctx = make_context()
+    notice = put(ctx, "uploads/x.png", PNG_A)
+    media_id = id_of("uploads/x.png", PNG_A)
+    died = RuntimeError("isolate killed")
+    if dies_at == "re-point":
+        ctx.db.fail_once("SET r2_key", died)
+    else:
+        storage_delete = ctx.storage.delete
+
+        async def die_before_the_upload_is_deleted(keys):
+            if "uploads/x.png" in keys:
+                raise died
+            await storage_delete(keys)
+        ctx.storage.delete = die_before_the_upload_is_deleted
+    assert (await deliver(ctx, notice)).action == "retry"
+    ctx.storage.delete = FakeStorage.delete.__get__(ctx.storage)  # the restarted isolate
+    reconcile = {"type": "media.process", "media_id": media_id, "r2_key": "uploads/x.png", "reason": "reconcile"}
+    assert (await deliver(ctx, reconcile)).what == "submitted"
+    assert media_rows(ctx)[media_id]["r2_key"] == f"originals/{media_id}"
+    assert set(ctx.storage.objects) == {f"originals/{media_id}"}
+    assert ctx.storage.objects[f"originals/{media_id}"][0] == PNG_A
+
+
 async def test_an_object_replaced_before_its_copy_never_lands_under_the_first_id():
     ctx = make_context()
     first_notice = put(ctx, "uploads/x.png", PNG_A)
