@@ -27,7 +27,7 @@ from processor.hls_copy import copy_chunk
 from processor.ittybit_client import OutputRefused
 from processor.job_status import refresh_media
 from processor.probe import ensure_probe
-from processor.renditions import refuse_output, store_rendition
+from processor.renditions import refuse_output, store_or_refuse
 from processor.settings import Context
 from processor.sql import FAIL_OPEN_RENDITIONS, SELECT_PROBE, UPDATE_MEDIA_STATUS
 from processor.submission import submit_renditions
@@ -116,11 +116,7 @@ async def _consume(ctx: Context, message: object, attempts: int) -> Decision:
     cap = ctx.settings.retry_max_seconds
     match message:
         case StoreMessage():
-            try:
-                ctx.settings.output_policy.check(message.output_url)  # before any fetch; R2Storage checks the answer
-                return Decision.ack(await store_rendition(ctx, message))
-            except OutputRefused as refused:
-                return Decision.ack(await refuse_output(ctx, message, refused.reason))
+            return Decision.ack(await store_or_refuse(ctx, message))
         case CopyMessage():
             try:
                 return Decision.ack(await copy_chunk(ctx, message))

@@ -3,7 +3,9 @@
 A job report (webhook, reconcile poll or replayed create) goes through `apply_outcome`. A
 success is not final yet: the rendition stays `processing` with Ittybit's output facts
 recorded, and a `rendition.store` message gets the file copied into R2 by the queue
-consumer (`store_rendition`); only that copy completes it. A failure is final at once, and
+consumer (`store_rendition`); only that copy completes it. A small output reported by
+Ittybit's webhook (a thumbnail) is copied by the webhook's own request instead, the first
+file a user waits for without a queue hop in front of it. A failure is final at once, and
 so is an output URL the policy refuses (`refuse_output`: a retry would get the same answer).
 Final rows never change, but a report about one still refreshes its media (the refresh after
 the final write may have failed), so a retried delivery repairs what the first one left half done.
@@ -20,6 +22,7 @@ from common.keys import rendition_key
 from common.media_records import FINAL
 from common.messages import StoreMessage, store_message
 from processor.hls_copy import plan_ladder
+from processor.ittybit_client import OutputRefused
 from processor.job_status import JobOutcome, refresh_media
 from processor.presets import Preset
 from processor.settings import Context
@@ -32,7 +35,10 @@ from processor.sql import (
     record_outcome,
 )
 
-__all__ = ["apply_outcome", "refuse_output", "store_rendition"]
+__all__ = ["INLINE_STORE_MAX_BYTES", "apply_outcome", "refuse_output", "store_or_refuse", "store_rendition"]
+
+# Outputs up to this size are copied in the webhook's own request (see apply_outcome).
+INLINE_STORE_MAX_BYTES = 2 * 1024 * 1024
 
 
 async def _find_rendition(ctx: Context, outcome: JobOutcome) -> dict | None:
@@ -47,8 +53,15 @@ async def _find_rendition(ctx: Context, outcome: JobOutcome) -> dict | None:
     return await first_row(ctx.db, SELECT_RENDITION, media_id, name)
 
 
-async def apply_outcome(ctx: Context, outcome: JobOutcome) -> str:
-    """Record one job report; returns what happened (for logs and tests)."""
+async def apply_outcome(ctx: Context, outcome: JobOutcome, store_inline: bool = False) -> str:
+    """Record one job report; returns what happened (for logs and tests).
+
+    With `store_inline` (Ittybit's webhook) a small output (INLINE_STORE_MAX_BYTES, a
+    thumbnail) is copied in this call instead of by a `rendition.store` message: the file a
+    user waits on first skips a queue hop. If that copy fails it is queued as any other; if
+    the isolate dies during it, the rendition stays `processing` with its output recorded and
+    the reconcile cron's poll of the job queues the copy.
+    """
     row = await _find_rendition(ctx, outcome)
     if row is None:
         return "unknown"
@@ -75,6 +88,13 @@ async def apply_outcome(ctx: Context, outcome: JobOutcome) -> str:
                            output_url=outcome.output_url, width=outcome.width, height=outcome.height,
                            duration=outcome.duration, size=outcome.filesize),
         ])
+        store = StoreMessage(media_id, name, outcome.job_id, outcome.output_url)
+        if store_inline and _small(row, outcome):
+            try:
+                return await store_or_refuse(ctx, store)
+            except Exception as error:  # the queue's copy retries it with backoff
+                ctx.log(f"processor: copying {media_id}/{name} in the webhook failed, queued instead: "
+                        f"{type(error).__name__}")
         await ctx.jobs.send(store_message(media_id, name, outcome.job_id, outcome.output_url))
         return "store_queued"
     error = outcome.error or (
@@ -87,6 +107,21 @@ async def apply_outcome(ctx: Context, outcome: JobOutcome) -> str:
     ])
     await refresh_media(ctx, media_id)
     return "failed"
+
+
+def _small(row: dict, outcome: JobOutcome) -> bool:
+    """An output Ittybit reports as at most INLINE_STORE_MAX_BYTES, of one file (a ladder has many)."""
+    size = outcome.filesize
+    return row["kind"] != "adaptive_video" and size is not None and 0 <= size <= INLINE_STORE_MAX_BYTES
+
+
+async def store_or_refuse(ctx: Context, message: StoreMessage) -> str:
+    """The output policy, then the copy; an output URL the policy refuses fails the rendition."""
+    try:
+        ctx.settings.output_policy.check(message.output_url)  # before any fetch; R2Storage checks the answer
+        return await store_rendition(ctx, message)
+    except OutputRefused as refused:
+        return await refuse_output(ctx, message, refused.reason)
 
 
 def _content_type(row: dict) -> str:

@@ -126,7 +126,7 @@ async def handle_webhook(ctx: Context, headers: Mapping[str, str], body: bytes) 
         return {"received": True, "duplicate": True}
     await _record_webhook_event(ctx, webhook_id, outcome)  # before what it causes, in the timeline
     try:
-        what = await apply_outcome(ctx, outcome)
+        what = await apply_outcome(ctx, outcome, store_inline=True)
     except Exception:
         # Forget the delivery so the sender's retry is processed, not refused as a duplicate.
         await run(ctx.db, DELETE_WEBHOOK_DELIVERY, webhook_id)

@@ -286,7 +286,10 @@ class FakeIttybit:
             return TransportResponse.json(404, {"kind": "not_found", "message": "no such job"})
         return TransportResponse.json(404, {"kind": "not_found", "message": "no route"})
 
-    def finish(self, job_id: str, output_url: str | None = None, error: str | None = None, width=640) -> dict:
+    def finish(self, job_id: str, output_url: str | None = None, error: str | None = None, width=640,
+               filesize: int | None = 5_000_000) -> dict:
+        """The job done (or failed). Its output is reported larger than the webhook copies itself
+        (processor.renditions.INLINE_STORE_MAX_BYTES) unless `filesize` says otherwise, so its copy is queued."""
         job = self.jobs[job_id]
         if error:
             job.update(status="failed", error=error)
@@ -294,7 +297,7 @@ class FakeIttybit:
             job.update(status="completed", output=output_url, tasks=[{
                 "id": "task_" + job_id, "object": "task", "kind": job["kind"], "status": "completed",
                 "output": {"object": "file", "url": output_url, "width": width, "height": width * 9 // 16,
-                           "filesize": 1234}}])
+                           "filesize": filesize}}])
         return job
 
 

@@ -114,6 +114,54 @@ async def test_success_queues_the_copy_and_the_copy_completes_the_media():
     assert ctx.kv.json(f"media:{MEDIA}")["renditions"][0]["status"] == "completed"
 
 
+async def test_a_small_output_is_copied_by_the_webhook_itself_without_a_queue_hop():
+    ctx = await submitted()
+    job_id = rows(ctx)["web"]["job_id"]
+    ctx.storage.outputs["https://out.test/small.mp3"] = b"ID3" + b"\0" * 100
+    job = ctx.itty.finish(job_id, "https://out.test/small.mp3", filesize=103)
+    answer = await deliver(ctx, job)
+    assert answer.status == 200 and answer.body["result"] == "stored"
+    assert ctx.jobs.sent == []  # no rendition.store message
+    row = rows(ctx)["web"]
+    assert row["status"] == "completed" and row["size"] == 103
+    assert ctx.storage.objects[f"renditions/{MEDIA}/web.mp3"][0] == b"ID3" + b"\0" * 100
+    assert media(ctx)["status"] == "completed"
+    assert ctx.kv.json(f"media:{MEDIA}")["renditions"][0]["status"] == "completed"
+    stored = ctx.db.rows("SELECT COUNT(*) AS n FROM events WHERE media_id = ? AND type = 'rendition.stored'", MEDIA)
+    assert stored[0]["n"] == 1
+    # Ittybit delivering it again (a new webhook id, as after a lost answer) changes nothing.
+    assert (await deliver(ctx, job, webhook_id="msg_2")).body["result"] == "already_final"
+    assert ctx.jobs.sent == [] and rows(ctx)["web"] == row
+
+
+async def test_a_small_output_whose_copy_fails_in_the_webhook_is_queued_and_the_queue_completes_it():
+    ctx = await submitted()
+    logs = []
+    ctx.log = logs.append
+    job_id = rows(ctx)["web"]["job_id"]
+    ctx.storage.outputs["https://out.test/small.mp3"] = b"ID3" + b"\0" * 100
+    ctx.storage.fail_fetch = OSError("connection reset")
+    answer = await deliver(ctx, ctx.itty.finish(job_id, "https://out.test/small.mp3", filesize=103))
+    assert answer.status == 200 and answer.body["result"] == "store_queued"
+    assert rows(ctx)["web"]["status"] == "processing"
+    assert [m["type"] for m in ctx.jobs.sent] == ["rendition.store"]
+    assert any("queued instead: OSError" in line for line in logs)
+    ctx.storage.fail_fetch = None
+    assert [d.what for d in await run_queue(ctx)] == ["stored"]
+    assert rows(ctx)["web"]["status"] == "completed" and media(ctx)["status"] == "completed"
+
+
+async def test_a_small_output_on_a_host_not_allowed_is_refused_by_the_webhook_without_a_fetch():
+    ctx = await submitted()
+    ctx.storage.fail_fetch = AssertionError("fetched")
+    job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://evil.example/o.mp3?sig=s3cr3t", filesize=10)
+    answer = await deliver(ctx, job)
+    assert answer.status == 200 and answer.body["result"] == "output_refused"
+    row = rows(ctx)["web"]
+    assert row["status"] == "failed" and "evil.example" in row["error"] and "s3cr3t" not in row["error"]
+    assert ctx.jobs.sent == [] and media(ctx)["status"] == "failed"
+
+
 async def test_a_repeated_webhook_id_is_200_duplicate_and_changes_nothing():
     ctx = await submitted()
     job = ctx.itty.finish(rows(ctx)["web"]["job_id"], "https://out.test/a")
