@@ -3,7 +3,8 @@
 Jobs submitted longer ago than RECONCILE_AFTER_SECONDS and still open are asked for with
 GET /jobs/{id} and their answer applied as a webhook's would be; a job Ittybit answers 404 for
 (it no longer knows it) is forgotten and its media queued again, so the rendition gets a new job
-instead of staying `processing` forever. Every poll, answered or not, is counted with its time
+instead of staying `processing` forever (but not once the rendition is GIVE_UP_AFTER_SECONDS old:
+then it fails, so a job Ittybit keeps losing is not made again without end). Every poll, answered or not, is counted with its time
 (table job_polls) and the least recently polled jobs go first, so jobs that never settle rotate
 through BATCH_LIMIT instead of starving newer ones; a job still open after RECONCILE_MAX_POLLS
 polls, or submitted longer than GIVE_UP_AFTER_SECONDS ago, is given up: its rendition fails
@@ -142,8 +143,18 @@ async def _give_up_if_due(ctx: Context, row: dict, polls: int, now: int, last: s
 
 
 async def _release_lost_job(ctx: Context, row: dict, now: int) -> None:
-    """Ittybit does not know the job (404): forget it on the rendition and queue its media again."""
+    """Ittybit does not know the job (404): forget it on the rendition and queue its media again;
+    unless the rendition was first submitted GIVE_UP_AFTER_SECONDS ago or more, which bounds how
+    long jobs that Ittybit keeps losing are made again: then the rendition fails with the reason."""
     media_id, name, job_id = row["media_id"], row["name"], row["job_id"]
+    age_s = (now - int(row.get("created_at") or now)) // 1000
+    if age_s >= ctx.settings.give_up_after_seconds:
+        reason = (f"Ittybit no longer knows job {job_id}, and the rendition was first submitted {age_s // 60} min ago"
+                  f" ({int(row['attempts'] or 0)} earlier attempt(s)): not submitted again")
+        if await run(ctx.db, GIVE_UP_JOB, reason, now, media_id, name, job_id):
+            ctx.log(f"processor: reconcile: {media_id}/{name}: {reason}")
+            await refresh_media(ctx, media_id)
+        return
     note = f"Ittybit no longer knows job {job_id}; submitting it again"
     changed = await run(ctx.db, RELEASE_LOST_JOB, note, now, media_id, name, job_id)
     media = await first_row(ctx.db, SELECT_MEDIA, media_id)

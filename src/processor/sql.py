@@ -150,7 +150,7 @@ DELETE FROM webhook_deliveries WHERE received_at < ?
 # the oldest: jobs that never settle rotate through the limit instead of starving newer ones.
 # `polls` counts the polls of this very job (0 when none, or when they were of an earlier job).
 SELECT_STUCK_JOBS = """
-SELECT r.media_id, r.name, r.job_id, r.submitted_at, r.attempts,
+SELECT r.media_id, r.name, r.job_id, r.submitted_at, r.attempts, r.created_at,
        COALESCE(p.polls, 0) AS polls, p.last_polled_at
 FROM renditions r
 LEFT JOIN job_polls p ON p.media_id = r.media_id AND p.name = r.name AND p.job_id = r.job_id

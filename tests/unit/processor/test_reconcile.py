@@ -55,6 +55,32 @@ async def test_a_job_ittybit_no_longer_knows_is_submitted_again():
     assert ctx.db.rows("SELECT status FROM media")[0]["status"] == "processing"
 
 
+async def test_a_job_lost_again_and_again_is_not_submitted_again_past_the_give_up_age():
+    ctx = make_context(reconcile_after_seconds=60, give_up_after_seconds=3600)
+    insert_media(ctx, MEDIA, kind="audio")
+    await submit(ctx, MEDIA)
+    clock = NOW
+    for _ in range(3):  # Ittybit forgets each job: each is made again while the rendition is young
+        clock += 61
+        ctx.clock = lambda at=clock: at
+        ctx.itty.jobs.clear()
+        ctx.itty.by_key.clear()
+        assert (await reconcile(ctx)).lost_jobs == 1
+        await submit(ctx, MEDIA)
+        assert ctx.db.rows("SELECT status FROM renditions")[0]["status"] == "processing"
+    sent = len(ctx.jobs.sent)
+    ctx.clock = lambda: NOW + 3600  # the rendition is now as old as GIVE_UP_AFTER_SECONDS
+    ctx.itty.jobs.clear()
+    ctx.itty.by_key.clear()
+    result = await reconcile(ctx)
+    assert result.lost_jobs == 1 and result.errors == 0
+    row = ctx.db.rows("SELECT job_id, status, error FROM renditions")[0]
+    assert row["status"] == "failed" and row["job_id"] is not None
+    assert row["error"].startswith(f"Ittybit no longer knows job {row['job_id']}, and the rendition was first submitted 60 min ago")
+    assert len(ctx.jobs.sent) == sent  # no media.process message: nothing submitted again
+    assert ctx.db.rows("SELECT status FROM media")[0]["status"] == "failed"
+
+
 def _rendition(ctx, media_id, name, status, error=None):
     ctx.db.conn.execute(
         "INSERT INTO renditions (media_id, name, kind, options, status, error, created_at, updated_at)"
