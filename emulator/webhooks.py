@@ -231,12 +231,13 @@ class Dispatcher:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    **signature_headers(self._secret, delivery.msg_id, delivery.body)}
         request = urllib.request.Request(delivery.url, data=delivery.body, headers=headers, method="POST")
-        record = {"at": int(time.time() * 1000), "status_code": None, "error": None}
+        record = {"at": int(time.time() * 1000), "status_code": None, "error": None, "response": None}
         self._counters.webhook("attempted")
         try:
             with urllib.request.urlopen(request, timeout=self._faults.current.webhook_timeout_s) as response:
                 record["status_code"] = response.status
-                response.read(64 * 1024)
+                # The receiver's answer, its start kept (tests read what a delivery did).
+                record["response"] = response.read(64 * 1024)[:2048].decode("utf-8", errors="replace")
         except urllib.error.HTTPError as error:
             record["status_code"] = error.code
             error.close()

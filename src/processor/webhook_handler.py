@@ -46,9 +46,12 @@ async def receive_webhook(request, env, params):
         settings = settings_from_env(env)
     except ValueError as error:
         raise HttpError(500, "config_error", str(error)) from error
-    # The webhook needs the bindings and the settings; no Ittybit client, no R2.
-    ctx = Context(db=env.DB, kv=env.METADATA, jobs=env.JOBS, storage=None, client=None, settings=settings,
-                  clock=time.time, events_queue=getattr(env, "WEBHOOKS", None))
+    # The bindings, the settings and R2 (a small output is copied by this request); no Ittybit client.
+    # runtime_io is the runtime's (it imports js): imported here, where the runtime calls in.
+    from processor.runtime_io import R2Storage
+
+    ctx = Context(db=env.DB, kv=env.METADATA, jobs=env.JOBS, storage=R2Storage(env.MEDIA, settings.output_policy),
+                  client=None, settings=settings, clock=time.time, events_queue=getattr(env, "WEBHOOKS", None))
     return json_response(await handle_webhook(ctx, headers, body))
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from common.ids import media_id_for_object
 from tests.e2e.conftest import eventually
-from tests.e2e.processor_helpers import make_audio, make_image, make_video, probe, upload, wait_final
+from tests.e2e.processor_helpers import Emulator, make_audio, make_image, make_video, probe, upload, wait_final
 
 pytestmark = pytest.mark.stack
 
@@ -73,6 +75,28 @@ def test_video_image_and_audio_reach_completed_with_probed_renditions(api, video
     assert set(audio) == {"web"}
     mp3 = probe(api.get(audio["web"]["url"]).content, tmp_path, "web.mp3")
     assert streams(mp3, "audio")[0]["codec_name"] == "mp3"
+
+
+def test_small_outputs_are_copied_by_the_webhook_itself_and_a_ladder_by_the_queue(api, pipeline, video_bytes):
+    # What each of Ittybit's webhooks answered (the emulator keeps the start of the answer): a
+    # thumbnail or MP4 of a few KB was stored by that request ("stored"), with no rendition.store
+    # hop; an HLS ladder (many files) is planned by the queue ("store_queued").
+    media_id = upload(api, video_bytes, "video/mp4")
+    item = wait_final(api, media_id)
+    assert item["status"] == "completed", item
+    jobs = {r["job_id"]: r["name"] for r in item["renditions"]}
+    emulator = Emulator(pipeline.emulator_url)
+    try:
+        answers = {}
+        for delivery in emulator.webhooks():
+            if delivery["job_id"] in jobs:
+                for attempt in delivery["attempts"]:
+                    if attempt["status_code"] == 200:
+                        answers.setdefault(jobs[delivery["job_id"]], set()).add(
+                            json.loads(attempt["response"]).get("result"))
+    finally:
+        emulator.close()
+    assert answers == {"thumbnail": {"stored"}, "mobile": {"stored"}, "web": {"stored"}, "hls": {"store_queued"}}, answers
 
 
 def test_a_corrupt_video_ends_failed_with_a_reason(api, video_bytes):
