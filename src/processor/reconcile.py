@@ -4,11 +4,11 @@ Jobs submitted longer ago than RECONCILE_AFTER_SECONDS and still open are asked 
 GET /jobs/{id} and their answer applied as a webhook's would be; a job Ittybit answers 404 for
 (it no longer knows it) is forgotten and its media queued again, so the rendition gets a new job
 instead of staying `processing` forever (but not once the rendition is GIVE_UP_AFTER_SECONDS old:
-then it fails, so a job Ittybit keeps losing is not made again without end). Every poll, answered or not, is counted with its time
-(table job_polls) and the least recently polled jobs go first, so jobs that never settle rotate
-through BATCH_LIMIT instead of starving newer ones; a job still open after RECONCILE_MAX_POLLS
-polls, or submitted longer than GIVE_UP_AFTER_SECONDS ago, is given up: its rendition fails
-with the reason. Media whose renditions are all final but whose own status is not (the refresh
+then it fails, so a job Ittybit keeps losing is not made again without end). Every poll,
+answered or not, is counted with its time (table job_polls) and the least recently polled
+jobs go first, so jobs that never settle rotate through BATCH_LIMIT instead of starving newer
+ones; a job still open after RECONCILE_MAX_POLLS polls, or submitted longer than
+GIVE_UP_AFTER_SECONDS ago, is given up: its rendition fails with the reason. Media whose renditions are all final but whose own status is not (the refresh
 after the last final write failed) get their status recomputed. Media still pending (or with
 renditions never submitted) after RECONCILE_AFTER_SECONDS are queued again with reason "reconcile";
 that includes media whose source probe never finished (a media item stays `pending` until its
