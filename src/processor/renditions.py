@@ -35,13 +35,22 @@ from processor.sql import (
     record_outcome,
 )
 
-__all__ = ["INLINE_STORE_MAX_BYTES", "apply_outcome", "refuse_output", "store_or_refuse", "store_rendition"]
+__all__ = [
+    "INLINE_STORE_MAX_BYTES",
+    "apply_outcome",
+    "apply_outcome_to",
+    "find_rendition",
+    "refuse_output",
+    "store_or_refuse",
+    "store_rendition",
+]
 
 # Outputs up to this size are copied in the webhook's own request (see apply_outcome).
 INLINE_STORE_MAX_BYTES = 2 * 1024 * 1024
 
 
-async def _find_rendition(ctx: Context, outcome: JobOutcome) -> dict | None:
+async def find_rendition(ctx: Context, outcome: JobOutcome) -> dict | None:
+    """The rendition a job report is about: by its job id, or by the job's metadata."""
     row = await first_row(ctx.db, SELECT_RENDITION_BY_JOB, outcome.job_id)
     if row is not None:
         return row
@@ -53,8 +62,13 @@ async def _find_rendition(ctx: Context, outcome: JobOutcome) -> dict | None:
     return await first_row(ctx.db, SELECT_RENDITION, media_id, name)
 
 
-async def apply_outcome(ctx: Context, outcome: JobOutcome, store_inline: bool = False) -> str:
-    """Record one job report; returns what happened (for logs and tests).
+async def apply_outcome(ctx: Context, outcome: JobOutcome) -> str:
+    """Record one job report; returns what happened (for logs and tests)."""
+    return await apply_outcome_to(ctx, outcome, await find_rendition(ctx, outcome))
+
+
+async def apply_outcome_to(ctx: Context, outcome: JobOutcome, row: dict | None, store_inline: bool = False) -> str:
+    """apply_outcome for the rendition `row` the caller has just read (find_rendition).
 
     With `store_inline` (Ittybit's webhook) a small output (INLINE_STORE_MAX_BYTES, a
     thumbnail) is copied in this call instead of by a `rendition.store` message: the file a
@@ -62,7 +76,6 @@ async def apply_outcome(ctx: Context, outcome: JobOutcome, store_inline: bool = 
     the isolate dies during it, the rendition stays `processing` with its output recorded and
     the reconcile cron's poll of the job queues the copy.
     """
-    row = await _find_rendition(ctx, outcome)
     if row is None:
         return "unknown"
     if row["job_id"] and row["job_id"] != outcome.job_id:
@@ -90,8 +103,9 @@ async def apply_outcome(ctx: Context, outcome: JobOutcome, store_inline: bool = 
         ])
         store = StoreMessage(media_id, name, outcome.job_id, outcome.output_url)
         if store_inline and _small(row, outcome):
+            recorded = {**row, "job_id": outcome.job_id, "status": "processing", "size": outcome.filesize}
             try:
-                return await store_or_refuse(ctx, store)
+                return await store_or_refuse(ctx, store, recorded)
             except Exception as error:  # the queue's copy retries it with backoff
                 ctx.log(f"processor: copying {media_id}/{name} in the webhook failed, queued instead: "
                         f"{type(error).__name__}")
@@ -115,11 +129,11 @@ def _small(row: dict, outcome: JobOutcome) -> bool:
     return row["kind"] != "adaptive_video" and size is not None and 0 <= size <= INLINE_STORE_MAX_BYTES
 
 
-async def store_or_refuse(ctx: Context, message: StoreMessage) -> str:
+async def store_or_refuse(ctx: Context, message: StoreMessage, row: dict | None = None) -> str:
     """The output policy, then the copy; an output URL the policy refuses fails the rendition."""
     try:
         ctx.settings.output_policy.check(message.output_url)  # before any fetch; R2Storage checks the answer
-        return await store_rendition(ctx, message)
+        return await store_rendition(ctx, message, row)
     except OutputRefused as refused:
         return await refuse_output(ctx, message, refused.reason)
 
@@ -129,13 +143,15 @@ def _content_type(row: dict) -> str:
     return Preset(row["name"], row["kind"], json.loads(row["options"] or "{}")).output_content_type()
 
 
-async def store_rendition(ctx: Context, message: StoreMessage) -> str:
+async def store_rendition(ctx: Context, message: StoreMessage, row: dict | None = None) -> str:
     """Copy the output into renditions/<media>/<name>.<ext> and record it; returns what happened.
 
-    Raises whatever the copy raised (the consumer retries the message); notes the error
-    on the rendition first so the dead-letter reason can tell it.
+    `row` is the rendition as the caller has just written it (the webhook's inline copy); a
+    queued message reads it. Raises whatever the copy raised (the consumer retries the
+    message); notes the error on the rendition first so the dead-letter reason can tell it.
     """
-    row = await first_row(ctx.db, SELECT_RENDITION, message.media_id, message.rendition)
+    if row is None:
+        row = await first_row(ctx.db, SELECT_RENDITION, message.media_id, message.rendition)
     if row is None:
         return "missing"
     if row["status"] in FINAL:

@@ -1,4 +1,5 @@
-"""POST /webhooks/ittybit: verify, de-duplicate, record. The copy into R2 is queued, not done here.
+"""POST /webhooks/ittybit: verify, de-duplicate, record. The copy into R2 is queued, but for a
+small output (a thumbnail), which this request copies itself (processor.renditions.apply_outcome_to).
 
 Answers: 200 recorded; 200 `{"received": true, "duplicate": true}` for a webhook-id already
 handled (a duplicate delivery, or a replay inside the tolerance: nothing changes; a 2xx
@@ -15,15 +16,15 @@ import json
 import time
 from collections.abc import Mapping
 
-from common.d1 import first_row, run
+from common.d1 import batch, run
 from common.errors import HttpError
 from common.events import event_statement
 from common.r2_streams import read_capped
 from common.responses import json_response
 from processor.job_status import JobOutcome, outcome_from_job
-from processor.renditions import apply_outcome
+from processor.renditions import apply_outcome_to, find_rendition
 from processor.settings import Context, settings_from_env
-from processor.sql import DELETE_WEBHOOK_DELIVERY, INSERT_WEBHOOK_DELIVERY, SELECT_RENDITION_BY_JOB
+from processor.sql import DELETE_WEBHOOK_DELIVERY, INSERT_WEBHOOK_DELIVERY
 from processor.webhook_signature import WebhookVerificationError, verify
 
 __all__ = ["MAX_WEBHOOK_BYTES", "handle_webhook", "parse_webhook", "read_body", "receive_webhook", "refuse_before_reading"]
@@ -85,18 +86,14 @@ async def read_body(stream, limit: int) -> bytes:
     return body
 
 
-async def _record_webhook_event(ctx: Context, webhook_id: str, outcome: JobOutcome) -> None:
-    """The timeline's `ittybit.webhook` entry (one per webhook-id); a failure only costs the entry."""
-    row = await first_row(ctx.db, SELECT_RENDITION_BY_JOB, outcome.job_id)
+def _webhook_event(webhook_id: str, outcome: JobOutcome, row: dict | None, now: int) -> list[tuple]:
+    """The timeline's `ittybit.webhook` entry (one per webhook-id), if the job names a media item."""
     media_id = row["media_id"] if row else outcome.metadata.get("media_id")
     name = row["name"] if row else outcome.metadata.get("rendition")
     if not isinstance(media_id, str) or not media_id:
-        return
+        return []
     data = {"webhook_id": webhook_id, "job_id": outcome.job_id, "rendition": name, "status": outcome.status}
-    try:
-        await run(ctx.db, *event_statement(media_id, "ittybit.webhook", data, ctx.now_ms(), webhook_id))
-    except Exception as error:
-        ctx.log(f"processor: recording webhook {webhook_id} in the timeline failed ({type(error).__name__})")
+    return [event_statement(media_id, "ittybit.webhook", data, now, webhook_id)]
 
 
 def parse_webhook(body: bytes) -> JobOutcome:
@@ -123,13 +120,17 @@ async def handle_webhook(ctx: Context, headers: Mapping[str, str], body: bytes) 
         outcome = parse_webhook(body)
     except ValueError as error:
         raise HttpError(400, "invalid_body", str(error)) from None
-    changes = await run(ctx.db, INSERT_WEBHOOK_DELIVERY, webhook_id, outcome.job_id, ctx.now_ms())
-    if changes == 0:
+    row = await find_rendition(ctx, outcome)
+    # The webhook-id and its timeline entry (before what it causes) in one transaction: the
+    # entry's id is derived from the webhook-id, so a duplicate delivery adds neither.
+    now = ctx.now_ms()
+    changes = await batch(ctx.db, [(INSERT_WEBHOOK_DELIVERY, webhook_id, outcome.job_id, now),
+                                   *_webhook_event(webhook_id, outcome, row, now)])
+    if changes[0] == 0:
         ctx.log(f"processor: webhook {webhook_id} already received; nothing changed")
         return {"received": True, "duplicate": True}
-    await _record_webhook_event(ctx, webhook_id, outcome)  # before what it causes, in the timeline
     try:
-        what = await apply_outcome(ctx, outcome, store_inline=True)
+        what = await apply_outcome_to(ctx, outcome, row, store_inline=True)
     except Exception:
         # Forget the delivery so the sender's retry is processed, not refused as a duplicate.
         await run(ctx.db, DELETE_WEBHOOK_DELIVERY, webhook_id)
