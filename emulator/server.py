@@ -91,6 +91,7 @@ ROUTES = [
     _route("GET", "/_emulator/faults", "get_faults"),
     _route("PUT", "/_emulator/faults", "put_faults"),
     _route("PATCH", "/_emulator/faults", "put_faults"),
+    _route("DELETE", "/_emulator/faults", "reset_faults"),
     _route("GET", "/_emulator/counters", "get_counters"),
     _route("POST", "/_emulator/reset", "reset"),
     _route("GET", "/_emulator/webhooks", "list_webhooks"),
@@ -243,6 +244,11 @@ class Actions:
             return Reply(200, self.app.faults.update(body))
         except (TypeError, ValueError) as error:
             raise ApiError(400, str(error)) from error
+
+    def reset_faults(self, req: Request) -> Reply:
+        """Every switch back to what the emulator was started with (jobs, files and counters stay)."""
+        self.app.faults.reset()
+        return Reply(200, self.app.faults.snapshot())
 
     def get_counters(self, req: Request) -> Reply:
         return Reply(200, self.app.counters.snapshot())

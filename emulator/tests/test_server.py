@@ -147,6 +147,16 @@ def test_faults_admin_roundtrip_and_validation(client):
     assert client.put("/_emulator/faults", json={"webhook_format": "xml"}).status_code == 400
 
 
+def test_deleting_the_faults_sets_every_switch_back_and_keeps_the_jobs(client):
+    job_id = client.post("/jobs", json=JOB, headers={"Idempotency-Key": "faults-reset-key-1"}).json()["id"]
+    started = client.get("/_emulator/faults").json()
+    client.put("/_emulator/faults", json={"chunked_outputs": True, "fail_segment_requests": 3, "error_rate": 0.5})
+    answer = client.delete("/_emulator/faults")
+    assert answer.status_code == 200 and answer.json() == started
+    assert client.get("/_emulator/faults").json() == started
+    assert client.get(f"/jobs/{job_id}").status_code == 200  # only the switches went back
+
+
 def test_reset_clears_state_and_counters(client):
     job_id = client.post("/jobs", json=JOB, headers={"Idempotency-Key": "reset-test-key-01"}).json()["id"]
     client.put("/_emulator/faults", json={"slow_ms": 5})

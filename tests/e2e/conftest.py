@@ -59,6 +59,23 @@ def eventually(check, *, timeout: float = 30.0, interval: float = 0.25):
     raise AssertionError(f"condition not met within {timeout}s; last value {value!r}")
 
 
+def put_into_bucket(worker_url: str, key: str, data: bytes, timeout: float = 60.0):
+    """PUT an object straight into the local bucket through a worker's `/__local/r2/media-pipeline/<key>`
+    (the processor's also sends R2's notification), as an S3 client would: a 5xx is tried again
+    within `timeout` (Miniflare's R2 answers 500 "SQLITE_BUSY" when both workers write its database
+    at once; nothing is stored then). The last answer."""
+    import httpx
+    from urllib.parse import quote
+
+    url = f"{worker_url}/__local/r2/media-pipeline/{quote(key, safe='/')}"
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.put(url, content=data, timeout=30)
+        if response.status_code < 500 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.5)
+
+
 def raw_request(base_url: str, request_line: str, headers: dict | None = None, body: bytes = b"") -> tuple[int, bytes]:
     """Send one HTTP/1.1 request exactly as written (no client-side path normalisation)."""
     import socket

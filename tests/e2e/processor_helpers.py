@@ -90,9 +90,10 @@ class Emulator:
         return response.json()
 
     def reset_faults(self) -> None:
-        self.faults(error_rate=0, rate_limit_rate=0, drop_response_rate=0, drop_webhook_rate=0,
-                    duplicate_webhook_rate=0, reorder_webhooks=False, processing_webhooks=False,
-                    fail_job_rate=0, slow_ms=0)
+        """Every switch back to the emulator's start values (a test's chunked_outputs or
+        fail_segment_requests must not reach the next test)."""
+        response = self.client.delete("/_emulator/faults")
+        assert response.status_code == 200, response.text
 
     def counters(self) -> dict:
         return self.client.get("/_emulator/counters").json()

@@ -4,18 +4,16 @@ once they are old enough."""
 import os
 import time
 
-import httpx
-
 from common.ids import new_media_id
 from local_runtime.stack import trigger_cron
-from tests.e2e.conftest import TEST_ORPHAN_MIN_AGE_SECONDS, eventually
+from tests.e2e.conftest import TEST_ORPHAN_MIN_AGE_SECONDS, eventually, put_into_bucket
 
 SWEEP_CRON = "17 * * * *"
 SUMMARIES = ("orphan sweep: examined", "rendition sweep: examined")
 
 
 def _put(pipeline, key: str, data: bytes) -> None:
-    put = httpx.put(f"{pipeline.api_url}/__local/r2/media-pipeline/{key}", content=data)
+    put = put_into_bucket(pipeline.api_url, key, data)
     assert put.status_code == 201, put.text
 
 

@@ -3,11 +3,10 @@ media item of its own, with its own renditions, and is never deleted unprocessed
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from common.ids import media_id_for_object
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import eventually, put_into_bucket
 from tests.e2e.processor_helpers import ffmpeg, make_image, wait_final
 
 pytestmark = pytest.mark.stack
@@ -17,7 +16,7 @@ BUCKET = "media-pipeline"
 
 def put_direct(pipeline, key: str, data: bytes) -> str:
     """PUT the file into R2 as an S3 client would (R2 then notifies the queue); its media id."""
-    response = httpx.put(f"{pipeline.processor_url}/__local/r2/{BUCKET}/{key}", content=data, timeout=30)
+    response = put_into_bucket(pipeline.processor_url, key, data)
     assert response.status_code == 201 and response.json()["notified"] == ["media-pipeline-jobs"], response.text
     return media_id_for_object(BUCKET, key, response.json()["etag"])
 

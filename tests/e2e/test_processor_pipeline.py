@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from common.ids import media_id_for_object
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import eventually, put_into_bucket
 from tests.e2e.processor_helpers import Emulator, make_audio, make_image, make_video, probe, upload, wait_final
 
 pytestmark = pytest.mark.stack
@@ -113,7 +112,7 @@ def test_a_corrupt_video_ends_failed_with_a_reason(api, video_bytes):
 def test_a_file_put_straight_into_r2_under_uploads_is_processed(api, pipeline, tmp_path):
     key = "uploads/direct/tone 1.wav"
     data = make_audio(tmp_path / "direct.wav", seconds=1).read_bytes()
-    put = httpx.put(f"{pipeline.processor_url}/__local/r2/media-pipeline/uploads/direct/tone%201.wav", content=data)
+    put = put_into_bucket(pipeline.processor_url, key, data)
     assert put.status_code == 201 and put.json()["notified"] == ["media-pipeline-jobs"]
     media_id = media_id_for_object("media-pipeline", key, put.json()["etag"])
     item = eventually(lambda: api.get(f"/api/media/{media_id}").status_code == 200, timeout=60) and wait_final(api, media_id)
