@@ -94,6 +94,8 @@ async def apply_outcome_to(ctx: Context, outcome: JobOutcome, row: dict | None, 
         await batch(ctx.db, [adopt, processing])
         return "processing"
     if outcome.status == "completed" and outcome.output_url:
+        if _copy_under_way(ctx, row, outcome, now):
+            return "store_pending"
         await batch(ctx.db, [
             adopt,
             processing,
@@ -121,6 +123,16 @@ async def apply_outcome_to(ctx: Context, outcome: JobOutcome, row: dict | None, 
     ])
     await refresh_media(ctx, media_id)
     return "failed"
+
+
+def _copy_under_way(ctx: Context, row: dict, outcome: JobOutcome, now: int) -> bool:
+    """Whether this very output was recorded (its copy started or queued) less than
+    RECONCILE_AFTER_SECONDS ago: a reconcile poll of a job whose copy is merely slow, or a
+    repeated webhook, would only copy it again. Older than that, the copy may have been lost
+    (its message, its isolate), so it is queued again."""
+    return (row["status"] == "processing" and row["job_id"] == outcome.job_id
+            and row["output_url"] == outcome.output_url
+            and now - int(row["updated_at"] or 0) < ctx.settings.reconcile_after_seconds * 1000)
 
 
 def _small(row: dict, outcome: JobOutcome) -> bool:

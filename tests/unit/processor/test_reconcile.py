@@ -18,6 +18,23 @@ async def test_a_job_whose_webhook_never_came_is_read_back_and_its_copy_queued()
     assert ctx.jobs.sent[-1]["type"] == "rendition.store" and ctx.jobs.sent[-1]["job_id"] == job_id
 
 
+async def test_a_completed_job_whose_copy_is_under_way_is_not_copied_twice_until_the_copy_may_be_lost():
+    ctx = make_context(reconcile_after_seconds=60)
+    insert_media(ctx, MEDIA, kind="audio")
+    await submit(ctx, MEDIA)
+    job_id = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
+    ctx.itty.finish(job_id, "https://out.test/o")
+    ctx.clock = lambda: NOW + 61
+    assert (await reconcile(ctx)).outcomes == {"store_queued": 1}
+    stores = [m for m in ctx.jobs.sent if m["type"] == "rendition.store"]
+    ctx.clock = lambda: NOW + 90  # the copy is still queued (slow, not lost): asking again copies nothing
+    assert (await reconcile(ctx)).outcomes == {"store_pending": 1}
+    assert [m for m in ctx.jobs.sent if m["type"] == "rendition.store"] == stores
+    ctx.clock = lambda: NOW + 122  # RECONCILE_AFTER_SECONDS after it was queued: the copy may be lost
+    assert (await reconcile(ctx)).outcomes == {"store_queued": 1}
+    assert len([m for m in ctx.jobs.sent if m["type"] == "rendition.store"]) == len(stores) + 1
+
+
 async def test_a_pending_media_is_queued_again():
     ctx = make_context(reconcile_after_seconds=60)
     insert_media(ctx, MEDIA)
