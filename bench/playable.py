@@ -9,7 +9,8 @@ the Ittybit side of that rendition's path, from the emulator's own clock: the pr
 fetching the input, ffmpeg, probing the output), with the job's ffmpeg time on its own
 (`ffmpeg_seconds_by_job` of `GET /_emulator/counters`). What is left of the wait is the
 pipeline's: the queue and consumer before the probe, the step from the probe to the jobs,
-and from the job's final webhook to the rendition stored in R2, D1 and KV.
+and from the job's final webhook to the rendition stored in R2, D1 and KV; and the client's
+own polls, each a `GET /api/media/{id}` of the item in progress (their median round trip is printed).
 
     .venv/bin/python -m bench.playable              # 3 uploads
     .venv/bin/python -m bench.playable --runs 1 --seconds 20   # quick
@@ -73,9 +74,12 @@ def upload_and_watch(client: httpx.Client, video: Path, timeout: float, poll: fl
     uploaded_at = time.time()
     media_id = response.json()["id"]
     seen: dict[str, float] = {}
+    get_ms: list[float] = []  # each poll's round trip while the item is in progress
     deadline = time.monotonic() + timeout
     while True:
+        asked = time.perf_counter()
         record = client.get(f"/api/media/{media_id}").json()
+        get_ms.append((time.perf_counter() - asked) * 1000)
         now = time.time()
         for rendition in record.get("renditions") or []:
             if rendition.get("status") == "completed" and rendition["name"] not in seen:
@@ -84,7 +88,7 @@ def upload_and_watch(client: httpx.Client, video: Path, timeout: float, poll: fl
             reasons = [record.get("error")] + [f"{r['name']}: {r.get('error')}" for r in record.get("renditions") or []
                                                if r.get("status") == "failed"]
             return {"id": media_id, "status": record["status"], "uploaded_at": uploaded_at, "seen": seen,
-                    "reasons": [reason for reason in reasons if reason]}
+                    "reasons": [reason for reason in reasons if reason], "get_ms": get_ms[:-1]}
         if time.monotonic() > deadline:
             raise RuntimeError(f"{media_id} not final in {timeout} s: {record['status']}")
         time.sleep(poll)
@@ -159,7 +163,8 @@ def main() -> None:
                     if watched["status"] != "completed":
                         raise RuntimeError(f"run {number + 1}: {watched['id']} {watched['status']}: {watched['reasons']}")
                     run = {"load_before": load_before, "load_after": load_average(),
-                           "renditions": timeline(stack, watched)}
+                           "renditions": timeline(stack, watched),
+                           "get_in_progress_ms": {"median": median(watched["get_ms"]), "polls": len(watched["get_ms"])}}
                     results["runs"].append(run)
                     print(f"run {number + 1} (load {load_before.split()[0]} → {run['load_after'].split()[0]}): " + ", ".join(
                         f"{name} {r['wait_s']:.1f} s (ffmpeg {r['ffmpeg_s']:.1f}, pipeline {r['pipeline_s']:.2f} = {r['share']:.1%})"
@@ -183,6 +188,8 @@ def main() -> None:
           f"{med(name, 'job_final_to_stored_s'):.2f}", f"{med(name, 'stored_to_seen_s'):.2f}"]
          for name in names],
     ))
+    print("GET /api/media/{id} of the item in progress (the client's polls), median ms per run: "
+          + ", ".join(f"{r['get_in_progress_ms']['median']:.1f}" for r in runs))
     print(f"load average at end: {load_average()}")
     save_json("playable", results)
 
