@@ -8,8 +8,9 @@ then it fails, so a job Ittybit keeps losing is not made again without end). Eve
 answered or not, is counted with its time (table job_polls) and the least recently polled
 jobs go first, so jobs that never settle rotate through BATCH_LIMIT instead of starving newer
 ones; a job still open after RECONCILE_MAX_POLLS polls, or submitted longer than
-GIVE_UP_AFTER_SECONDS ago, is given up: its rendition fails with the reason. Media whose renditions are all final but whose own status is not (the refresh
-after the last final write failed) get their status recomputed. Media still pending (or with
+GIVE_UP_AFTER_SECONDS ago, is given up: its rendition fails with the reason. Media whose
+renditions are all final but whose own status is not (the refresh after the last final write
+failed) get their status recomputed. Media still pending (or with
 renditions never submitted) after RECONCILE_AFTER_SECONDS are queued again with reason "reconcile";
 that includes media whose source probe never finished (a media item stays `pending` until its
 probe is stored and its renditions submitted), and the message asks for the probe task again.
@@ -134,6 +135,11 @@ async def _give_up_if_due(ctx: Context, row: dict, polls: int, now: int, last: s
         f"gave up on Ittybit job {row['job_id']} after {polls} poll(s) over {age_s // 60} min "
         f"without a final status ({last})"
     )
+    return await _fail_job(ctx, row, reason, now)
+
+
+async def _fail_job(ctx: Context, row: dict, reason: str, now: int) -> bool:
+    """Fail the rendition of the job in `row` with `reason` (if it still has that job and is open); True if it did."""
     media_id, name = row["media_id"], row["name"]
     changed = await run(ctx.db, GIVE_UP_JOB, reason, now, media_id, name, row["job_id"])
     if changed:
@@ -151,9 +157,7 @@ async def _release_lost_job(ctx: Context, row: dict, now: int) -> None:
     if age_s >= ctx.settings.give_up_after_seconds:
         reason = (f"Ittybit no longer knows job {job_id}, and the rendition was first submitted {age_s // 60} min ago"
                   f" ({int(row['attempts'] or 0)} earlier attempt(s)): not submitted again")
-        if await run(ctx.db, GIVE_UP_JOB, reason, now, media_id, name, job_id):
-            ctx.log(f"processor: reconcile: {media_id}/{name}: {reason}")
-            await refresh_media(ctx, media_id)
+        await _fail_job(ctx, row, reason, now)
         return
     note = f"Ittybit no longer knows job {job_id}; submitting it again"
     changed = await run(ctx.db, RELEASE_LOST_JOB, note, now, media_id, name, job_id)

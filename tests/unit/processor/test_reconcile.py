@@ -5,12 +5,18 @@ from tests.unit.fakes import NOW, insert_media, make_context, submit
 MEDIA = "01cccccccccccccccccccccccc"
 
 
-async def test_a_job_whose_webhook_never_came_is_read_back_and_its_copy_queued():
+async def finished_job_without_a_webhook():
+    """An audio item submitted at NOW whose one job Ittybit has finished (no webhook came): ctx, job id."""
     ctx = make_context(reconcile_after_seconds=60)
     insert_media(ctx, MEDIA, kind="audio")
     await submit(ctx, MEDIA)
     job_id = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
     ctx.itty.finish(job_id, "https://out.test/o")
+    return ctx, job_id
+
+
+async def test_a_job_whose_webhook_never_came_is_read_back_and_its_copy_queued():
+    ctx, job_id = await finished_job_without_a_webhook()
     assert (await reconcile(ctx)).jobs_checked == 0  # too recent
     ctx.clock = lambda: NOW + 61
     result = await reconcile(ctx)
@@ -19,11 +25,7 @@ async def test_a_job_whose_webhook_never_came_is_read_back_and_its_copy_queued()
 
 
 async def test_a_completed_job_whose_copy_is_under_way_is_not_copied_twice_until_the_copy_may_be_lost():
-    ctx = make_context(reconcile_after_seconds=60)
-    insert_media(ctx, MEDIA, kind="audio")
-    await submit(ctx, MEDIA)
-    job_id = ctx.db.rows("SELECT job_id FROM renditions")[0]["job_id"]
-    ctx.itty.finish(job_id, "https://out.test/o")
+    ctx, _ = await finished_job_without_a_webhook()
     ctx.clock = lambda: NOW + 61
     assert (await reconcile(ctx)).outcomes == {"store_queued": 1}
     stores = [m for m in ctx.jobs.sent if m["type"] == "rendition.store"]
