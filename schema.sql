@@ -99,6 +99,20 @@ CREATE TABLE IF NOT EXISTS media_probes (
   updated_at   INTEGER NOT NULL
 );
 
+-- The failed probes of a media item's source, counted (processor.probe). A probe can fail for a
+-- moment's reason (Ittybit could not fetch the source while the API was restarting), so a failed
+-- probe is asked again, as a new task under a new Idempotency-Key, until PROBE_ATTEMPTS probes have
+-- failed; only then does the media fail (a corrupt file fails after those few probes). `task_id` is
+-- the last failed task counted, so a redelivered message never counts one failure twice. A table of
+-- its own for the same reason as job_polls; a row goes with its media (ON DELETE CASCADE, and
+-- DELETE /api/media deletes it explicitly in the same batch).
+CREATE TABLE IF NOT EXISTS probe_failures (
+  media_id    TEXT PRIMARY KEY REFERENCES media (id) ON DELETE CASCADE,
+  failures    INTEGER NOT NULL,
+  task_id     TEXT,
+  updated_at  INTEGER NOT NULL
+);
+
 -- The client's own key/value pairs of a media item (issue 11): a resumable upload's
 -- Upload-Metadata beyond filename/filetype, or the metadata its one-time upload URL was made
 -- with. A JSON object of strings, bounded by the header (4 KiB) and the URL's body (4 KiB).

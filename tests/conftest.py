@@ -37,7 +37,10 @@ def pipeline(tmp_path_factory) -> PipelineStack:
         processor_vars={"LOCAL_COUNTERS": "1", "WEBHOOK_RETRY_SCHEDULE": TEST_WEBHOOK_RETRY_SCHEDULE,
                         "WEBHOOK_TIMEOUT_SECONDS": str(TEST_WEBHOOK_TIMEOUT_SECONDS),
                         # Small copy messages, so a 10-minute ladder shows the split (tests/e2e/test_hls.py).
-                        "HLS_SEGMENTS_PER_MESSAGE": str(TEST_HLS_SEGMENTS_PER_MESSAGE)},
+                        "HLS_SEGMENTS_PER_MESSAGE": str(TEST_HLS_SEGMENTS_PER_MESSAGE),
+                        # A corrupt upload's failed probes are asked again 1 s and 2 s later (20 and
+                        # 40 s in production), so the tests of unreadable files wait seconds, not a minute.
+                        "PROBE_RETRY_SECONDS": "1"},
     )
     stack.start()
     yield stack

@@ -25,6 +25,7 @@ from common.media_records import (
     DELETE_MEDIA,
     DELETE_MEDIA_METADATA,
     DELETE_PROBE,
+    DELETE_PROBE_FAILURES,
     DELETE_RENDITIONS,
     DELETE_UPLOAD_TOKENS,
     DELETE_UPLOADS,
@@ -254,7 +255,8 @@ async def remove_media(env, media_id: str) -> dict:
         keys |= await keys_under(env.MEDIA, stash_prefix(upload["id"]))
     await delete_keys(env.MEDIA, sorted(keys))  # an HLS ladder has more than one call's 1,000
     deleted = deleted_event(row, renditions, int(time.time() * 1000))
-    await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_MEDIA_METADATA, media_id),
+    await d1.batch(env.DB, [(DELETE_RENDITIONS, media_id), (DELETE_PROBE, media_id), (DELETE_PROBE_FAILURES, media_id),
+                            (DELETE_MEDIA_METADATA, media_id),
                             (DELETE_HLS_LADDERS, media_id), (DELETE_HLS_CHUNKS, media_id),
                             (DELETE_UPLOAD_TOKENS, media_id), (DELETE_UPLOADS, media_id),
                             (DELETE_MEDIA, media_id), deleted])

@@ -27,6 +27,7 @@ __all__ = [
     "DELETE_MEDIA",
     "DELETE_MEDIA_METADATA",
     "DELETE_PROBE",
+    "DELETE_PROBE_FAILURES",
     "DELETE_RENDITIONS",
     "SELECT_HLS_LADDERS",
     "FINAL",
@@ -117,6 +118,8 @@ DELETE_RENDITIONS = "DELETE FROM renditions WHERE media_id = ?"
 
 # Parameters: media id. As DELETE_RENDITIONS: in the batch before DELETE_MEDIA.
 DELETE_PROBE = "DELETE FROM media_probes WHERE media_id = ?"
+# Parameters: media id. The count of its failed probes (processor.probe), as DELETE_PROBE.
+DELETE_PROBE_FAILURES = "DELETE FROM probe_failures WHERE media_id = ?"
 
 # Parameters: media id. An HLS rendition's ladder facts and copy progress (processor.hls_copy).
 DELETE_HLS_LADDERS = "DELETE FROM hls_ladders WHERE media_id = ?"

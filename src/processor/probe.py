@@ -7,8 +7,11 @@ answer in `media_probes`:
 
 * completed: the facts are stored (displayed size, rotation, duration, fps, codecs) and the
   renditions are submitted (whose refresh of the KV cache lets GET /api/media show them);
-* failed (the source is not a readable media file): the media fails with Ittybit's reason,
-  cleaned of paths and URLs, and no rendition job is made;
+* failed: asked again, as a new task under a new Idempotency-Key (`probe_key`), after
+  n x PROBE_RETRY_SECONDS, until PROBE_ATTEMPTS probes have failed (counted in `probe_failures`,
+  once per failed task): a probe can fail for a moment's reason, such as Ittybit being unable to
+  fetch the source while the API restarts. Then (the source is not a readable media file) the
+  media fails with Ittybit's reason, cleaned of paths and URLs, and no rendition job is made;
 * still running: the row stays `pending` with the task id, and the message is retried
   (GET /tasks/{id} next time);
 * 429/5xx/network errors and account problems (401/402/403): retried with the usual backoff,
@@ -16,8 +19,8 @@ answer in `media_probes`:
   (the same request cannot succeed); a 404 for a known task forgets it (created again under
   the same Idempotency-Key).
 
-Idempotent: the probe's Idempotency-Key is that of a rendition named "probe" (a reserved
-preset name), a stored final row is never overwritten (every write is guarded by
+Idempotent: the first probe's Idempotency-Key is that of a rendition named "probe" (a reserved
+preset name; a new ask after a failed probe adds the attempt's number), a stored final row is never overwritten (every write is guarded by
 status = 'pending'), and a redelivered message finds the row and goes straight on.
 
 Reading the answer (read_probe): the probe's exact HTTP shape is not in Ittybit's reference,
@@ -41,16 +44,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from common.d1 import first_row, run
+from common.d1 import batch, first_row, run
 from common.errors import public_reason
 from common.media_records import FINAL
 from common.rendition_sizing import MAX_SOURCE_SIDE
 from processor.ittybit_client import RejectedError, RetryableError, idempotency_key
 from processor.job_status import normalize_status, refresh_media
 from processor.settings import Context
-from processor.sql import FORGET_PROBE_TASK, NOTE_PROBE_PENDING, SELECT_PROBE, UPDATE_MEDIA_STATUS, record_probe
+from processor.sql import (
+    COUNT_PROBE_FAILURE,
+    FORGET_PROBE_TASK,
+    NOTE_PROBE_PENDING,
+    NOTE_PROBE_RETRY,
+    SELECT_PROBE,
+    UPDATE_MEDIA_STATUS,
+    record_probe,
+)
 
-__all__ = ["PROBE_NAME", "ProbeResult", "ProbeStep", "SourceInfo", "ensure_probe", "parse_fps", "read_probe"]
+__all__ = ["PROBE_NAME", "ProbeResult", "ProbeStep", "SourceInfo", "ensure_probe", "parse_fps", "probe_key", "read_probe"]
 
 PROBE_NAME = "probe"
 
@@ -240,9 +251,32 @@ async def _ask(ctx: Context, media: dict, row: dict | None) -> dict:
     return await ctx.client.probe(
         ctx.settings.input_url(media["r2_key"], ctx.clock()),
         {"media_id": media["id"], "rendition": PROBE_NAME},
-        idempotency_key(media["id"], PROBE_NAME, media["created_at"]),
+        probe_key(media, int(row.get("failures") or 0) if row else 0),
         ctx.settings.input_connection_id,
     )
+
+
+def probe_key(media: dict, failures: int) -> str:
+    """The Idempotency-Key of the source's probe once `failures` probes of it have failed: Ittybit
+    replays a failed task under its own key, so each new ask after a failure has a key of its own."""
+    name = PROBE_NAME if failures <= 0 else f"{PROBE_NAME}#{failures + 1}"
+    return idempotency_key(media["id"], name, media["created_at"])
+
+
+async def _ask_again(ctx: Context, media_id: str, row: dict | None, result: ProbeResult) -> ProbeStep | None:
+    """A probe task failed: count the failure and, unless PROBE_ATTEMPTS probes have failed, have a
+    later attempt make a new task. None when this failure is final."""
+    task_id = result.task_id or (row.get("task_id") if row else None)
+    failures = (int(row.get("failures") or 0) if row else 0) + 1
+    attempts = ctx.settings.probe_attempts
+    if task_id is None or failures >= attempts:
+        return None  # a failure without a task id could not be counted once: final
+    now = ctx.now_ms()
+    error = public_reason(f"probe {failures} of {attempts} failed: {result.error}")
+    await batch(ctx.db, [(COUNT_PROBE_FAILURE, media_id, task_id, now), (NOTE_PROBE_RETRY, media_id, error, now, now)])
+    ctx.log(f"processor: {error} (media {media_id}); asking again")
+    return ProbeStep("retry", f"probe failed ({failures} of {attempts})",
+                     retry_after=ctx.settings.probe_retry_seconds * failures)
 
 
 async def _record(ctx: Context, media_id: str, result: ProbeResult) -> None:
@@ -271,6 +305,10 @@ async def ensure_probe(ctx: Context, media: dict) -> ProbeStep:
         result = ProbeResult(None, "failed", public_reason(error.reason.replace("the job", "the probe", 1)))
     else:
         result = read_probe(answer)
+        if result.status == "failed":
+            again = await _ask_again(ctx, media_id, row, result)
+            if again is not None:
+                return again
     if not result.is_final:
         await _note(ctx, media_id, result.task_id, None)
         return ProbeStep("retry", f"probe {result.status}")

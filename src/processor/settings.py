@@ -70,6 +70,11 @@ class Settings:
     # which may scale a small source up: only for measuring the probe's cost, or an account
     # without the probe task.
     probe_sources: bool = True
+    # A failed probe is asked again (a new task) until this many probes of the source have failed;
+    # the n-th new ask waits n x probe_retry_seconds. A minute in which Ittybit cannot fetch the
+    # source (the API restarting) fails no upload; a corrupt file fails after 3 probes and ~60 s.
+    probe_attempts: int = 3
+    probe_retry_seconds: int = 20
     # Files of an HLS ladder copied per hls.copy message (processor.hls_plan: the subrequest budget).
     hls_segments_per_message: int = DEFAULT_SEGMENTS_PER_MESSAGE
     # How long the playback.hls URL in a ready item's events plays (the API's HLS_PLAYBACK_TTL).
@@ -131,6 +136,8 @@ def settings_from_env(env: object) -> Settings:
         output_timeout_seconds=timeout(env, "ITTYBIT_OUTPUT_TIMEOUT_SECONDS", 600),
         reconcile_max_polls=count(env, "RECONCILE_MAX_POLLS", 288),
         probe_sources=flag(env, "PROBE_SOURCES", True),
+        probe_attempts=count(env, "PROBE_ATTEMPTS", 3),
+        probe_retry_seconds=seconds(env, "PROBE_RETRY_SECONDS", 20),
         hls_segments_per_message=_segments_per_message(env),
         hls_playback_ttl=playback_ttl_from_env(env),
     )

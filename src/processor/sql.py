@@ -12,6 +12,7 @@ from __future__ import annotations
 
 __all__ = [
     "ADOPT_JOB",
+    "COUNT_PROBE_FAILURE",
     "DELETE_UNMOVED_MEDIA",
     "DELETE_WEBHOOK_DELIVERY",
     "FAIL_OPEN_RENDITIONS",
@@ -23,6 +24,7 @@ __all__ = [
     "MARK_REJECTED",
     "MARK_SUBMITTED",
     "NOTE_PROBE_PENDING",
+    "NOTE_PROBE_RETRY",
     "NOTE_RETRY",
     "PRUNE_JOB_POLLS",
     "PRUNE_WEBHOOK_DELIVERIES",
@@ -267,11 +269,28 @@ SELECT_MEDIA_BY_R2_KEY = f"SELECT {MEDIA_COLUMNS} FROM media WHERE r2_key = ?"
 # renditions), only while it still points at that uploads/ key.
 DELETE_UNMOVED_MEDIA = "DELETE FROM media WHERE id = ? AND r2_key = ? AND source = 'r2'"
 
-# media_id; the source's probe (processor.probe)
+# media_id; the source's probe (processor.probe), with how many of its probes failed so far.
 SELECT_PROBE = """
-SELECT media_id, status, task_id, format, width, height, rotation, duration, fps, video_codec, audio_codec,
-       error, created_at, updated_at
-FROM media_probes WHERE media_id = ?
+SELECT p.media_id, p.status, p.task_id, p.format, p.width, p.height, p.rotation, p.duration, p.fps,
+       p.video_codec, p.audio_codec, p.error, p.created_at, p.updated_at, COALESCE(f.failures, 0) AS failures
+FROM media_probes p LEFT JOIN probe_failures f ON f.media_id = p.media_id WHERE p.media_id = ?
+"""
+
+# media_id, task_id, updated_at: one more failed probe, counted once per failed task.
+COUNT_PROBE_FAILURE = """
+INSERT INTO probe_failures (media_id, failures, task_id, updated_at) VALUES (?, 1, ?, ?)
+ON CONFLICT (media_id) DO UPDATE SET
+  failures = probe_failures.failures + 1, task_id = excluded.task_id, updated_at = excluded.updated_at
+WHERE probe_failures.task_id IS NOT excluded.task_id
+"""
+
+# media_id, error, created_at, updated_at: a failed probe to be asked again; the next attempt
+# creates a new task (the failed one's id is dropped). Never touches a final row.
+NOTE_PROBE_RETRY = """
+INSERT INTO media_probes (media_id, status, task_id, error, created_at, updated_at)
+VALUES (?, 'pending', NULL, ?, ?, ?)
+ON CONFLICT (media_id) DO UPDATE SET task_id = NULL, error = excluded.error, updated_at = excluded.updated_at
+WHERE media_probes.status = 'pending'
 """
 
 # media_id, task_id, error, created_at, updated_at: a probe asked for (or a retry noted), still open.

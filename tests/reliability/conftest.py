@@ -501,7 +501,8 @@ def check_stats(api: httpx.Client, stack: PipelineStack) -> dict:
 
 # Tables holding rows of a media item, and the column naming it.
 MEDIA_TABLES = {"media": "id", "renditions": "media_id", "hls_ladders": "media_id", "hls_copy_chunks": "media_id",
-                "media_probes": "media_id", "media_metadata": "media_id", "job_polls": "media_id", "uploads": "media_id"}
+                "media_probes": "media_id", "probe_failures": "media_id", "media_metadata": "media_id", "job_polls": "media_id",
+                "uploads": "media_id"}
 
 
 def delete_half_and_check(stack: PipelineStack, api: httpx.Client, run: UploadRun, ladders: dict[str, list[str]],

@@ -118,20 +118,104 @@ async def test_a_redelivered_message_replays_the_same_bodies_even_after_the_pres
     assert posts[-1]["metadata"]["rendition"] == "mobile" and posts[-1]["options"] == first["mobile"]
 
 
-async def test_an_unreadable_source_fails_the_media_without_a_path_and_makes_no_job():
+def probe_keys(ctx):
+    return [r.headers["idempotency-key"] for r in requests(ctx, "/tasks") if r.method == "POST"]
+
+
+async def test_an_unreadable_source_fails_the_media_after_its_probes_without_a_path_and_makes_no_job():
     ctx = make_context()
     ctx.itty.probe_file = None
     ctx.itty.probe_error = "/var/lib/emu/inputs/task_1/input: Invalid data found when processing input"
     insert_media(ctx, MEDIA)
-    decision = await process(ctx)
+    # PROBE_ATTEMPTS (3) probes, each a new task under a key of its own, the n-th new ask n x 20 s later.
+    first, second = await process(ctx, attempts=1), await process(ctx, attempts=2)
+    assert (first.action, first.what, first.delay) == ("retry", "probe failed (1 of 3)", 20)
+    assert (second.action, second.what, second.delay) == ("retry", "probe failed (2 of 3)", 40)
+    (pending,) = rows(ctx, "media_probes")
+    assert (pending["status"], pending["task_id"]) == ("pending", None)
+    assert pending["error"] == "probe 2 of 3 failed: <path>: Invalid data found when processing input"
+    assert rows(ctx, "media")[0]["status"] == "pending"
+    decision = await process(ctx, attempts=3)
     assert decision.action == "ack" and decision.what == "unreadable"
+    assert probe_keys(ctx) == [idempotency_key(MEDIA, name, int(NOW * 1000)) for name in ("probe", "probe#2", "probe#3")]
+    assert len(ctx.itty.tasks) == 3
     (media,) = rows(ctx, "media")
     assert media["status"] == "failed"
     assert media["error"] == "the source could not be read: <path>: Invalid data found when processing input"
     assert rows(ctx) == [] and requests(ctx, "/jobs") == []
     assert ctx.kv.json(f"media:{MEDIA}")["status"] == "failed"
     # Redelivered: nothing more is asked.
-    assert (await process(ctx)).action == "ack" and len(ctx.itty.transport.requests) == 1
+    asked = len(ctx.itty.transport.requests)
+    assert (await process(ctx)).action == "ack" and len(ctx.itty.transport.requests) == asked
+
+
+async def test_a_probe_that_failed_for_a_moment_is_asked_again_and_the_media_completes():
+    # The crash test's case: Ittybit could not fetch the source while the API restarted.
+    ctx = make_context()
+    ctx.itty.probe_file = None
+    ctx.itty.probe_error = "input download failed: Remote end closed connection without response"
+    insert_media(ctx, MEDIA)
+    assert (await process(ctx)).what == "probe failed (1 of 3)"
+    ctx.itty.probe_file = dict(PROBE_FILE)
+    assert (await process(ctx, attempts=2)).action == "ack"
+    assert rows(ctx, "media_probes")[0]["status"] == "completed"
+    assert rows(ctx, "probe_failures")[0]["failures"] == 1
+    assert len(ctx.itty.jobs) == 4 and rows(ctx, "media")[0]["status"] == "processing"
+
+
+async def test_one_failed_probe_is_counted_once_however_often_its_message_comes_back():
+    ctx = make_context()
+    ctx.itty.probe_file = None
+    insert_media(ctx, MEDIA)
+    ctx.itty.probe_status = "processing"
+    await process(ctx)  # task_1 created, still running: its id is noted
+    ctx.itty.finish_probe("task_1")
+    before = rows(ctx, "media_probes")[0]
+    # Two deliveries that both read the row while it still named task_1 (a duplicate delivery).
+    from processor.probe import ensure_probe
+    from common.media_records import SELECT_MEDIA
+
+    (media,) = ctx.db.rows(SELECT_MEDIA, MEDIA)
+    for _ in range(2):
+        step = await ensure_probe(ctx, media)
+        assert step.action == "retry"
+        ctx.db.conn.execute("UPDATE media_probes SET task_id = ? WHERE media_id = ?", (before["task_id"], MEDIA))
+    assert rows(ctx, "probe_failures")[0]["failures"] == 1
+    ctx.db.conn.execute("UPDATE media_probes SET task_id = NULL WHERE media_id = ?", (MEDIA,))
+    ctx.itty.probe_status = "completed"
+    ctx.itty.probe_file = dict(PROBE_FILE)
+    assert (await process(ctx)).action == "ack"
+    assert probe_keys(ctx) == [idempotency_key(MEDIA, name, int(NOW * 1000)) for name in ("probe", "probe#2")]
+
+
+async def test_probe_attempts_one_makes_the_first_failed_probe_final():
+    ctx = make_context(probe_attempts=1)
+    ctx.itty.probe_file = None
+    insert_media(ctx, MEDIA)
+    assert (await process(ctx)).what == "unreadable"
+    assert len(ctx.itty.tasks) == 1 and rows(ctx, "media")[0]["status"] == "failed"
+
+
+async def test_deleting_the_media_takes_its_probe_failures_along():
+    from types import SimpleNamespace
+
+    from api.media_routes import remove_media
+
+    class Bucket:
+        async def delete(self, keys):
+            pass
+
+        async def list(self, options):
+            return SimpleNamespace(objects=[], truncated=False)
+
+    ctx = make_context()
+    ctx.itty.probe_file = None
+    insert_media(ctx, MEDIA)
+    await process(ctx)
+    assert len(rows(ctx, "probe_failures")) == 1
+    # The fake D1 enforces no foreign keys: the delete's own statement must take the row.
+    await remove_media(SimpleNamespace(DB=ctx.db, METADATA=ctx.kv, MEDIA=Bucket()), MEDIA)
+    assert rows(ctx, "probe_failures") == [] and rows(ctx, "media_probes") == []
 
 
 async def test_a_probe_still_running_is_asked_for_again_by_id():
