@@ -178,31 +178,75 @@ class Stack:
         self._d1_execute(database, "--file", str(sql_file.resolve()))
 
     def d1_query(self, database: str, sql: str) -> list[dict]:
-        """Run one SQL statement against the local D1 database; returns its rows."""
+        """Run one SQL statement against the local D1 database; returns its rows. Through a running
+        worker's binding (/__local/d1/, milliseconds) when one binds it, else `wrangler d1 execute`."""
+        found = self._running_binding("d1_databases", database, ("binding", "database_name"))
+        if found is not None:
+            url, binding = found
+            answer = _state_request("POST", f"{url}/__local/d1/{binding}", json.dumps({"sql": sql}).encode())
+            if answer is not None:
+                status, body = answer
+                if status != 200:
+                    raise StackError(f"d1 statement failed ({status}): {body.decode(errors='replace')}\n{sql}")
+                return json.loads(body)["results"]
         output = self._d1_execute(database, "--command", sql, "--json")
         return json.loads(output)[0]["results"]
 
-    def kv_delete(self, binding: str, key: str) -> None:
-        """Delete a key from a local KV namespace, as an expiry would."""
+    def kv_keys(self, binding: str, prefix: str = "") -> list[str]:
+        """Every key of a local KV namespace under `prefix`."""
+        answer = self._kv_route("GET", binding, {"prefix": prefix})
+        if answer is not None:
+            return json.loads(answer[1])["keys"]
+        output = self._kv_command(binding, "list", "--prefix", prefix)
+        return [entry["name"] for entry in json.loads(output[output.index("["):])]
+
+    def kv_get(self, binding: str, key: str) -> str | None:
+        """A value of a local KV namespace; None when the key is not there."""
+        answer = self._kv_route("GET", binding, {"key": key})
+        if answer is not None:
+            return answer[1].decode() if answer[0] == 200 else None
+        text = self._kv_command(binding, "get", key, "--text").strip()
+        return None if not text or text == "Value not found" else text
+
+    def _running_binding(self, section: str, name: str, fields: tuple[str, ...]) -> tuple[str, str] | None:
+        """(URL, binding name) of a running worker that binds `name` in `section`, or None."""
+        for running in self.running:
+            if running.process.poll() is not None:
+                continue
+            for item in running.worker.raw.get(section, []):
+                if name in tuple(item.get(field) for field in fields) and item.get("binding"):
+                    return running.url, item["binding"]
+        return None
+
+    def _kv_route(self, method: str, binding: str, query: dict[str, str], body: bytes | None = None):
+        found = self._running_binding("kv_namespaces", binding, ("binding",))
+        if found is None:
+            return None
+        url, name = found
+        answer = _state_request(method, f"{url}/__local/kv/{name}?{urllib.parse.urlencode(query)}", body)
+        if answer is not None and answer[0] not in (200, 204, 404):
+            raise StackError(f"kv {method} {query} failed ({answer[0]}): {answer[1].decode(errors='replace')}")
+        return answer
+
+    def _kv_command(self, binding: str, *args: str) -> str:
         config = self._config_binding("kv_namespaces", binding)
         command = wrangler_command(
-            "kv", "key", "delete", key, "--binding", binding, "--local",
-            "--persist-to", str(self.state_dir), "-c", str(config),
+            "kv", "key", *args, "--binding", binding, "--local", "--persist-to", str(self.state_dir), "-c", str(config),
         )
         returncode, output = run_group(command, env=wrangler_env(self.registry_dir), timeout=120)
         if returncode != 0:
-            raise StackError(f"kv key delete {key} failed ({returncode}):\n{output}")
+            raise StackError(f"kv key {' '.join(args)} failed ({returncode}):\n{output}")
+        return output
+
+    def kv_delete(self, binding: str, key: str) -> None:
+        """Delete a key from a local KV namespace, as an expiry would."""
+        if self._kv_route("DELETE", binding, {"key": key}) is None:
+            self._kv_command(binding, "delete", key)
 
     def kv_put(self, binding: str, key: str, value: str) -> None:
         """Write a key into a local KV namespace directly (tests of corrupted caches)."""
-        config = self._config_binding("kv_namespaces", binding)
-        command = wrangler_command(
-            "kv", "key", "put", key, value, "--binding", binding, "--local",
-            "--persist-to", str(self.state_dir), "-c", str(config),
-        )
-        returncode, output = run_group(command, env=wrangler_env(self.registry_dir), timeout=120)
-        if returncode != 0:
-            raise StackError(f"kv key put {key} failed ({returncode}):\n{output}")
+        if self._kv_route("PUT", binding, {"key": key}, value.encode()) is None:
+            self._kv_command(binding, "put", key, value)
 
     def _config_binding(self, section: str, binding: str) -> Path:
         for worker, path in zip(self.workers, self._derived_configs()):
@@ -389,6 +433,20 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         os.killpg(process.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _state_request(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes] | None:
+    """One request to a worker's /__local/d1/ or /__local/kv/ route: (status, body), or None when the
+    worker cannot be reached (stopped, or restarting), for the caller to fall back to wrangler."""
+    request = urllib.request.Request(url, data=body, method=method, headers={
+        "x-local-runtime": "1", "content-type": "application/json" if method == "POST" else "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
 
 
 def run_group(command: list[str], *, env: dict, timeout: float, cwd: Path | None = None) -> tuple[int, str]:

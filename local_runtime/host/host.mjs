@@ -192,7 +192,82 @@ function localRoute(request, env) {
   }
   const notify = url.pathname.match(/^\/__local\/r2\/([^/]+)\/(.+)$/);
   if (notify && request.method === "PUT") return putWithNotification(request, env, notify[1], notify[2], url);
+  const d1 = url.pathname.match(/^\/__local\/d1\/([A-Za-z_][A-Za-z0-9_]*)$/);
+  if (d1 && request.method === "POST") return d1Statement(request, d1[1]);
+  const kv = url.pathname.match(/^\/__local\/kv\/([A-Za-z_][A-Za-z0-9_]*)$/);
+  if (kv) return kvRequest(request, kv[1], url);
   return Response.json({ error: "unknown local runtime route" }, { status: 404 });
+}
+
+// State for tests and scripts on this machine, through the worker's own bindings: wrangler's
+// `d1 execute --local` and `kv key ... --local` start a Node process each, about 2 s a call
+// (local_runtime/stack.py uses these routes while the worker runs). The raw bindings, so
+// operation counting (counters.mjs) never sees them. Each needs a header a web page cannot
+// send to another origin without a CORS preflight, which these routes never grant.
+const STATE_HEADER = "x-local-runtime";
+
+function rawBinding(request, name, method) {
+  if (request.headers.get(STATE_HEADER) !== "1") {
+    return [null, Response.json({ error: `send the header ${STATE_HEADER}: 1` }, { status: 403 })];
+  }
+  const binding = cloudflareWorkers.env?.[name];
+  if (!binding || typeof binding[method] !== "function") {
+    return [null, Response.json({ error: `no such binding: ${name}` }, { status: 404 })];
+  }
+  return [binding, null];
+}
+
+// POST {"sql": "..."}: one statement; its rows.
+async function d1Statement(request, name) {
+  const [db, refused] = rawBinding(request, name, "prepare");
+  if (refused) return refused;
+  let sql;
+  try {
+    ({ sql } = await request.json());
+  } catch {
+    sql = undefined;
+  }
+  if (typeof sql !== "string" || !sql.trim()) {
+    return Response.json({ error: 'the body must be JSON {"sql": "..."}' }, { status: 400 });
+  }
+  try {
+    const { results } = await db.prepare(sql).all();
+    return Response.json({ results });
+  } catch (error) {
+    return Response.json({ error: String(error?.message ?? error) }, { status: 400 });
+  }
+}
+
+// GET ?prefix= lists every key under it; GET ?key= reads one value (404 when absent);
+// PUT ?key= writes the body; DELETE ?key= deletes.
+async function kvRequest(request, name, url) {
+  const [kv, refused] = rawBinding(request, name, "list");
+  if (refused) return refused;
+  const key = url.searchParams.get("key");
+  if (request.method === "GET" && key === null) {
+    const names = [];
+    let cursor;
+    do {
+      const page = await kv.list({ prefix: url.searchParams.get("prefix") ?? "", cursor });
+      names.push(...page.keys.map((entry) => entry.name));
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return Response.json({ keys: names });
+  }
+  if (!key) return Response.json({ error: "name the key: ?key=" }, { status: 400 });
+  if (request.method === "GET") {
+    const value = await kv.get(key);
+    return value === null ? Response.json({ error: "no such key" }, { status: 404 }) : new Response(value);
+  }
+  if (request.method === "PUT") {
+    await kv.put(key, await request.text());
+    return new Response(null, { status: 204 });
+  }
+  if (request.method === "DELETE") {
+    await kv.delete(key);
+    return new Response(null, { status: 204 });
+  }
+  return Response.json({ error: "GET, PUT or DELETE" }, { status: 405 });
 }
 
 // R2 event notifications do not exist in the local bucket: this route puts an object

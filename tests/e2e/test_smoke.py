@@ -51,3 +51,31 @@ def test_dry_run_deploy_bundles_the_shared_package(config, tmp_path):
     assert any(path.startswith("common/") for path in attached)
     if config == "wrangler.api.toml":  # the dashboard goes up with it, as its static assets
         assert "from the assets directory" in output and "env.ASSETS" in output
+
+
+def test_the_local_state_routes_agree_with_wrangler_and_need_their_header(pipeline):
+    # stack.d1_query goes through the running worker's /__local/d1/ route (milliseconds); wrangler's
+    # `d1 execute --local` (about 2 s a call) reads the same database.
+    import json
+
+    sql = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    through_route = pipeline.workers.d1_query("DB", sql)
+    assert "probe_failures" in {row["name"] for row in through_route}
+    assert through_route == json.loads(pipeline.workers._d1_execute("DB", "--command", sql, "--json"))[0]["results"]
+    import httpx
+
+    for url in (f"{pipeline.api_url}/__local/d1/DB", f"{pipeline.processor_url}/__local/d1/DB"):
+        refused = httpx.post(url, json={"sql": "SELECT 1"})  # no x-local-runtime: as a web page elsewhere would send
+        assert refused.status_code == 403, refused.text
+    bad = httpx.post(f"{pipeline.api_url}/__local/d1/DB", json={"sql": "SELECT * FROM no_such_table"},
+                     headers={"x-local-runtime": "1"})
+    assert bad.status_code == 400 and "no_such_table" in bad.json()["error"]
+    # KV: what the route writes, wrangler reads back, and the other way round.
+    pipeline.workers.kv_put("METADATA", "smoke:route", "from the route")
+    assert pipeline.workers._kv_command("METADATA", "get", "smoke:route", "--text").strip() == "from the route"
+    pipeline.workers._kv_command("METADATA", "put", "smoke:cli", "from wrangler")
+    assert pipeline.workers.kv_get("METADATA", "smoke:cli") == "from wrangler"
+    assert set(pipeline.workers.kv_keys("METADATA", "smoke:")) == {"smoke:route", "smoke:cli"}
+    for key in ("smoke:route", "smoke:cli"):
+        pipeline.workers.kv_delete("METADATA", key)
+    assert pipeline.workers.kv_keys("METADATA", "smoke:") == [] and pipeline.workers.kv_get("METADATA", "smoke:cli") is None

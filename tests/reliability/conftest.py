@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local_runtime.stack import run_group, trigger_cron, wrangler_command, wrangler_env
+from local_runtime.stack import trigger_cron
 from scripts.pipeline_stack import ROOT, PipelineStack, Ports, read_dev_vars
 from tests.e2e.processor_helpers import make_noise_video
 from tests.e2e.processor_helpers import Emulator
@@ -406,24 +406,13 @@ def status_counts(stack: PipelineStack) -> dict[str, int]:
 
 
 def kv_keys(stack: PipelineStack, prefix: str = "media:") -> set[str]:
-    """Every key in the local METADATA namespace under `prefix` (one wrangler call)."""
-    config = stack.workers._config_binding("kv_namespaces", "METADATA")
-    command = wrangler_command("kv", "key", "list", "--binding", "METADATA", "--prefix", prefix, "--local",
-                               "--persist-to", str(stack.state_dir), "-c", str(config))
-    code, output = run_group(command, env=wrangler_env(stack.registry_dir), timeout=120)
-    assert code == 0, output
-    return {entry["name"] for entry in json.loads(output[output.index("["):])}
+    """Every key in the local METADATA namespace under `prefix`."""
+    return set(stack.workers.kv_keys("METADATA", prefix))
 
 
 def kv_get(stack: PipelineStack, key: str) -> str | None:
-    """`wrangler kv key get` for one key; None when it is not there."""
-    config = stack.workers._config_binding("kv_namespaces", "METADATA")
-    command = wrangler_command("kv", "key", "get", key, "--binding", "METADATA", "--local", "--text",
-                               "--persist-to", str(stack.state_dir), "-c", str(config))
-    code, output = run_group(command, env=wrangler_env(stack.registry_dir), timeout=120)
-    assert code == 0, output
-    text = output.strip()
-    return None if not text or text == "Value not found" else text
+    """One key's value in the local METADATA namespace; None when it is not there."""
+    return stack.workers.kv_get("METADATA", key)
 
 
 def drive_to_final(stack: PipelineStack, ids: set[str], bound: float, every: float = 5.0) -> float:
