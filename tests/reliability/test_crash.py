@@ -193,7 +193,7 @@ def test_sigkill_mid_batch_mid_patch_and_mid_delivery_then_restart(stack, sample
     with httpx.Client(timeout=120) as bucket:
         for media_id in unrecorded:
             assert direct_upload(stack, bucket, run.bucket_keys[media_id], run.bucket_bytes[media_id]) == media_id
-    eventually(lambda: accepted <= {r["id"] for r in d1(stack, "SELECT id FROM media")}, timeout=300, interval=3)
+    eventually(lambda: accepted <= {r["id"] for r in d1(stack, "SELECT id FROM media")}, timeout=300, interval=0.5)
     in_d1 = {row["id"]: row for row in d1(stack, "SELECT id, kind, status FROM media")}
     lost = accepted - set(in_d1)
     assert lost == set(), f"accepted uploads missing from D1: {sorted(lost)}"
