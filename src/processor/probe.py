@@ -267,11 +267,14 @@ async def _ask_again(ctx: Context, media_id: str, row: dict | None, result: Prob
     """A probe task failed: count the failure and, unless PROBE_ATTEMPTS probes have failed, have a
     later attempt make a new task. None when this failure is final."""
     task_id = result.task_id or (row.get("task_id") if row else None)
+    if task_id is None:
+        return None  # a failure without a task id could not be counted once: final
     failures = (int(row.get("failures") or 0) if row else 0) + 1
     attempts = ctx.settings.probe_attempts
-    if task_id is None or failures >= attempts:
-        return None  # a failure without a task id could not be counted once: final
     now = ctx.now_ms()
+    if failures >= attempts:
+        await run(ctx.db, COUNT_PROBE_FAILURE, media_id, task_id, now)  # the last one, final
+        return None
     error = public_reason(f"probe {failures} of {attempts} failed: {result.error}")
     await batch(ctx.db, [(COUNT_PROBE_FAILURE, media_id, task_id, now), (NOTE_PROBE_RETRY, media_id, error, now, now)])
     ctx.log(f"processor: {error} (media {media_id}); asking again")

@@ -88,3 +88,37 @@ def test_outputs_of_unknown_length_are_streamed_into_r2_whole(api, emulator, pip
 def _answered_attempts(emulator, job_id: str) -> int:
     return sum(1 for d in emulator.webhooks() if d["job_id"] == job_id
                for a in d["attempts"] if a.get("status_code") is not None)
+
+
+def _probe_keys(pipeline, media_id: str, count: int) -> list[str]:
+    (row,) = rows(pipeline, f"SELECT created_at FROM media WHERE id = '{media_id}'")
+    return [idempotency_key(media_id, name, row["created_at"]) for name in ("probe", "probe#2", "probe#3")[:count]]
+
+
+def test_a_probe_that_fails_for_a_while_is_asked_again_and_the_upload_completes(api, emulator, pipeline, tmp_path):
+    # What the quick crash run met: Ittybit could not read the source for a moment (there, the API
+    # was killed under five running probes). A failed probe is asked again, as a new task.
+    emulator.faults(fail_probe_rate=1.0)
+    media_id = upload(api, make_image(tmp_path / "p.png").read_bytes(), "image/png")
+    counted = f"SELECT failures FROM probe_failures WHERE media_id = '{media_id}'"
+    eventually(lambda: rows(pipeline, counted), timeout=60)  # the first probe failed, and was counted
+    emulator.reset_faults()  # the next ask comes at least 2 s later (the message's backoff)
+    item = wait_final(api, media_id, timeout=90)
+    assert item["status"] == "completed", item
+    assert item["width"] and [r["status"] for r in item["renditions"]] == ["completed", "completed"]
+    (failures,) = rows(pipeline, counted)
+    assert 1 <= failures["failures"] <= 2
+    by_key = emulator.counters()["probes_by_idempotency_key"]
+    keys = _probe_keys(pipeline, media_id, failures["failures"] + 1)
+    assert [by_key.get(key) for key in keys] == [1] * len(keys), by_key  # one task per ask
+
+
+def test_a_source_no_probe_can_read_fails_after_three_probes_with_the_reason(api, emulator, pipeline, tmp_path):
+    emulator.faults(fail_probe_rate=1.0)
+    media_id = upload(api, make_audio(tmp_path / "q.wav", seconds=1).read_bytes(), "audio/wav")
+    item = wait_final(api, media_id, timeout=90)
+    assert item["status"] == "failed" and item["renditions"] == [], item
+    assert item["error"] == "the source could not be read: injected failure (fail_probe_rate)", item
+    by_key = emulator.counters()["probes_by_idempotency_key"]
+    assert [by_key.get(key) for key in _probe_keys(pipeline, media_id, 3)] == [1, 1, 1], by_key
+    assert rows(pipeline, f"SELECT failures FROM probe_failures WHERE media_id = '{media_id}'") == [{"failures": 3}]

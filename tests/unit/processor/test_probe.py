@@ -138,7 +138,7 @@ async def test_an_unreadable_source_fails_the_media_after_its_probes_without_a_p
     decision = await process(ctx, attempts=3)
     assert decision.action == "ack" and decision.what == "unreadable"
     assert probe_keys(ctx) == [idempotency_key(MEDIA, name, int(NOW * 1000)) for name in ("probe", "probe#2", "probe#3")]
-    assert len(ctx.itty.tasks) == 3
+    assert len(ctx.itty.tasks) == 3 and rows(ctx, "probe_failures")[0]["failures"] == 3
     (media,) = rows(ctx, "media")
     assert media["status"] == "failed"
     assert media["error"] == "the source could not be read: <path>: Invalid data found when processing input"
