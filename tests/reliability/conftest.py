@@ -24,11 +24,13 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.crons import ORPHAN_SWEEP_CRON
 from local_runtime.stack import trigger_cron
 from scripts.pipeline_stack import ROOT, PipelineStack, Ports, read_dev_vars
 from tests.e2e.processor_helpers import make_noise_video
@@ -527,9 +529,16 @@ def delete_half_and_check(stack: PipelineStack, api: httpx.Client, run: UploadRu
     assert [s for s in upload_answers if s not in (404, 410)] == []
     figures["r2_checked"] = {"deleted_keys_404": len(gone), "kept_keys_200": len(there),
                              "ladder_keys_deleted": sum(len(ladders.get(m, [])) for m in deleted)}
+    # A finished tus upload removes its stashes best effort (R2 may refuse the delete under load,
+    # api.resumable_uploads); one left is the hourly sweep's (api.crons): run it as it would run an
+    # hour later, and count what it took.
+    stashes = [key for key in r2_keys(stack) if key.startswith("tus/")]
+    an_hour_on = datetime.now(timezone.utc) + timedelta(hours=1, minutes=5)
+    assert trigger_cron(stack.api_url, ORPHAN_SWEEP_CRON, scheduled_time=an_hour_on, timeout=120) == 200
     # The bucket's own listing: no key of a deleted item under any prefix (originals/, renditions/,
     # the uploads/ key it was put at, a tus stash), and nothing left in uploads/ or tus/ at all.
     listing = r2_keys(stack)
+    figures["tus_stashes_swept_by_the_hourly_cron"] = len(set(stashes) - set(listing))
     gone_ids = set(deleted)
     gone_uploads = {run.upload_ids[m] for m in deleted if m in run.upload_ids}
     gone_puts = {run.bucket_keys[m] for m in deleted if m in run.bucket_keys}
