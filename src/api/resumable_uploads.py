@@ -440,16 +440,20 @@ async def _receive_locked(request, env, settings, upload: Upload, offset: int) -
     if new_length is not None:
         upload.length = new_length
     try:
-        await PART_BUFFERS.acquire(PART_BUFFER_WAIT_SECONDS)
+        lease = await PART_BUFFERS.acquire(PART_BUFFER_WAIT_SECONDS)
     except PartBuffersBusy as error:
         await d1.run(env.DB, RELEASE_LOCK, upload.id, lock)
         raise tus_error(503, "busy", "Too many uploads at once in this isolate; retry shortly.",
                         {"retry-after": str(error.retry_after)}) from error
     try:
         receiver = Receiver(env, settings, upload, lock, checksum)
-        return await receiver.run(BodyReader(request.body) if request.body is not None else None)
+        reader = None
+        if request.body is not None:
+            reader = BodyReader(request.body)
+            reader.lease = lease  # each read shows the place is still in use
+        return await receiver.run(reader)
     finally:
-        PART_BUFFERS.release()
+        lease.release()
         if upload.lock_token == lock:
             await d1.run(env.DB, RELEASE_LOCK, upload.id, lock)
 

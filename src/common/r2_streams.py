@@ -27,6 +27,9 @@ PART_BUFFER_WAIT_SECONDS = 30
 # How often a stream waiting for a buffer looks again (on its own timer: see PartBudget).
 PART_BUFFER_POLL_SECONDS = 0.1
 PART_BUFFERS_RETRY_AFTER = 5
+# A place whose holder has read nothing for this long is taken back when another stream waits:
+# a request cancelled while holding one (its client went away) never runs its cleanup.
+PART_BUFFER_IDLE_SECONDS = 120
 # A part upload that fails is sent again (same number, same bytes: R2 keeps the last one),
 # at most this many times, waiting 0.2 s, 0.4 s, ... Locally the two workerds share one
 # SQLite state and a part can fail with "Unspecified error" while the other holds the lock.
@@ -69,6 +72,25 @@ class _Ticket:
         self.deadline = deadline
 
 
+class PartLease:
+    """One place in a PartBudget: its holder touches it on each read; release() gives it back.
+    A lease idle past PART_BUFFER_IDLE_SECONDS may be revoked for a waiter (its release is then a
+    no-op)."""
+
+    __slots__ = ("budget", "touched", "revoked")
+
+    def __init__(self, budget: "PartBudget", now: float) -> None:
+        self.budget = budget
+        self.touched = now
+        self.revoked = False
+
+    def touch(self) -> None:
+        self.touched = asyncio.get_running_loop().time()
+
+    def release(self) -> None:
+        self.budget.release(self)
+
+
 class PartBudget:
     """A count of part buffers in use in this isolate, handed on first come, first served.
 
@@ -78,28 +100,45 @@ class PartBudget:
     the waiter in that other request's context, and the runtime cancels the waiting request as
     hung ("would never generate a response"): the full reliability run at concurrency 32 had
     72 tus PATCHes canceled that way after 30 s. A line entry whose owner vanished (a request
-    cancelled mid-wait never runs its cleanup) is dropped once past its deadline.
+    cancelled mid-wait never runs its cleanup) is dropped once past its deadline; a place whose
+    holder vanished the same way (it reads nothing any more) is taken back from it once it has
+    been idle for PART_BUFFER_IDLE_SECONDS while another stream waits.
     Not an asyncio.Semaphore: that binds itself to the first event loop it waits on, and
     the CPython tests run one loop per test (Pyodide has one loop per isolate).
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, idle_seconds: float = PART_BUFFER_IDLE_SECONDS) -> None:
         self.size = size
-        self.in_use = 0
+        self.idle_seconds = idle_seconds
+        self._leases: list[PartLease] = []
         self._waiters: deque = deque()
+
+    @property
+    def in_use(self) -> int:
+        return len(self._leases)
 
     def _forget_vanished(self, now: float, keep: _Ticket | None = None) -> None:
         grace = 2 * PART_BUFFER_POLL_SECONDS + 1.0
         while self._waiters and self._waiters[0] is not keep and self._waiters[0].deadline + grace < now:
             self._waiters.popleft()
 
-    async def acquire(self, timeout: float) -> None:
+    def _take_back_idle(self, now: float) -> None:
+        for lease in [lease for lease in self._leases if now - lease.touched > self.idle_seconds]:
+            lease.revoked = True
+            self._leases.remove(lease)
+            print(f"part buffers: a place idle for {now - lease.touched:.0f} s was taken back (its request is gone)")
+
+    def _take(self, now: float) -> PartLease:
+        lease = PartLease(self, now)
+        self._leases.append(lease)
+        return lease
+
+    async def acquire(self, timeout: float) -> PartLease:
         """Take one buffer's place; PartBuffersBusy if none frees up within `timeout` seconds."""
         loop = asyncio.get_running_loop()
         self._forget_vanished(loop.time())
         if self.in_use < self.size and not self._waiters:
-            self.in_use += 1
-            return
+            return self._take(loop.time())
         ticket = _Ticket(loop.time() + timeout)
         self._waiters.append(ticket)
         try:
@@ -107,19 +146,21 @@ class PartBudget:
                 await asyncio.sleep(PART_BUFFER_POLL_SECONDS)  # this request's own timer
                 now = loop.time()
                 self._forget_vanished(now, keep=ticket)
+                if self._waiters[0] is ticket and self.in_use >= self.size:
+                    self._take_back_idle(now)
                 if self.in_use < self.size and self._waiters[0] is ticket:
                     self._waiters.popleft()
-                    self.in_use += 1
-                    return
+                    return self._take(now)
                 if now >= ticket.deadline:
                     raise PartBuffersBusy()
         finally:
             if any(waiter is ticket for waiter in self._waiters):
                 self._waiters.remove(ticket)
 
-    def release(self) -> None:
-        """Free a place; the first waiter takes it at its next poll."""
-        self.in_use = max(0, self.in_use - 1)
+    def release(self, lease: PartLease) -> None:
+        """Free a place (a lease taken back already is a no-op); the first waiter takes it at its next poll."""
+        if lease in self._leases:
+            self._leases.remove(lease)
 
 
 PART_BUFFERS = PartBudget(MAX_PART_BUFFERS)
@@ -138,6 +179,7 @@ class BodyReader:
         self.reader = stream.getReader(mode="byob")
         self.head_chunks = []
         self.ended = False
+        self.lease: PartLease | None = None  # the part buffer's place, touched on each read
 
     async def read_head(self, want: int) -> bytes:
         """Read at least `want` bytes (fewer only if the stream is shorter); returns those bytes."""
@@ -156,6 +198,8 @@ class BodyReader:
             result = await self.reader.readAtLeast(at_least, js.Uint8Array.new(size))
         except Exception as error:
             raise StreamReadError(str(error)) from error
+        if self.lease is not None:
+            self.lease.touch()
         value = result.value
         length = 0 if value is None else value.byteLength
         if result.done or length < at_least:
@@ -257,11 +301,9 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
     received = 0
     pending = body.head_chunks[0] if body.head_chunks else None
     body.head_chunks = []
-    budget = PART_BUFFERS
-    held = False
+    lease = None
     try:
-        await budget.acquire(PART_BUFFER_WAIT_SECONDS)
-        held = True
+        lease = await PART_BUFFERS.acquire(PART_BUFFER_WAIT_SECONDS)
         part = js.Uint8Array.new(PART_SIZE)
         while True:
             # Fill one part: the head piece (if any) first, then reads into the rest.
@@ -277,6 +319,7 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
                 # is refused when that byte arrives, not when the part would be full.
                 wanted = min(PART_SIZE - filled, limit + 1 - received - filled)
                 piece = await body.read(wanted, PART_SIZE - filled)
+                lease.touch()
                 if piece is None:
                     break
                 part.set(piece, filled)
@@ -301,8 +344,8 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
                 pass
         raise
     finally:
-        if held:
-            budget.release()
+        if lease is not None:
+            lease.release()
 
 
 async def upload_part(upload, number: int, blob):

@@ -315,3 +315,31 @@ def test_deleting_the_media_of_a_finished_upload_leaves_no_upload_row_or_one_tim
 
 async def _text(value: str) -> str:
     return value
+
+
+def test_a_patch_touches_its_part_buffer_place_on_every_read_and_gives_it_back(tus_app, monkeypatch):
+    # The place is taken back from a holder that reads nothing for PART_BUFFER_IDLE_SECONDS
+    # (common.r2_streams.PartBudget): a PATCH that is still receiving must show it on each read.
+    import api.resumable_uploads as uploads
+    import common.r2_streams as streams
+
+    touches = []
+
+    class CountedLease(streams.PartLease):
+        def touch(self):
+            touches.append(1)
+            super().touch()
+
+    class Counted(streams.PartBudget):
+        def _take(self, now):
+            lease = CountedLease(self, now)
+            self._leases.append(lease)
+            return lease
+
+    monkeypatch.setattr(uploads, "PART_BUFFERS", Counted(1))
+    env = _env()
+    data = PNG + bytes(range(37))
+    path = _create(tus_app, env, len(data))
+    response = _patch(tus_app, env, path, 0, [data[i : i + 7] for i in range(0, len(data), 7)])
+    assert response.status == 204, response.body
+    assert len(touches) >= 2 and uploads.PART_BUFFERS.in_use == 0

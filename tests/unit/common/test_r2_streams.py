@@ -167,23 +167,24 @@ def test_a_failing_stream_gives_its_buffer_back(streams):
 def test_the_budget_hands_places_over_in_order_and_forgets_waiters_that_gave_up(streams):
     async def main():
         budget = streams.PartBudget(1)
-        await budget.acquire(1)
+        held = [await budget.acquire(1)]
         with pytest.raises(streams.PartBuffersBusy):
             await budget.acquire(0.01)  # gave up: must not take the next place
         order = []
 
         async def waiter(name):
-            await budget.acquire(5)
+            held.append(await budget.acquire(5))
             order.append(name)
 
         first, second = asyncio.ensure_future(waiter("a")), asyncio.ensure_future(waiter("b"))
         await until(lambda: len(budget._waiters) == 2)
-        budget.release()
+        held[0].release()
         await until(lambda: order == ["a"])
-        budget.release()
+        held[1].release()
         await until(lambda: order == ["a", "b"])
         await asyncio.gather(first, second)
-        budget.release()
+        held[2].release()
+        held[2].release()  # twice: still one place
         assert budget.in_use == 0 and not budget._waiters
 
     asyncio.run(main())
@@ -214,11 +215,11 @@ def test_a_waiter_takes_its_place_on_its_own_timer_never_woken_by_another_reques
         order = []
 
         async def request(name, hold):
-            await budget.acquire(5)
+            lease = await budget.acquire(5)
             order.append(name)
             for _ in range(hold):
                 await asyncio.sleep(0)
-            budget.release()
+            lease.release()
 
         await asyncio.gather(*(asyncio.create_task(request(n, 3), name=n) for n in ("a", "b", "c")))
         assert order == ["a", "b", "c"] and budget.in_use == 0 and not budget._waiters
@@ -234,6 +235,28 @@ def test_a_waiter_that_vanished_without_cleaning_up_is_dropped_after_its_deadlin
         budget._waiters.append(streams._Ticket(loop.time() - 60))  # a request cancelled mid-wait
         await budget.acquire(1)  # not blocked behind it
         assert budget.in_use == 1 and not budget._waiters
+
+    asyncio.run(main())
+
+
+def test_a_place_whose_holder_vanished_is_taken_back_once_idle_and_a_live_holder_keeps_its_own(streams):
+    # A request cancelled while holding a place (its client went away) never runs its `finally`:
+    # its place is taken back for a waiter once it has read nothing for the idle bound. A holder
+    # that keeps reading (touching its lease) keeps its place however long it has held it.
+    async def main():
+        budget = streams.PartBudget(2, idle_seconds=60)
+        vanished = await budget.acquire(1)
+        reading = await budget.acquire(1)
+        vanished.touched -= 61  # its last read, 61 s ago
+        reading.touched -= 59   # held as long, but read within the bound
+        waited = await budget.acquire(5)  # gets the vanished holder's place, not the reader's
+        assert vanished.revoked and not reading.revoked and not waited.revoked and budget.in_use == 2
+        vanished.release()  # a late release of a place taken back frees nothing
+        assert budget.in_use == 2
+        with pytest.raises(streams.PartBuffersBusy):
+            await budget.acquire(0.2)  # both holders alive
+        reading.release(), waited.release()
+        assert budget.in_use == 0
 
     asyncio.run(main())
 
