@@ -20,8 +20,9 @@ answer in `media_probes`:
   the same Idempotency-Key).
 
 Idempotent: the first probe's Idempotency-Key is that of a rendition named "probe" (a reserved
-preset name; a new ask after a failed probe adds the attempt's number), a stored final row is never overwritten (every write is guarded by
-status = 'pending'), and a redelivered message finds the row and goes straight on.
+preset name; a new ask after a failed probe adds the attempt's number: "probe#2"), a stored
+final row is never overwritten (every write is guarded by status = 'pending'), and a
+redelivered message finds the row and goes straight on.
 
 Reading the answer (read_probe): the probe's exact HTTP shape is not in Ittybit's reference,
 so both shapes it may take are read (see IttybitClient.probe): a task
