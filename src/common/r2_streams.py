@@ -304,6 +304,7 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
     lease = None
     try:
         lease = await PART_BUFFERS.acquire(PART_BUFFER_WAIT_SECONDS)
+        body.lease = lease  # each read shows the place is still in use
         part = js.Uint8Array.new(PART_SIZE)
         while True:
             # Fill one part: the head piece (if any) first, then reads into the rest.
@@ -319,7 +320,6 @@ async def put_in_parts(bucket, key: str, body: BodyReader, options: dict, limit:
                 # is refused when that byte arrives, not when the part would be full.
                 wanted = min(PART_SIZE - filled, limit + 1 - received - filled)
                 piece = await body.read(wanted, PART_SIZE - filled)
-                lease.touch()
                 if piece is None:
                     break
                 part.set(piece, filled)
